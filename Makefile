@@ -1,0 +1,47 @@
+# Everything needs only Python 3.11+: the first target run makes .venv and installs into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
+
+.PHONY: install run simulator test test-services test-browser lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+simulator: install
+	$(BIN)/python -m portal.simulator --port 8765 --state var/simulator.sqlite3 --create-delay 3
+
+test: install
+	$(BIN)/pytest -m "not services and not browser"
+
+test-services: install
+	$(SERVICES_ENV) $(BIN)/pytest -m services
+
+test-browser: install
+	$(BIN)/pytest -m browser
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/simulator.py
+
+clean:
+	rm -rf $(VENV) var staticfiles

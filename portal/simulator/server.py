@@ -1,0 +1,231 @@
+"""A threaded HTTP server: the simulated PrivateLink gateway plus a loopback control path."""
+
+import ipaddress
+import json
+import logging
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from .backend import API_VERSION, ApiError
+from .protocol import (
+    NonceCache,
+    error_body,
+    nest,
+    new_request_id,
+    parse_params,
+    success_body,
+    verify_signature,
+)
+
+log = logging.getLogger("portal.simulator")
+MAX_BODY = 1024 * 1024
+
+
+class Gateway:
+    """What the cloud's API gateway does before and after the backend: auth, faults, envelope."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.nonces = NonceCache()
+
+    def secret_for(self, access_key_id):
+        account = self.backend.account_for_key(access_key_id)
+        return account.access_key_secret if account else None
+
+    def handle(self, *, method, path, query, headers, body):
+        """Answer one API request: return (status, extra headers, JSON body)."""
+        request_id = new_request_id()
+        host = headers.get("host", "")
+        try:
+            query_params, flat = parse_params(query, body, headers.get("content-type", ""))
+            access_key_id = verify_signature(
+                method=method,
+                path=path,
+                query_params=query_params,
+                headers=headers,
+                body=body,
+                secret_for=self.secret_for,
+                nonces=self.nonces,
+            )
+            action = headers.get("x-acs-action") or flat.pop("Action", "")
+            version = headers.get("x-acs-version") or flat.pop("Version", "")
+            if action not in self.backend.ACTIONS:
+                raise ApiError(
+                    "InvalidAction.NotFound",
+                    "Specified api is not found, please check your url and method.",
+                    status=404,
+                )
+            if version != API_VERSION:
+                raise ApiError("InvalidVersion", f"Specified version {version!r} is not valid.")
+            self.inject_faults(action)
+            account = self.backend.account_for_key(access_key_id)
+            answer = self.backend.call(account, action, nest(flat))
+            log.info("%s %s ok %s", action, access_key_id, request_id)
+            return 200, {}, success_body(answer, request_id)
+        except ApiError as error:
+            log.info("%s %s %s", headers.get("x-acs-action"), error.code, request_id)
+            return error.status, error.headers, error_body(error, request_id, host)
+
+    def inject_faults(self, action):
+        faults = self.backend.faults
+        if faults.actions and action not in faults.actions:
+            return
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        with self.backend._lock:
+            throttle = faults.throttle_next > 0 or random.random() < faults.throttle_rate
+            if faults.throttle_next > 0:
+                faults.throttle_next -= 1
+            error = not throttle and (faults.error_next > 0 or random.random() < faults.error_rate)
+            if error and faults.error_next > 0:
+                faults.error_next -= 1
+        if throttle:
+            raise ApiError(
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+                status=400,
+                headers={"x-acs-retry-after": str(faults.retry_after)},
+            )
+        if error:
+            if random.random() < 0.5:
+                raise ApiError(
+                    "ServiceUnavailable",
+                    "The request has failed due to a temporary failure of the server.",
+                    status=503,
+                )
+            raise ApiError(
+                "InternalError",
+                "The request processing has failed due to some unknown error.",
+                status=500,
+            )
+
+    def control(self, method, path, payload):
+        """Answer the loopback-only `/_simulator/...` paths used by tests and operators."""
+        backend = self.backend
+        if path == "/_simulator/health" and method == "GET":
+            return 200, {
+                "status": "ok",
+                "create_delay": backend.create_delay,
+                "quota": backend.quota,
+                "services": len(backend.snapshot()),
+            }
+        if path == "/_simulator/reset" and method == "POST":
+            backend.reset()
+            self.nonces = NonceCache()
+            return 200, {"status": "reset"}
+        if path == "/_simulator/services" and method == "GET":
+            return 200, {"Services": backend.snapshot()}
+        if path == "/_simulator/faults" and method in ("GET", "POST"):
+            if method == "POST":
+                with backend._lock:
+                    backend.faults.update(payload)
+            return 200, backend.faults.as_dict()
+        if path == "/_simulator/config" and method in ("GET", "POST"):
+            if method == "POST":
+                self.configure(payload)
+            return 200, {"create_delay": backend.create_delay, "quota": backend.quota}
+        return 404, {"error": f"no such control path: {method} {path}"}
+
+    def configure(self, payload):
+        for name, value in payload.items():
+            if name not in ("create_delay", "quota"):
+                raise ValueError(f"unknown setting {name!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number")
+        with self.backend._lock:
+            if "create_delay" in payload:
+                self.backend.create_delay = float(payload["create_delay"])
+            if "quota" in payload:
+                self.backend.quota = int(payload["quota"])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Keep-alive clients otherwise wait ~40 ms per answer (Nagle against delayed ACK).
+    disable_nagle_algorithm = True
+    server_version = "PrivateLinkSimulator/1.0"
+
+    def log_message(self, format, *args):
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def dispatch(self):
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            self.reply(413, {}, b'{"Code":"RequestEntityTooLarge"}')
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        gateway = self.server.gateway
+        if url.path.startswith("/_simulator/"):
+            if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+                self.reply(403, {}, b'{"error":"the control path answers loopback only"}')
+                return
+            try:
+                payload = json.loads(body or b"{}")
+                if not isinstance(payload, dict):
+                    raise ValueError("the body must be a JSON object")
+                status, answer = gateway.control(self.command, url.path, payload)
+            except ValueError as error:
+                status, answer = 400, {"error": str(error)}
+            self.reply(status, {}, json.dumps(answer).encode())
+            return
+        if self.command not in ("GET", "POST") or url.path != "/":
+            error = ApiError(
+                "InvalidAction.NotFound",
+                "Specified api is not found, please check your url and method.",
+                status=404,
+            )
+            request_id = new_request_id()
+            self.reply(404, {}, error_body(error, request_id, self.headers.get("host", "")))
+            return
+        status, headers, answer = gateway.handle(
+            method=self.command, path=url.path, query=url.query, headers=self.headers, body=body
+        )
+        self.reply(status, headers, answer)
+
+    def reply(self, status, headers, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, backend):
+        super().__init__(address, Handler)
+        self.gateway = Gateway(backend)
+
+    @property
+    def endpoint(self):
+        host, port = self.server_address[:2]
+        return f"{host}:{port}"
+
+
+def start_in_thread(backend, host="127.0.0.1", port=0):
+    """Serve in a daemon thread (port 0 picks a free one); stop with `server.shutdown()`."""
+    server = SimulatorServer((host, port), backend)
+    thread = threading.Thread(target=server.serve_forever, name="simulator", daemon=True)
+    thread.start()
+    return server

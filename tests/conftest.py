@@ -1,0 +1,72 @@
+import json
+import urllib.request
+
+import pytest
+from alibabacloud_privatelink20200415.client import Client
+from alibabacloud_tea_openapi.models import Config
+
+from portal.simulator.backend import Account, Backend
+from portal.simulator.server import start_in_thread
+
+DEV_KEY_ID = "dev-access-key-id"
+DEV_KEY_SECRET = "dev-access-key-secret"
+
+
+class Simulator:
+    """A running simulator, its official SDK client, and its loopback control path."""
+
+    def __init__(self, server):
+        self.server = server
+        self.endpoint = server.endpoint
+        self.client = self.make_client()
+
+    def make_client(self, key_id=DEV_KEY_ID, secret=DEV_KEY_SECRET):
+        return Client(
+            Config(
+                access_key_id=key_id,
+                access_key_secret=secret,
+                endpoint=self.endpoint,
+                protocol="http",
+                region_id="cn-hangzhou",
+            )
+        )
+
+    def control(self, path, payload=None):
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            f"http://{self.endpoint}/_simulator/{path}",
+            data=data,
+            method="GET" if payload is None else "POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def faults(self, **faults):
+        return self.control("faults", faults)
+
+    def configure(self, **settings):
+        return self.control("config", settings)
+
+    def services(self):
+        return self.control("services")["Services"]
+
+
+@pytest.fixture(scope="session")
+def simulator_server():
+    backend = Backend(
+        ":memory:", create_delay=0.2, accounts=[Account("dev", DEV_KEY_ID, DEV_KEY_SECRET)]
+    )
+    server = start_in_thread(backend)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def simulator(simulator_server):
+    """Yield a clean simulator (no services, no faults, 0.2 s create delay) and its SDK client."""
+    sim = Simulator(simulator_server)
+    sim.control("reset", {})
+    sim.configure(create_delay=0.2, quota=20)
+    yield sim
+    sim.control("reset", {})

@@ -1,0 +1,12 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_database(client):
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_refuses_post(client):
+    assert client.post("/healthz/").status_code == 405
