@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_filters",
+    "portal.audit",
+    "portal.cloud",
+    "portal.service_requests",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.service_requests.context_processors.navigation",
             ],
         },
     }
@@ -149,3 +153,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Approval policy: distinct approvers needed, and for risky requests (auto-accept on, or the
+# service owner paying for consumers' traffic).
+APPROVALS_REQUIRED = env.int("APPROVALS_REQUIRED", default=1)
+APPROVALS_REQUIRED_RISKY = env.int("APPROVALS_REQUIRED_RISKY", default=2)
+PRIVATELINK_CACHE_SECONDS = env.int("PRIVATELINK_CACHE_SECONDS", default=3600)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("portal.service_requests.urls")),
 ]

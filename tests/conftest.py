@@ -63,10 +63,75 @@ def simulator_server():
 
 
 @pytest.fixture
-def simulator(simulator_server):
-    """Yield a clean simulator (no services, no faults, 0.2 s create delay) and its SDK client."""
+def simulator(cloud):
+    """A clean simulator (no services, no faults, 0.2 s create delay) and its SDK client."""
+    return cloud
+
+
+@pytest.fixture(autouse=True)
+def cloud(request, simulator_server):
+    """Point the portal's service layer at the in-process simulator, with a clean cache."""
+    from django.core.cache import cache
+
     sim = Simulator(simulator_server)
     sim.control("reset", {})
     sim.configure(create_delay=0.2, quota=20)
+    settings = request.getfixturevalue("settings")
+    # Hashing demo passwords properly would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PRIVATELINK_ENDPOINT = sim.endpoint
+    settings.PRIVATELINK_PROTOCOL = "http"
+    settings.ALIBABA_CLOUD_ACCESS_KEY_ID = DEV_KEY_ID
+    settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET = DEV_KEY_SECRET
+    cache.clear()
     yield sim
-    sim.control("reset", {})
+    cache.clear()
+
+
+@pytest.fixture
+def groups(db):
+    from django.contrib.auth.models import Group
+
+    return {name: Group.objects.get_or_create(name=name)[0] for name in ("approvers", "auditors")}
+
+
+def _user(username, groups, *group_names, **extra):
+    from tests.factories import UserFactory
+
+    user = UserFactory(username=username, **extra)
+    user.groups.set([groups[name] for name in group_names])
+    return user
+
+
+@pytest.fixture
+def requester(groups):
+    return _user("requester", groups)
+
+
+@pytest.fixture
+def requester2(groups):
+    return _user("requester2", groups)
+
+
+@pytest.fixture
+def approver(groups):
+    return _user("approver", groups, "approvers")
+
+
+@pytest.fixture
+def approver2(groups):
+    return _user("approver2", groups, "approvers")
+
+
+@pytest.fixture
+def auditor(groups):
+    return _user("auditor", groups, "auditors")
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user

@@ -1,0 +1,18 @@
+from portal.service_requests import policy
+from portal.service_requests.models import ServiceRequest, State
+
+
+def navigation(request):
+    """Give the layout the user's roles and, for approvers, the pending count."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    approver = policy.is_approver(user)
+    context = {"is_approver": approver, "is_auditor": policy.is_auditor(user)}
+    if approver:
+        context["pending_count"] = (
+            ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
+            .exclude(requester=user)
+            .count()
+        )
+    return context

@@ -1,0 +1,388 @@
+"""The request form: the main fields, the resources and tags formsets, and their rules.
+
+The formsets are plain (not bound to rows): a request's resources and tags are replaced as a
+whole on save, which keeps adding and removing rows a matter of data, with or without htmx.
+"""
+
+import re
+
+from django import forms
+from django.core.validators import RegexValidator
+from django.forms.utils import ErrorDict
+from django.http import QueryDict
+
+from portal.cloud import services as cloud
+from portal.service_requests.models import (
+    CLOUD_FIELDS,
+    AddressIpVersion,
+    ResourceType,
+    ServiceRequest,
+)
+
+MAX_RESOURCES = 10
+MAX_TAGS = 20
+ZONE_REQUIRED_TYPES = {"alb", "nlb", "gwlb"}
+DUAL_STACK_TYPES = {"nlb", "gwlb"}
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+
+
+class ServiceRequestForm(forms.ModelForm):
+    region_id = forms.ChoiceField(label="Region")
+    supported_region_list = forms.MultipleChoiceField(
+        label="Supported regions",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Regions whose consumers may connect; none means the service's own region.",
+    )
+
+    class Meta:
+        model = ServiceRequest
+        fields = [
+            "region_id",
+            "service_description",
+            "service_resource_type",
+            "address_ip_version",
+            "payer",
+            "auto_accept_enabled",
+            "zone_affinity_enabled",
+            "resource_group_id",
+            "supported_region_list",
+            "justification",
+        ]
+        widgets = {"justification": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, regions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = list(regions)
+        current = self.data.get("region_id") if self.is_bound else self.initial.get("region_id")
+        if not choices and current and REGION_PATTERN.match(current):
+            # No region list (the API is down and nothing is cached): keep what was chosen;
+            # the dry run at submission checks it.
+            choices.append((current, current))
+        self.fields["region_id"].choices = [("", "Choose a region…"), *choices]
+        self.fields["supported_region_list"].choices = choices
+        self.fields["service_description"].widget.attrs["placeholder"] = "Orders API for team X"
+        self.fields["resource_group_id"].widget.attrs["placeholder"] = "rg-acfm… (optional)"
+
+    def clean(self):
+        data = super().clean()
+        version = data.get("address_ip_version")
+        resource_type = data.get("service_resource_type")
+        if version == AddressIpVersion.DUAL_STACK and resource_type not in DUAL_STACK_TYPES:
+            self.add_error(
+                "address_ip_version", "DualStack is only available for nlb and gwlb services."
+            )
+        return data
+
+
+class ResourceForm(forms.Form):
+    resource_type = forms.ChoiceField(label="Type", choices=ResourceType.choices)
+    resource_id = forms.CharField(
+        label="Resource id",
+        max_length=64,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+                "A load balancer id has letters, digits and dashes, like nlb-hz0000000000000001.",
+            )
+        ],
+    )
+    zone_id = forms.CharField(label="Zone", max_length=64, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        n = self.prefix.rsplit("-", 1)[-1]
+        self.fields["resource_type"].widget.attrs["aria-label"] = f"Resource {int(n) + 1} type"
+        self.fields["resource_id"].widget.attrs.update(
+            {"aria-label": f"Resource {int(n) + 1} id", "placeholder": "nlb-…"}
+        )
+        self.fields["zone_id"].widget.attrs.update(
+            {"aria-label": f"Resource {int(n) + 1} zone", "list": "zone-options"}
+        )
+
+    def has_changed(self):
+        # The type select always posts a value; a row is empty when id and zone are.
+        return bool(self.data.get(self.add_prefix("resource_id"), "").strip()) or bool(
+            self.data.get(self.add_prefix("zone_id"), "").strip()
+        )
+
+
+class TagForm(forms.Form):
+    key = forms.CharField(label="Key", max_length=64)
+    value = forms.CharField(label="Value", max_length=128, required=False, strip=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        n = int(self.prefix.rsplit("-", 1)[-1]) + 1
+        self.fields["key"].widget.attrs["aria-label"] = f"Tag {n} key"
+        self.fields["value"].widget.attrs["aria-label"] = f"Tag {n} value"
+
+    def has_changed(self):
+        return any(self.data.get(self.add_prefix(n), "") for n in ("key", "value"))
+
+    def clean_key(self):
+        return check_tag_text(self.cleaned_data["key"], "key")
+
+    def clean_value(self):
+        return check_tag_text(self.cleaned_data["value"], "value")
+
+
+def check_tag_text(text, what):
+    lowered = text.lower()
+    if lowered.startswith(("aliyun", "acs:")):
+        raise forms.ValidationError(f"A tag {what} cannot start with “aliyun” or “acs:”.")
+    if "http://" in lowered or "https://" in lowered:
+        raise forms.ValidationError(f"A tag {what} cannot contain http:// or https://.")
+    return text
+
+
+class ResourceFormSet(forms.BaseFormSet):
+    service_resource_type = None
+    region_id = None
+    zones = ()
+    for_submit = False
+
+    def clean(self):
+        rows = [f for f in self.forms if f.has_changed() and not f.errors]
+        seen = {}
+        for form in rows:
+            resource_type = form.cleaned_data["resource_type"]
+            resource_id = form.cleaned_data["resource_id"]
+            zone = form.cleaned_data.get("zone_id", "").strip()
+            expected = self.service_resource_type
+            if expected and resource_type != expected:
+                form.add_error("resource_type", f"Must be the service resource type ({expected}).")
+            if resource_type in ZONE_REQUIRED_TYPES and not zone:
+                form.add_error("zone_id", "A zone is required for alb, nlb and gwlb resources.")
+            elif zone and self.zones and zone not in self.zones:
+                form.add_error("zone_id", f"{zone} is not a zone of {self.region_id}.")
+            if resource_id in seen:
+                form.add_error("resource_id", "This resource is listed twice.")
+            seen[resource_id] = form
+        filled = [f for f in self.forms if f.has_changed()]
+        if len(filled) > MAX_RESOURCES:
+            raise forms.ValidationError(f"At most {MAX_RESOURCES} resources at creation.")
+        if self.for_submit and not filled:
+            raise forms.ValidationError("Add at least one resource to back the service.")
+
+
+class TagFormSet(forms.BaseFormSet):
+    def clean(self):
+        seen = set()
+        for form in self.forms:
+            if not form.has_changed() or form.errors:
+                continue
+            key = form.cleaned_data["key"]
+            if key in seen:
+                form.add_error("key", "Each tag key may appear only once.")
+            seen.add(key)
+        if len([f for f in self.forms if f.has_changed()]) > MAX_TAGS:
+            raise forms.ValidationError(f"At most {MAX_TAGS} tags.")
+
+
+ResourceRows = forms.formset_factory(ResourceForm, formset=ResourceFormSet, extra=0)
+TagRows = forms.formset_factory(TagForm, formset=TagFormSet, extra=0)
+RESOURCE_FIELDS = ["resource_type", "resource_id", "zone_id"]
+TAG_FIELDS = ["key", "value"]
+
+
+def rows_from(data, prefix, names):
+    """Read the rows of a posted formset as plain dicts, whatever their validity."""
+    try:
+        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), 100)
+    except ValueError:
+        total = 0
+    return [{n: data.get(f"{prefix}-{i}-{n}", "") for n in names} for i in range(total)]
+
+
+def with_rows(data, prefix, rows):
+    """Return a copy of posted data whose formset `prefix` holds exactly `rows`."""
+    changed = QueryDict(mutable=True)
+    for key, values in data.lists():
+        if not key.startswith(f"{prefix}-"):
+            changed.setlist(key, values)
+    changed[f"{prefix}-TOTAL_FORMS"] = str(len(rows))
+    changed[f"{prefix}-INITIAL_FORMS"] = "0"
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            changed[f"{prefix}-{i}-{name}"] = value
+    return changed
+
+
+def management_data(prefix, rows):
+    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0"}
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            data[f"{prefix}-{i}-{name}"] = value
+    return data
+
+
+class RequestEditor:
+    """The whole request form: main fields plus resources and tags, validated together."""
+
+    def __init__(self, data=None, *, instance=None, for_submit=False):
+        self.instance = instance or ServiceRequest()
+        self.regions, self.regions_warning = cloud.regions()
+        if data is None:
+            data = self.initial_data(self.instance)
+            quiet = True
+        else:
+            quiet = False
+        self.data = data
+        self.form = ServiceRequestForm(data, instance=self.instance, regions=self.regions)
+        region_id = data.get("region_id", "")
+        if region_id and REGION_PATTERN.match(region_id):
+            self.zones, self.zones_warning = cloud.zones(region_id)
+        else:
+            self.zones, self.zones_warning = [], ""
+        self.resources = ResourceRows(data, prefix="resources")
+        self.resources.service_resource_type = data.get("service_resource_type")
+        self.resources.region_id = region_id
+        self.resources.zones = {zone_id for zone_id, _name in self.zones}
+        self.resources.for_submit = for_submit
+        self.tags = TagRows(data, prefix="tags")
+        self.for_submit = for_submit
+        self.show_errors = True
+        if quiet:
+            self.quiet()
+
+    @staticmethod
+    def initial_data(instance):
+        """Post-shaped data for an unbound editor, so that one code path renders both."""
+        data = QueryDict(mutable=True)
+        if instance.pk:
+            for name in [*CLOUD_FIELDS, "justification"]:
+                value = getattr(instance, name)
+                if isinstance(value, list):
+                    data.setlist(name, value)
+                elif isinstance(value, bool):
+                    if value:
+                        data[name] = "on"
+                else:
+                    data[name] = value
+            resources = [
+                {
+                    "resource_type": r.resource_type,
+                    "resource_id": r.resource_id,
+                    "zone_id": r.zone_id,
+                }
+                for r in instance.resources.all()
+            ]
+            tags = [{"key": t.key, "value": t.value} for t in instance.tags.all()]
+        else:
+            data.update(
+                {"service_resource_type": "slb", "address_ip_version": "IPv4", "payer": "Endpoint"}
+            )
+            resources = [{"resource_type": "slb", "resource_id": "", "zone_id": ""}]
+            tags = []
+        data.update(management_data("resources", resources))
+        data.update(management_data("tags", tags))
+        return data
+
+    def restructure(self, action):
+        """Add or remove a row; return a new editor that keeps everything else as typed."""
+        resources = rows_from(self.data, "resources", RESOURCE_FIELDS)
+        tags = rows_from(self.data, "tags", TAG_FIELDS)
+        if action == "add-resource" and len(resources) < MAX_RESOURCES:
+            service_type = self.data.get("service_resource_type") or "slb"
+            resources.append({"resource_type": service_type, "resource_id": "", "zone_id": ""})
+        elif action == "add-tag" and len(tags) < MAX_TAGS:
+            tags.append({"key": "", "value": ""})
+        elif action.startswith("remove-resource-"):
+            resources = _without(resources, action.removeprefix("remove-resource-"))
+        elif action.startswith("remove-tag-"):
+            tags = _without(tags, action.removeprefix("remove-tag-"))
+        data = with_rows(with_rows(self.data, "resources", resources), "tags", tags)
+        editor = RequestEditor(data, instance=self.instance)
+        editor.quiet()
+        return editor
+
+    def quiet(self):
+        """Render without validating: a half-typed form is not an error yet."""
+        self.show_errors = False
+        self.form._errors = ErrorDict()
+        for formset in (self.resources, self.tags):
+            formset._errors = []
+            formset._non_form_errors = formset.error_class()
+            for form in formset.forms:
+                form._errors = ErrorDict()
+
+    @property
+    def has_errors(self):
+        return bool(self.error_summary)
+
+    @property
+    def error_summary(self):
+        """Return [(field name, [messages])] for the summary at the top of the form."""
+        summary = [(name, list(errors)) for name, errors in self.form.errors.items()]
+        for name, formset in (("resources", self.resources), ("tags", self.tags)):
+            messages = list(formset.non_form_errors())
+            for i, form_errors in enumerate(formset.errors):
+                for field_errors in form_errors.values():
+                    messages += [f"row {i + 1}: {e}" for e in field_errors]
+            if messages:
+                summary.append((name, messages))
+        return summary
+
+    def is_valid(self):
+        valid = all([self.form.is_valid(), self.resources.is_valid(), self.tags.is_valid()])
+        if self.for_submit and not (self.form.cleaned_data.get("justification") or "").strip():
+            self.form.add_error("justification", "Tell the approvers why this service is needed.")
+            valid = False
+        return valid
+
+    def cleaned(self):
+        """Return (fields, resources, tags) as plain data; call after is_valid()."""
+        fields = {name: self.form.cleaned_data.get(name) for name in CLOUD_FIELDS}
+        fields["resource_group_id"] = fields["resource_group_id"] or ""
+        fields["service_description"] = fields["service_description"] or ""
+        fields["justification"] = self.form.cleaned_data.get("justification", "")
+        resources = [
+            {
+                "resource_type": f.cleaned_data["resource_type"],
+                "resource_id": f.cleaned_data["resource_id"],
+                "zone_id": f.cleaned_data.get("zone_id", "").strip(),
+            }
+            for f in self.resources.forms
+            if f.has_changed()
+        ]
+        tags = [
+            {"key": f.cleaned_data["key"], "value": f.cleaned_data["value"]}
+            for f in self.tags.forms
+            if f.has_changed()
+        ]
+        return fields, resources, tags
+
+    @property
+    def can_add_resource(self):
+        return self.resources.total_form_count() < MAX_RESOURCES
+
+    @property
+    def can_add_tag(self):
+        return self.tags.total_form_count() < MAX_TAGS
+
+    def cloud_errors(self, result):
+        """Return {field: message} for a failed dry run, to show at the field at fault."""
+        if result is None or result.ok or not result.field:
+            return {}
+        return {result.field: result.message}
+
+
+def _without(rows, index):
+    if index.isdigit() and int(index) < len(rows):
+        return rows[: int(index)] + rows[int(index) + 1 :]
+    return rows
+
+
+class DecisionForm(forms.Form):
+    comment = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class SendBackForm(forms.Form):
+    comment = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say what the requester should change."},
+    )

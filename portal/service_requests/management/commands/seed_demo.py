@@ -1,0 +1,39 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.service_requests.policy import APPROVERS_GROUP, AUDITORS_GROUP
+
+PASSWORD = "portal-demo"
+USERS = [
+    ("requester", (), "A developer who asks for endpoint services."),
+    ("requester2", (), "Another developer, who must not see requester's requests."),
+    ("approver", (APPROVERS_GROUP,), "Decides requests."),
+    ("approver2", (APPROVERS_GROUP,), "The second approver for risky requests."),
+    ("auditor", (AUDITORS_GROUP,), "Reads everything, changes nothing."),
+    ("admin", (), "Superuser: Django admin."),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users and groups (embedded development set-up only)."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("Demo users exist only in the embedded set-up (DEBUG=true).")
+        for name in (APPROVERS_GROUP, AUDITORS_GROUP):
+            Group.objects.get_or_create(name=name)
+        User = get_user_model()
+        for username, groups, _purpose in USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.com"}
+            )
+            if created:
+                user.set_password(PASSWORD)
+            user.is_superuser = user.is_staff = username == "admin"
+            user.save()
+            user.groups.set(Group.objects.filter(name__in=groups))
+        self.stdout.write(f"Demo logins (password {PASSWORD!r}):")
+        for username, _groups, purpose in USERS:
+            self.stdout.write(f"  {username:<11} {purpose}")

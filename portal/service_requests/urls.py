@@ -1,0 +1,20 @@
+from django.urls import path
+
+from portal.service_requests import views
+
+app_name = "service_requests"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("approvals/", views.approval_queue, name="queue"),
+    path("requests/new/", views.request_new, name="new"),
+    path("requests/<int:pk>/", views.request_detail, name="detail"),
+    path("requests/<int:pk>/status/", views.request_status, name="status"),
+    path("requests/<int:pk>/edit/", views.request_edit, name="edit"),
+    path("requests/<int:pk>/submit/", views.request_submit, name="submit"),
+    path("requests/<int:pk>/cancel/", views.request_cancel, name="cancel"),
+    path("requests/<int:pk>/validate/", views.request_validate, name="validate"),
+    path("requests/<int:pk>/clone/", views.request_clone, name="clone"),
+    path("requests/<int:pk>/approve/", views.request_approve, name="approve"),
+    path("requests/<int:pk>/reject/", views.request_reject, name="reject"),
+    path("requests/<int:pk>/send-back/", views.request_send_back, name="send_back"),
+]

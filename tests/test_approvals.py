@@ -1,0 +1,224 @@
+"""The approval policy and the decisions: distinct approvers, never the requester."""
+
+import pytest
+from django.core import mail
+
+from portal.service_requests import policy, services
+from portal.service_requests.models import Approval, State
+from tests.factories import ServiceRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def pending(requester, **fields):
+    return ServiceRequestFactory(requester=requester, state=State.PENDING_APPROVAL, **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({}, "needs 1 approval"),
+        ({"auto_accept_enabled": True}, "needs 2 approvals: auto-accept is on"),
+        (
+            {"payer": "EndpointService"},
+            "needs 2 approvals: the service owner pays for consumers' traffic",
+        ),
+        (
+            {"auto_accept_enabled": True, "payer": "EndpointService"},
+            "needs 2 approvals: auto-accept is on and the service owner pays",
+        ),
+    ],
+)
+def test_policy_explains_itself(requester, fields, text):
+    requirement = policy.required_approvals(pending(requester, **fields))
+    assert str(requirement).startswith(text)
+
+
+def test_thresholds_come_from_settings(requester, settings):
+    settings.APPROVALS_REQUIRED = 2
+    settings.APPROVALS_REQUIRED_RISKY = 3
+    assert policy.required_approvals(pending(requester)).needed == 2
+    assert policy.required_approvals(pending(requester, auto_accept_enabled=True)).needed == 3
+
+
+def test_one_approval_approves_a_plain_request(
+    login, requester, approver, django_capture_on_commit_callbacks
+):
+    request = pending(requester)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(approver).post(f"/requests/{request.pk}/approve/", {"comment": "ok"})
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.state == State.APPROVED
+    assert request.events.get(action="approve").actor == approver
+    assert mail.outbox[-1].to == [requester.email]
+    detail = login(approver).get(f"/requests/{request.pk}/").content.decode()
+    assert 'data-status="approved"' in detail
+
+
+def test_risky_request_needs_two_distinct_approvers(client, requester, approver, approver2):
+    request = pending(requester, auto_accept_enabled=True)
+    client.force_login(approver)
+    client.post(f"/requests/{request.pk}/approve/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    assert request.events.filter(action="approval_added").count() == 1
+    again = client.post(f"/requests/{request.pk}/approve/", follow=True)
+    assert "already approved this revision" in again.content.decode()
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    client.force_login(approver2)
+    client.post(f"/requests/{request.pk}/approve/")
+    request.refresh_from_db()
+    assert request.state == State.APPROVED
+    assert request.current_approvals().count() == 2
+
+
+def test_requester_who_is_an_approver_cannot_decide_own_request(login, approver, approver2):
+    request = pending(approver)
+    client = login(approver)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert "/approve/" not in page
+    for action in ("approve", "reject", "send-back"):
+        response = client.post(f"/requests/{request.pk}/{action}/", {"comment": "mine"})
+        assert response.status_code == 403
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    assert not Approval.objects.exists()
+
+
+def test_service_layer_refuses_self_approval_too(approver):
+    request = pending(approver)
+    with pytest.raises(services.DecisionRefused, match="your own request"):
+        services.service_request_decide(pk=request.pk, approver=approver, decision="approve")
+
+
+def test_non_approver_cannot_decide(login, requester, requester2):
+    request = pending(requester)
+    response = login(requester2).post(f"/requests/{request.pk}/approve/")
+    assert response.status_code == 404  # requester2 cannot even see it
+    auditor_like = login(requester).post(f"/requests/{request.pk}/approve/")
+    assert auditor_like.status_code == 403
+
+
+def test_reject_is_final_and_emails_the_requester(
+    login, requester, approver, django_capture_on_commit_callbacks
+):
+    request = pending(requester)
+    with django_capture_on_commit_callbacks(execute=True):
+        login(approver).post(f"/requests/{request.pk}/reject/", {"comment": "not needed"})
+    request.refresh_from_db()
+    assert request.state == State.REJECTED
+    assert "not needed" in mail.outbox[-1].body
+
+
+def test_send_back_needs_a_comment(login, requester, approver):
+    request = pending(requester)
+    response = login(approver).post(f"/requests/{request.pk}/send-back/", {"comment": ""})
+    assert response.status_code == 200
+    assert "Say what the requester should change." in response.content.decode()
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+
+
+def test_send_back_then_edit_discards_approvals(login, requester, approver, approver2):
+    request = pending(requester, auto_accept_enabled=True)
+    login(approver).post(f"/requests/{request.pk}/approve/")
+    login(approver2).post(f"/requests/{request.pk}/send-back/", {"comment": "add a tag"})
+    request.refresh_from_db()
+    assert request.state == State.CHANGES_REQUESTED
+    assert request.current_approvals().count() == 1
+    fields, resources, _tags = request.create_parameters()
+    fields["justification"] = request.justification
+    services.service_request_update(
+        pk=request.pk,
+        actor=requester,
+        fields=fields,
+        resources=resources,
+        tags=[{"key": "team", "value": "x"}],
+    )
+    request.refresh_from_db()
+    assert request.current_approvals().count() == 0
+    edit = request.events.get(action="edited")
+    assert edit.details["approvals_discarded"] == 1
+    assert edit.details["changed"] == ["tags"]
+
+
+def test_resubmission_needs_fresh_approvals(login, requester, approver, approver2):
+    request = pending(requester, auto_accept_enabled=True)
+    login(approver).post(f"/requests/{request.pk}/approve/")
+    login(approver2).post(f"/requests/{request.pk}/send-back/", {"comment": "why?"})
+    login(requester).post(f"/requests/{request.pk}/submit/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    login(approver).post(f"/requests/{request.pk}/approve/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+
+
+def test_cancel_before_approval_only(login, requester, approver):
+    request = pending(requester)
+    login(requester).post(f"/requests/{request.pk}/cancel/")
+    request.refresh_from_db()
+    assert request.state == State.CANCELLED
+    approved = ServiceRequestFactory(requester=requester, state=State.APPROVED)
+    response = login(requester).post(f"/requests/{approved.pk}/cancel/", follow=True)
+    assert "Not cancelled" in response.content.decode()
+    approved.refresh_from_db()
+    assert approved.state == State.APPROVED
+
+
+def test_submit_notifies_approvers_but_not_the_requester(
+    login, requester, approver, approver2, django_capture_on_commit_callbacks
+):
+    request = ServiceRequestFactory(requester=requester)
+    with django_capture_on_commit_callbacks(execute=True):
+        login(requester).post(f"/requests/{request.pk}/submit/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    assert request.dry_run_ok is True
+    assert sorted(mail.outbox[-1].to) == sorted([approver.email, approver2.email])
+    assert "needs 1 approval" in mail.outbox[-1].body
+
+
+def test_submit_refused_by_the_cloud_stays_a_draft(login, requester):
+    request = ServiceRequestFactory(
+        requester=requester,
+        resources=[
+            {
+                "resource_type": "nlb",
+                "resource_id": "nlb-hz9999999999999999",
+                "zone_id": "cn-hangzhou-h",
+            }
+        ],
+    )
+    response = login(requester).post(f"/requests/{request.pk}/submit/", follow=True)
+    assert "does not exist in this region" in response.content.decode()
+    request.refresh_from_db()
+    assert request.state == State.DRAFT
+    assert request.dry_run_code == "LoadBalancerNotFound"
+    assert request.events.filter(action="dry_run").count() == 1
+
+
+def test_queue_shows_policy_dry_run_and_approvals(login, requester, approver, approver2):
+    request = pending(
+        requester, auto_accept_enabled=True, dry_run_ok=True, dry_run_code="DryRunOperation"
+    )
+    login(approver2).post(f"/requests/{request.pk}/approve/")
+    html = login(approver).get("/approvals/").content.decode()
+    assert "needs 2 approvals: auto-accept is on" in html
+    assert "1 of 2" in html
+    assert "passed" in html
+    fragment = login(approver).get("/approvals/", headers={"HX-Request": "true"})
+    assert fragment.content.decode().lstrip().startswith('<div id="queue"')
+
+
+def test_queue_is_for_approvers_only(login, requester):
+    assert login(requester).get("/approvals/").status_code == 403
+
+
+def test_nav_shows_the_pending_count(login, requester, approver):
+    pending(requester)
+    pending(requester)
+    html = login(approver).get("/").content.decode()
+    assert 'aria-label="2 pending">2</span>' in html
