@@ -239,7 +239,7 @@ def request_validate(request: HttpRequest, pk):
     if request.htmx:
         return render(
             request,
-            "service_requests/request_detail.html#dry-run",
+            "service_requests/request_detail.html#dry_run",
             {"service_request": service_request, "dry_run": result},
         )
     (messages.success if result.ok else messages.error)(request, f"Dry run: {result.message}")
