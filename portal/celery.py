@@ -27,3 +27,5 @@ for option in ("data_folder_in", "data_folder_out", "processed_folder"):
     folder = (app.conf.broker_transport_options or {}).get(option)
     if folder:
         os.makedirs(folder, exist_ok=True)
+        # Workers claim a message by renaming it into TMPDIR (see the Procfile).
+        os.makedirs(os.path.join(os.path.dirname(folder), "tmp"), exist_ok=True)

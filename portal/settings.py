@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "portal.audit",
     "portal.cloud",
     "portal.service_requests",
+    "portal.provisioning",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "store_processed": False,
+        # Listing a local folder is cheap; a 1 s default would add a second to every hop.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
@@ -159,3 +162,16 @@ LOGGING = {
 APPROVALS_REQUIRED = env.int("APPROVALS_REQUIRED", default=1)
 APPROVALS_REQUIRED_RISKY = env.int("APPROVALS_REQUIRED_RISKY", default=2)
 PRIVATELINK_CACHE_SECONDS = env.int("PRIVATELINK_CACHE_SECONDS", default=3600)
+
+# Provisioning: poll from PROVISION_POLL_INITIAL doubling to PROVISION_POLL_MAX seconds until
+# Active; past PROVISION_DEADLINE seconds the request fails. The reconciler resumes live requests
+# untouched for RECONCILE_AFTER seconds (a worker died, a message was lost).
+PROVISION_POLL_INITIAL = env.float("PROVISION_POLL_INITIAL", default=2.0)
+PROVISION_POLL_MAX = env.float("PROVISION_POLL_MAX", default=30.0)
+PROVISION_RETRY_MAX = env.float("PROVISION_RETRY_MAX", default=60.0)
+PROVISION_DEADLINE = env.int("PROVISION_DEADLINE", default=30 * 60)
+RECONCILE_AFTER = env.int("RECONCILE_AFTER", default=120)
+RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "portal.provisioning.tasks.reconcile", "schedule": RECONCILE_EVERY},
+}

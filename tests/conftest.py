@@ -52,6 +52,36 @@ class Simulator:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory):
+    """Keep the SQLite test database in a file, so that worker processes can share it."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_broker(tmp_path_factory):
+    """Give the session its own file-system broker, apart from a developer's `make run`."""
+    from portal.celery import app
+
+    if not app.conf.broker_url.startswith("filesystem://"):
+        return None
+    folder = tmp_path_factory.mktemp("broker")
+    for name in ("queue", "processed", "tmp"):
+        (folder / name).mkdir()
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+    return folder
+
+
+@pytest.fixture(scope="session")
 def simulator_server():
     backend = Backend(
         ":memory:", create_delay=0.2, accounts=[Account("dev", DEV_KEY_ID, DEV_KEY_SECRET)]

@@ -221,4 +221,5 @@ def test_nav_shows_the_pending_count(login, requester, approver):
     pending(requester)
     pending(requester)
     html = login(approver).get("/").content.decode()
-    assert 'aria-label="2 pending">2</span>' in html
+    assert 'aria-label="2 pending"' in html
+    assert 'hx-trigger="every 15s" hx-swap="outerHTML">2</span>' in html

@@ -390,3 +390,15 @@ def zones(region_id):
         ]
 
     return _cached(f"privatelink:zones:{region_id}", fetch)
+
+
+def endpoint_service_create(*, fields, resources, tags, client_token):
+    """Create the endpoint service; the same ClientToken always means the same service."""
+    request = build_create_request(fields, resources, tags, client_token=client_token)
+    return call("CreateVpcEndpointService", request)
+
+
+def endpoint_service_get(*, region_id, service_id):
+    """Return (attributes, CallRecord) of an endpoint service."""
+    request = sdk.GetVpcEndpointServiceAttributeRequest(region_id=region_id, service_id=service_id)
+    return call("GetVpcEndpointServiceAttribute", request)

@@ -133,6 +133,11 @@ class ServiceRequest(models.Model):
     cloud_request_id = models.CharField(max_length=64, blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+    # The last answer of the cloud, kept on the row so the polled status costs no extra query.
+    last_cloud_action = models.CharField(max_length=64, blank=True)
+    last_cloud_outcome = models.CharField(max_length=100, blank=True)
+    last_cloud_at = models.DateTimeField(null=True, blank=True)
+    provisioning_started_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -145,6 +150,7 @@ class ServiceRequest(models.Model):
         indexes = [
             models.Index(fields=["requester", "-created_at"], name="request_requester_idx"),
             models.Index(fields=["state", "-created_at"], name="request_state_idx"),
+            models.Index(fields=["state", "updated_at"], name="request_state_updated_idx"),
         ]
 
     def __str__(self):
@@ -164,6 +170,38 @@ class ServiceRequest(models.Model):
     @property
     def is_final(self):
         return self.state in FINAL_STATES
+
+    def steps(self):
+        """Return [(label, "done" | "current" | "todo")] along the happy path, for the page."""
+        path = [
+            State.PENDING_APPROVAL,
+            State.APPROVED,
+            State.PROVISIONING,
+            State.CREATING,
+            State.ACTIVE,
+        ]
+        if self.state not in path:
+            return []
+        reached = path.index(self.state)
+        return [
+            (
+                "Submitted" if state == State.PENDING_APPROVAL else state.label,
+                "done"
+                if i < reached or self.state == State.ACTIVE
+                else "current"
+                if i == reached
+                else "todo",
+            )
+            for i, state in enumerate(path)
+        ]
+
+    @property
+    def provisioning_elapsed(self):
+        """Seconds since provisioning started, up to now or to the final state."""
+        if self.provisioning_started_at is None:
+            return None
+        end = self.state_changed_at if self.is_final else timezone.now()
+        return max(0, int((end - self.provisioning_started_at).total_seconds()))
 
     def can(self, action):
         sources, _target = TRANSITIONS[action]
@@ -208,6 +246,14 @@ class ServiceRequest(models.Model):
             comment=comment,
             details=details or {},
         )
+
+    def note_cloud_call(self, record):
+        """Keep a cloud call's outcome on the row; the caller saves and records the event."""
+        self.last_cloud_action = record.action
+        self.last_cloud_outcome = record.outcome
+        self.last_cloud_at = timezone.now()
+        if record.request_id:
+            self.cloud_request_id = record.request_id
 
     def current_approvals(self):
         return self.approvals.filter(revision=self.revision, decision=Decision.APPROVE)

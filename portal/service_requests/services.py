@@ -7,13 +7,11 @@ Cloud calls are made outside any lock.
 
 import logging
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from portal.cloud import services as cloud
+from portal.provisioning.tasks import provision
 from portal.service_requests import policy
 from portal.service_requests.models import (
     CLOUD_FIELDS,
@@ -23,6 +21,7 @@ from portal.service_requests.models import (
     RequestTag,
     ServiceRequest,
 )
+from portal.service_requests.notifications import notify_approvers, notify_requester
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +155,25 @@ def service_request_submit(*, service_request, actor):
 
 
 @transaction.atomic
+def service_request_retry(*, pk, actor):
+    """Send a failed request back to provisioning, with the same ClientToken: no duplicate."""
+    if not policy.is_approver(actor):
+        raise DecisionRefused("Only approvers can retry a failed provisioning.")
+    service_request = _locked(pk)
+    previous_error = {"code": service_request.error_code, "message": service_request.error_message}
+    service_request.error_code = service_request.error_message = ""
+    service_request.provisioning_started_at = None
+    service_request.move(
+        "retry",
+        actor=actor,
+        details={"previous_error": previous_error},
+        fields=["error_code", "error_message", "provisioning_started_at"],
+    )
+    provision.delay_on_commit(service_request.pk)
+    return service_request
+
+
+@transaction.atomic
 def service_request_cancel(*, pk, actor):
     service_request = _locked(pk)
     if service_request.requester_id != actor.pk:
@@ -188,7 +206,7 @@ def service_request_decide(*, pk, approver, decision, comment=""):
             details = {"approvals": count, "needed": requirement.needed, "policy": str(requirement)}
             if count >= requirement.needed:
                 service_request.move("approve", actor=approver, comment=comment, details=details)
-                transaction.on_commit(lambda: on_approved(service_request))
+                provision.delay_on_commit(service_request.pk)
             else:
                 service_request.record(
                     "approval_added", actor=approver, comment=comment, details=details
@@ -198,50 +216,6 @@ def service_request_decide(*, pk, approver, decision, comment=""):
         if service_request.is_final or service_request.state in ("approved", "changes_requested"):
             transaction.on_commit(lambda: notify_requester(service_request, comment))
     return service_request
-
-
-def on_approved(service_request):
-    """Hand an approved request to provisioning; the next issue's worker picks it up."""
-    log.info("request %s approved", service_request.pk)
-
-
-def notify_approvers(service_request):
-    User = get_user_model()
-    recipients = list(
-        User.objects.filter(groups__name=policy.APPROVERS_GROUP, is_active=True)
-        .exclude(pk=service_request.requester_id)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    if not recipients:
-        return
-    requirement = policy.required_approvals(service_request)
-    send_mail(
-        f"[PrivateLink portal] Request #{service_request.pk} awaits approval",
-        f"{service_request.requester.get_username()} asks for an endpoint service in "
-        f"{service_request.region_id}: {service_request.service_description or '(no description)'}"
-        f"\nIt {requirement}.\n\n{settings.SITE_URL}{service_request.get_absolute_url()}\n",
-        None,
-        recipients,
-    )
-
-
-def notify_requester(service_request, comment=""):
-    email = service_request.requester.email
-    if not email:
-        return
-    state = service_request.get_state_display().lower()
-    body = f"Your request #{service_request.pk} is now {state}."
-    if comment:
-        body += f"\n\nComment: {comment}"
-    if service_request.error_message:
-        body += f"\n\n{service_request.error_message}"
-    send_mail(
-        f"[PrivateLink portal] Request #{service_request.pk} is {state}",
-        f"{body}\n\n{settings.SITE_URL}{service_request.get_absolute_url()}\n",
-        None,
-        [email],
-    )
 
 
 def create_fields_from(fields):

@@ -17,4 +17,6 @@ urlpatterns = [
     path("requests/<int:pk>/approve/", views.request_approve, name="approve"),
     path("requests/<int:pk>/reject/", views.request_reject, name="reject"),
     path("requests/<int:pk>/send-back/", views.request_send_back, name="send_back"),
+    path("requests/<int:pk>/retry/", views.request_retry, name="retry"),
+    path("approvals/count/", views.pending_count, name="pending_count"),
 ]

@@ -186,7 +186,9 @@ def _status_response(request, service_request):
         "service_request": service_request,
         "polling": service_request.state in POLLING_STATES,
     }
-    html = render_to_string("service_requests/request_detail.html#status", context, request=request)
+    # Rendered without the request: the fragment needs no context processors, and skipping
+    # them keeps a poll to the session, the user and the request (3 queries).
+    html = render_to_string("service_requests/request_detail.html#status", context)
     if service_request.is_final:
         return HttpResponseStopPolling(html)
     return HttpResponse(html)
@@ -290,3 +292,26 @@ def request_reject(request: HttpRequest, pk):
 @require_POST
 def request_send_back(request: HttpRequest, pk):
     return _decide(request, pk, Decision.SEND_BACK, SendBackForm)
+
+
+@login_required
+@require_POST
+def request_retry(request: HttpRequest, pk):
+    service_request = _get_request_for_user(request.user, pk)
+    if not policy.is_approver(request.user):
+        raise PermissionDenied("Only approvers can retry a failed provisioning.")
+    try:
+        services.service_request_retry(pk=pk, actor=request.user)
+    except TransitionNotAllowed as error:
+        messages.error(request, f"Not retried: {error}.")
+    else:
+        messages.success(request, "Provisioning restarted with the same ClientToken.")
+    return redirect(service_request)
+
+
+@login_required
+@require_GET
+def pending_count(request: HttpRequest):
+    if not policy.is_approver(request.user):
+        raise PermissionDenied("Only approvers have a queue.")
+    return render(request, "service_requests/approval_list.html#pending_count")
