@@ -164,6 +164,10 @@ class ServiceRequest(models.Model):
         return self.state in EDITABLE_STATES
 
     @property
+    def is_before_approval(self):
+        return self.state in EDITABLE_STATES or self.state == State.PENDING_APPROVAL
+
+    @property
     def is_live(self):
         return self.state in LIVE_STATES
 

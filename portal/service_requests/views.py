@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -151,23 +152,37 @@ def request_edit(request: HttpRequest, pk):
     return _render_form(request, RequestEditor(instance=service_request))
 
 
-def _detail_context(request, service_request, **extra):
-    events = list(service_request.events.select_related("actor"))
-    approvals = list(service_request.approvals.select_related("approver"))
-    requirement = policy.required_approvals(service_request)
-    return {
+def _live_context(request, service_request, **extra):
+    """Context of the polled part of the page: status, the user's actions, the decision box."""
+    context = {
         "service_request": service_request,
+        "polling": service_request.state in POLLING_STATES,
+        "is_owner": service_request.requester_id == request.user.pk,
+        "is_approver": policy.is_approver(request.user),
+        "csrf_token": get_token(request),
+        **extra,
+    }
+    if service_request.state == State.PENDING_APPROVAL:
+        approvals = [
+            a
+            for a in service_request.approvals.select_related("approver")
+            if a.revision == service_request.revision
+        ]
+        context.update(
+            approvals=approvals,
+            requirement=policy.required_approvals(service_request),
+            decision_refusal=policy.decision_refusal(request.user, service_request),
+        )
+        context.setdefault("send_back_form", SendBackForm())
+    return context
+
+
+def _detail_context(request, service_request, **extra):
+    return {
+        **_live_context(request, service_request, **extra),
         "resources": list(service_request.resources.all()),
         "tags": list(service_request.tags.all()),
-        "events": events,
-        "approvals": [a for a in approvals if a.revision == service_request.revision],
-        "requirement": requirement,
-        "decision_refusal": policy.decision_refusal(request.user, service_request),
-        "is_owner": service_request.requester_id == request.user.pk,
-        "polling": service_request.state in POLLING_STATES,
-        "decision_form": DecisionForm(),
-        "send_back_form": SendBackForm(),
-        **extra,
+        "events": list(service_request.events.select_related("actor")),
     }
 
 
@@ -182,13 +197,12 @@ def request_detail(request: HttpRequest, pk):
 
 
 def _status_response(request, service_request):
-    context = {
-        "service_request": service_request,
-        "polling": service_request.state in POLLING_STATES,
-    }
     # Rendered without the request: the fragment needs no context processors, and skipping
-    # them keeps a poll to the session, the user and the request (3 queries).
-    html = render_to_string("service_requests/request_detail.html#status", context)
+    # them keeps a poll of a live request to the session, the user, the request and the
+    # user's groups (4 queries), whatever the number of events.
+    html = render_to_string(
+        "service_requests/request_detail.html#live", _live_context(request, service_request)
+    )
     if service_request.is_final:
         return HttpResponseStopPolling(html)
     return HttpResponse(html)
