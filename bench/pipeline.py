@@ -66,14 +66,29 @@ def main():
     env.setdefault("DATABASE_URL", f"sqlite:///{work / 'portal.sqlite3'}")
     os.environ.update(env)
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
         check=True,
     )
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "portal.simulator", "--port", str(port), "--state",
-             ":memory:", "--create-delay", str(args.create_delay), "--quota", "100000"],
-            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "portal.simulator",
+                "--port",
+                str(port),
+                "--state",
+                ":memory:",
+                "--create-delay",
+                str(args.create_delay),
+                "--quota",
+                "100000",
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.DEVNULL,
         )
     ]
     sys.path.insert(0, str(ROOT))
@@ -91,11 +106,25 @@ def main():
         for n in range(args.workers):
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "portal.celery", "worker",
-                     "--pool=threads", f"--concurrency={args.concurrency}",
-                     "--without-mingle", "--without-gossip", "--loglevel=WARNING",
-                     "-n", f"bench{n}@%h"],
-                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "portal.celery",
+                        "worker",
+                        "--pool=threads",
+                        f"--concurrency={args.concurrency}",
+                        "--without-mingle",
+                        "--without-gossip",
+                        "--loglevel=WARNING",
+                        "-n",
+                        f"bench{n}@%h",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             )
         time.sleep(3)  # let the workers connect before the clock starts
@@ -103,11 +132,15 @@ def main():
         ids = []
         for n in range(1, args.requests + 1):
             request = ServiceRequest.objects.create(
-                requester=user, region_id="cn-hangzhou", service_resource_type="nlb",
+                requester=user,
+                region_id="cn-hangzhou",
+                service_resource_type="nlb",
                 state=State.APPROVED,
             )
             RequestResource.objects.create(
-                request=request, resource_type="nlb", resource_id=f"nlb-hzpool{n:06d}",
+                request=request,
+                resource_type="nlb",
+                resource_id=f"nlb-hzpool{n:06d}",
                 zone_id="cn-hangzhou-h",
             )
             ids.append(request.pk)

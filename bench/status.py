@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -64,11 +64,16 @@ def main():
 
         user = get_user_model().objects.create_user("bench", password="x")
         request = ServiceRequest.objects.create(
-            requester=user, region_id="cn-hangzhou", service_resource_type="nlb",
-            state=State.CREATING, service_id="epsrv-benchbenchbenchbench",
+            requester=user,
+            region_id="cn-hangzhou",
+            service_resource_type="nlb",
+            state=State.CREATING,
+            service_id="epsrv-benchbenchbenchbench",
         )
         RequestResource.objects.create(
-            request=request, resource_type="nlb", resource_id="nlb-hz0000000000000001",
+            request=request,
+            resource_type="nlb",
+            resource_id="nlb-hz0000000000000001",
             zone_id="cn-hangzhou-h",
         )
         for _ in range(args.events):

@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.audit.middleware.AuditorsReadOnlyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -172,6 +173,11 @@ PROVISION_RETRY_MAX = env.float("PROVISION_RETRY_MAX", default=60.0)
 PROVISION_DEADLINE = env.int("PROVISION_DEADLINE", default=30 * 60)
 RECONCILE_AFTER = env.int("RECONCILE_AFTER", default=120)
 RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=30.0)
+AUDIT_VERIFY_EVERY = env.float("AUDIT_VERIFY_EVERY", default=3600.0)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "portal.provisioning.tasks.reconcile", "schedule": RECONCILE_EVERY},
+    "verify-audit-chain": {
+        "task": "portal.audit.tasks.verify_audit_chain",
+        "schedule": AUDIT_VERIFY_EVERY,
+    },
 }

@@ -7,5 +7,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("audit/", include("portal.audit.urls")),
     path("", include("portal.service_requests.urls")),
 ]

@@ -1,6 +1,12 @@
+import hashlib
+import json
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+GENESIS = "0" * 64
 
 
 class AppendOnlyError(Exception):
@@ -16,11 +22,17 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened to a service request: a transition, an edit, a cloud call."""
+    """One thing that happened to a service request: a transition, an edit, a cloud call.
+
+    Events are append-only and hash-chained per request: `seq` counts a request's events from
+    1, and `hash` covers the event's canonical content and the hash of the event before it.
+    The request row keeps the count and the last hash, so removing the newest events shows too.
+    """
 
     request = models.ForeignKey(
         "service_requests.ServiceRequest", on_delete=models.PROTECT, related_name="events"
     )
+    seq = models.PositiveIntegerField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -35,12 +47,17 @@ class AuditEvent(models.Model):
     comment = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["request", "id"], name="audit_event_request_idx")]
+        ordering = ["request_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "seq"], name="audit_event_seq_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="audit_event_created_idx")]
 
     def __str__(self):
         return f"{self.action} on request {self.request_id}"
@@ -56,3 +73,66 @@ class AuditEvent(models.Model):
     @property
     def actor_name(self):
         return self.actor.get_username() if self.actor_id else "system"
+
+    @property
+    def cloud_call(self):
+        return self.details.get("cloud_call") if isinstance(self.details, dict) else None
+
+
+def canonical(
+    *, request_id, seq, actor_id, action, from_state, to_state, comment, details, created_at
+):
+    """Return the bytes an event's hash covers: its content, as stable JSON."""
+    return json.dumps(
+        {
+            "request": request_id,
+            "seq": seq,
+            "actor": actor_id,
+            "action": action,
+            "from": from_state,
+            "to": to_state,
+            "comment": comment,
+            "details": details,
+            "at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def event_content(event):
+    return canonical(
+        request_id=event.request_id,
+        seq=event.seq,
+        actor_id=event.actor_id,
+        action=event.action,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        comment=event.comment,
+        details=event.details,
+        created_at=event.created_at,
+    )
+
+
+def chain_hash(prev_hash, content):
+    return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
+
+
+class ChainCheck(models.Model):
+    """The outcome of one full verification of the audit chain."""
+
+    checked_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    requests_checked = models.PositiveIntegerField()
+    events_checked = models.PositiveIntegerField()
+    broken_event = models.BigIntegerField(null=True, blank=True)
+    broken_request = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        get_latest_by = "checked_at"
+
+    def __str__(self):
+        return f"{'intact' if self.ok else 'BROKEN'} at {self.checked_at:%Y-%m-%d %H:%M}"

@@ -8,7 +8,12 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {}
     approver = policy.is_approver(user)
-    context = {"is_approver": approver, "is_auditor": policy.is_auditor(user)}
+    auditor = policy.is_auditor(user)
+    context = {
+        "is_approver": approver,
+        "is_auditor": auditor,
+        "read_only": policy.is_read_only(user),
+    }
     if approver:
         context["pending_count"] = (
             ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)

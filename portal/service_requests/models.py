@@ -2,11 +2,11 @@ import uuid
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from portal.audit.models import GENESIS, AuditEvent, chain_hash, event_content
 
 
 def new_client_token():
@@ -139,6 +139,10 @@ class ServiceRequest(models.Model):
     last_cloud_at = models.DateTimeField(null=True, blank=True)
     provisioning_started_at = models.DateTimeField(null=True, blank=True)
 
+    # The head of this request's audit chain (see AuditEvent).
+    audit_event_count = models.PositiveIntegerField(default=0, editable=False)
+    audit_last_hash = models.CharField(max_length=64, blank=True, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -151,6 +155,11 @@ class ServiceRequest(models.Model):
             models.Index(fields=["requester", "-created_at"], name="request_requester_idx"),
             models.Index(fields=["state", "-created_at"], name="request_state_idx"),
             models.Index(fields=["state", "updated_at"], name="request_state_updated_idx"),
+            models.Index(fields=["-created_at", "-id"], name="request_created_idx"),
+            models.Index(fields=["region_id", "-created_at"], name="request_region_idx"),
+            models.Index(fields=["decided_at"], name="request_decided_idx"),
+            models.Index(fields=["service_id"], name="request_service_id_idx"),
+            models.Index(fields=["service_name"], name="request_service_name_idx"),
         ]
 
     def __str__(self):
@@ -240,16 +249,36 @@ class ServiceRequest(models.Model):
         )
 
     def record(self, action, *, actor, comment="", details=None, from_state=None):
-        """Append an audit event for this request (a transition, an edit, a cloud call)."""
-        return AuditEvent.objects.create(
-            request=self,
-            actor=actor,
-            action=action,
-            from_state=from_state if from_state is not None else self.state,
-            to_state=self.state,
-            comment=comment,
-            details=details or {},
-        )
+        """Append an audit event for this request (a transition, an edit, a cloud call).
+
+        The chain head lives on this row; locking it orders the request's events, so callers
+        need not hold the lock themselves.
+        """
+        with transaction.atomic():
+            head = (
+                ServiceRequest.objects.select_for_update()
+                .values("audit_event_count", "audit_last_hash")
+                .get(pk=self.pk)
+            )
+            event = AuditEvent(
+                request=self,
+                seq=head["audit_event_count"] + 1,
+                actor=actor,
+                action=action,
+                from_state=from_state if from_state is not None else self.state,
+                to_state=self.state,
+                comment=comment,
+                details=details or {},
+                created_at=timezone.now(),
+                prev_hash=head["audit_last_hash"] or GENESIS,
+            )
+            event.hash = chain_hash(event.prev_hash, event_content(event))
+            event.save()
+            ServiceRequest.objects.filter(pk=self.pk).update(
+                audit_event_count=event.seq, audit_last_hash=event.hash
+            )
+            self.audit_event_count, self.audit_last_hash = event.seq, event.hash
+        return event
 
     def note_cloud_call(self, record):
         """Keep a cloud call's outcome on the row; the caller saves and records the event."""

@@ -49,6 +49,11 @@ def is_auditor(user):
     return user.is_authenticated and (user.is_superuser or in_group(user, AUDITORS_GROUP))
 
 
+def is_read_only(user):
+    """Auditors who hold no other role read everything and change nothing."""
+    return is_auditor(user) and not user.is_superuser and not in_group(user, APPROVERS_GROUP)
+
+
 def can_view(user, service_request):
     return service_request.requester_id == user.pk or is_approver(user) or is_auditor(user)
 

@@ -54,6 +54,8 @@ def pending_queue(user):
 @login_required
 @require_GET
 def home(request: HttpRequest):
+    if policy.is_read_only(request.user):
+        return redirect("audit:history")
     mine = Paginator(
         ServiceRequest.objects.filter(requester=request.user).order_by("-created_at", "-id"), 25
     ).get_page(request.GET.get("page"))

@@ -1,0 +1,81 @@
+from datetime import datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from portal.service_requests.models import Approval, RequestResource, ServiceRequest, State
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def start_of(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class RequestHistoryFilter(django_filters.FilterSet):
+    """The auditors' filters; every one is served by an index (see docs/performance.md)."""
+
+    state = django_filters.MultipleChoiceFilter(choices=State.choices)
+    region_id = django_filters.CharFilter(label="Region")
+    requester = django_filters.CharFilter(
+        field_name="requester__username", label="Requester (username)"
+    )
+    approver = django_filters.CharFilter(method="filter_approver", label="Approver (username)")
+    created_after = django_filters.DateFilter(
+        method="filter_from", field_name="created_at", label="Created from", widget=DATE
+    )
+    created_before = django_filters.DateFilter(
+        method="filter_until", field_name="created_at", label="Created until", widget=DATE
+    )
+    decided_after = django_filters.DateFilter(
+        method="filter_from", field_name="decided_at", label="Decided from", widget=DATE
+    )
+    decided_before = django_filters.DateFilter(
+        method="filter_until", field_name="decided_at", label="Decided until", widget=DATE
+    )
+    service = django_filters.CharFilter(method="filter_service", label="ServiceId or ServiceName")
+    resource_id = django_filters.CharFilter(method="filter_resource", label="Resource id")
+    q = django_filters.CharFilter(
+        method="filter_text", label="Text in description or justification"
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=[
+            ("created_at", "created"),
+            ("decided_at", "decided"),
+            ("state", "state"),
+            ("region_id", "region"),
+        ],
+        field_labels={"created_at": "Created", "decided_at": "Decided"},
+        label="Sort by",
+    )
+
+    class Meta:
+        model = ServiceRequest
+        fields = []
+
+    # Dates become ranges of the column itself (not date(column)), so indexes serve them.
+    def filter_from(self, queryset, name, value):
+        return queryset.filter(**{f"{name}__gte": start_of(value)})
+
+    def filter_until(self, queryset, name, value):
+        return queryset.filter(**{f"{name}__lt": start_of(value + timedelta(days=1))})
+
+    def filter_approver(self, queryset, name, value):
+        """Requests this user decided on: approved, rejected or sent back."""
+        decided = Approval.objects.filter(request=OuterRef("pk"), approver__username=value.strip())
+        return queryset.filter(Exists(decided))
+
+    def filter_service(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(service_id=value) | Q(service_name=value))
+
+    def filter_resource(self, queryset, name, value):
+        used = RequestResource.objects.filter(request=OuterRef("pk"), resource_id=value.strip())
+        return queryset.filter(Exists(used))
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(
+            Q(service_description__icontains=value) | Q(justification__icontains=value)
+        )

@@ -1,0 +1,350 @@
+"""Fill the database with a realistic history, for benchmarks and demos.
+
+Requests in every state, over a year, by many requesters, with resources, tags, decisions and
+about ten audit events each (edits, dry runs, decisions, cloud calls with RequestIds and
+durations), all properly hash-chained so that `verify_audit_chain` passes.
+"""
+
+import random
+import uuid
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.models import GENESIS, AuditEvent, chain_hash, event_content
+from portal.service_requests.models import (
+    Approval,
+    RequestResource,
+    RequestTag,
+    ServiceRequest,
+    State,
+)
+from portal.service_requests.policy import APPROVERS_GROUP
+
+REGIONS = ["cn-hangzhou"] * 5 + ["cn-shanghai"] * 3 + ["ap-southeast-1"] * 2 + ["cn-huhehaote"]
+ZONES = {
+    "cn-hangzhou": ["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"],
+    "cn-shanghai": ["cn-shanghai-e", "cn-shanghai-f"],
+    "ap-southeast-1": ["ap-southeast-1a", "ap-southeast-1b"],
+    "cn-huhehaote": ["cn-huhehaote-a", "cn-huhehaote-b"],
+}
+STATES = [
+    (State.ACTIVE, 55),
+    (State.FAILED, 8),
+    (State.REJECTED, 8),
+    (State.CANCELLED, 5),
+    (State.PENDING_APPROVAL, 8),
+    (State.DRAFT, 6),
+    (State.CHANGES_REQUESTED, 4),
+    (State.CREATING, 3),
+    (State.PROVISIONING, 2),
+    (State.APPROVED, 1),
+]
+TEAMS = ["payments", "orders", "search", "identity", "billing", "logistics", "ads", "data"]
+WORDS = ["API", "gateway", "ledger", "catalog", "events", "metrics", "auth", "export", "sync"]
+FAILURES = [
+    ("LoadBalancerNotFound", "A load balancer in this request does not exist in this region."),
+    (
+        "EndpointServiceExist",
+        "A load balancer in this request already backs another endpoint service.",
+    ),
+    ("ProvisioningTimeout", "The cloud did not report the service Active within 30 minutes."),
+    ("QuotaMisMatched", "The endpoint service quota of this region is used up."),
+]
+
+
+def request_id():
+    return str(uuid.uuid4()).upper()
+
+
+class Command(BaseCommand):
+    help = "Generate a realistic history of requests and hash-chained audit events."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requests", type=int, default=1000)
+        parser.add_argument("--batch", type=int, default=2000)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, requests, batch, seed, **options):
+        rng = random.Random(seed)
+        requesters, approvers = self.cast()
+        now = timezone.now()
+        made = events = 0
+        while made < requests:
+            size = min(batch, requests - made)
+            with transaction.atomic():
+                events += self.make_batch(rng, size, requesters, approvers, now)
+            made += size
+            self.stdout.write(f"\r{made} requests, {events} events", ending="")
+            self.stdout.flush()
+        self.stdout.write(f"\nGenerated {made} requests and {events} audit events.")
+
+    def cast(self):
+        User = get_user_model()
+        approvers_group, _ = Group.objects.get_or_create(name=APPROVERS_GROUP)
+        requesters = [
+            User.objects.get_or_create(
+                username=f"dev{n:03d}", defaults={"email": f"dev{n:03d}@example.com"}
+            )[0]
+            for n in range(60)
+        ]
+        approvers = []
+        for n in range(8):
+            user, _ = User.objects.get_or_create(
+                username=f"lead{n:02d}", defaults={"email": f"lead{n:02d}@example.com"}
+            )
+            user.groups.add(approvers_group)
+            approvers.append(user)
+        return requesters, approvers
+
+    def make_batch(self, rng, size, requesters, approvers, now):
+        states = rng.choices([s for s, _ in STATES], weights=[w for _, w in STATES], k=size)
+        requests = []
+        for state in states:
+            region = rng.choice(REGIONS)
+            created = now - timedelta(seconds=rng.randint(60, 365 * 86400))
+            kind = rng.choice(["slb", "nlb", "nlb", "alb"])
+            decided = state not in (State.DRAFT, State.PENDING_APPROVAL, State.CANCELLED)
+            request = ServiceRequest(
+                requester=rng.choice(requesters),
+                state=state,
+                region_id=region,
+                service_resource_type=kind,
+                service_description=f"{rng.choice(TEAMS).title()} {rng.choice(WORDS)}",
+                justification=f"{rng.choice(TEAMS)} needs private access for "
+                f"{rng.choice(WORDS)} traffic.",
+                auto_accept_enabled=rng.random() < 0.15,
+                payer="EndpointService" if rng.random() < 0.1 else "Endpoint",
+                submitted_at=created + timedelta(minutes=5) if state != State.DRAFT else None,
+                decided_at=created + timedelta(hours=rng.randint(1, 48)) if decided else None,
+                dry_run_ok=True,
+                dry_run_code="DryRunOperation",
+                state_changed_at=created,
+            )
+            request.created_at = created
+            if state in (State.ACTIVE, State.CREATING):
+                service_id = "epsrv-" + "".join(
+                    rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=20)
+                )
+                request.service_id = service_id
+                request.service_name = f"com.aliyuncs.privatelink.{region}.{service_id}"
+                request.service_domain = f"{service_id}.{region}.privatelink.aliyuncs.com"
+                request.cloud_status = "Active" if state == State.ACTIVE else "Creating"
+                request.cloud_request_id = request_id()
+            if state == State.FAILED:
+                request.error_code, request.error_message = rng.choice(FAILURES)
+                request.cloud_request_id = request_id()
+            requests.append(request)
+        ServiceRequest.objects.bulk_create(requests)
+        # auto_now_add ignores the value given: put the generated creation times back.
+        resources, tags, approvals, events = [], [], [], []
+        for request in requests:
+            zones = ZONES[request.region_id]
+            for position in range(rng.randint(1, 3)):
+                resources.append(
+                    RequestResource(
+                        request=request,
+                        position=position,
+                        resource_type=request.service_resource_type,
+                        resource_id=f"{request.service_resource_type}-{uuid.uuid4().hex[:18]}",
+                        zone_id=rng.choice(zones),
+                    )
+                )
+            for position, key in enumerate(
+                rng.sample(["team", "env", "cost-center", "owner"], rng.randint(0, 4))
+            ):
+                tags.append(
+                    RequestTag(request=request, position=position, key=key, value=rng.choice(TEAMS))
+                )
+            events += self.chain(rng, request, approvers, approvals)
+        RequestResource.objects.bulk_create(resources)
+        RequestTag.objects.bulk_create(tags)
+        Approval.objects.bulk_create(approvals)
+        AuditEvent.objects.bulk_create(events, batch_size=5000)
+        ServiceRequest.objects.bulk_update(
+            requests, ["created_at", "audit_event_count", "audit_last_hash"], batch_size=1000
+        )
+        return len(events)
+
+    def chain(self, rng, request, approvers, approvals):
+        """Return the request's events, as its life would have written them, hash-chained."""
+        created = request.created_at
+        steps = [("created", State.DRAFT, State.DRAFT, request.requester, {}, "")]
+        if rng.random() < 0.3:
+            steps.append(
+                (
+                    "edited",
+                    State.DRAFT,
+                    State.DRAFT,
+                    request.requester,
+                    {"changed": ["tags"], "revision": 2},
+                    "",
+                )
+            )
+        dry_run = {
+            "cloud_call": {
+                "action": "CreateVpcEndpointService",
+                "outcome": "DryRunOperation",
+                "request_id": request_id(),
+                "duration_ms": rng.randint(20, 400),
+                "status": 400,
+                "parameters": {"RegionId": request.region_id, "DryRun": True},
+            },
+            "ok": True,
+        }
+        final = request.state
+        if final == State.DRAFT:
+            steps.append(("dry_run", State.DRAFT, State.DRAFT, request.requester, dry_run, ""))
+        elif final == State.CANCELLED:
+            steps.append(("cancel", State.DRAFT, State.CANCELLED, request.requester, {}, ""))
+        else:
+            steps.append(("dry_run", State.DRAFT, State.DRAFT, request.requester, dry_run, ""))
+            steps.append(
+                (
+                    "submit",
+                    State.DRAFT,
+                    State.PENDING_APPROVAL,
+                    request.requester,
+                    {"dry_run": "DryRunOperation"},
+                    "",
+                )
+            )
+            approver = rng.choice(approvers)
+            if final == State.REJECTED:
+                steps.append(
+                    (
+                        "reject",
+                        State.PENDING_APPROVAL,
+                        State.REJECTED,
+                        approver,
+                        {},
+                        "Not needed: use the shared gateway.",
+                    )
+                )
+                approvals.append(
+                    Approval(
+                        request=request,
+                        approver=approver,
+                        revision=2,
+                        decision="reject",
+                        comment="Not needed.",
+                    )
+                )
+            elif final == State.CHANGES_REQUESTED:
+                steps.append(
+                    (
+                        "send_back",
+                        State.PENDING_APPROVAL,
+                        State.CHANGES_REQUESTED,
+                        approver,
+                        {},
+                        "Add a cost-center tag.",
+                    )
+                )
+                approvals.append(
+                    Approval(
+                        request=request,
+                        approver=approver,
+                        revision=2,
+                        decision="send_back",
+                        comment="Add a tag.",
+                    )
+                )
+            elif final != State.PENDING_APPROVAL:
+                steps.append(
+                    (
+                        "approve",
+                        State.PENDING_APPROVAL,
+                        State.APPROVED,
+                        approver,
+                        {"approvals": 1, "needed": 1},
+                        "Looks right.",
+                    )
+                )
+                approvals.append(
+                    Approval(request=request, approver=approver, revision=2, decision="approve")
+                )
+                steps += self.provisioning(rng, request)
+        prev, events = GENESIS, []
+        for seq, (action, from_state, to_state, actor, details, comment) in enumerate(steps, 1):
+            created += timedelta(seconds=rng.randint(1, 600))
+            event = AuditEvent(
+                request=request,
+                seq=seq,
+                actor=actor,
+                action=action,
+                from_state=from_state,
+                to_state=to_state,
+                comment=comment,
+                details=details,
+                created_at=created,
+                prev_hash=prev,
+            )
+            event.hash = prev = chain_hash(prev, event_content(event))
+            events.append(event)
+        request.audit_event_count, request.audit_last_hash = len(events), prev
+        return events
+
+    def provisioning(self, rng, request):
+        final = request.state
+        if final == State.APPROVED:
+            return []
+        steps = [("start_provisioning", State.APPROVED, State.PROVISIONING, None, {}, "")]
+
+        def call(action, outcome, status=200):
+            return (
+                "cloud_call",
+                State.PROVISIONING,
+                State.PROVISIONING,
+                None,
+                {
+                    "cloud_call": {
+                        "action": action,
+                        "outcome": outcome,
+                        "request_id": request_id(),
+                        "duration_ms": rng.randint(15, 900),
+                        "status": status,
+                        "parameters": {"RegionId": request.region_id},
+                    }
+                },
+                "",
+            )
+
+        if rng.random() < 0.2:
+            steps.append(call("CreateVpcEndpointService", "Throttling.User", 400))
+        if final == State.PROVISIONING:
+            return steps
+        if final == State.FAILED:
+            steps.append(call("CreateVpcEndpointService", request.error_code, 400))
+            steps.append(
+                (
+                    "fail",
+                    State.PROVISIONING,
+                    State.FAILED,
+                    None,
+                    {"code": request.error_code, "message": request.error_message},
+                    "",
+                )
+            )
+            return steps
+        steps.append(call("CreateVpcEndpointService", "ok"))
+        steps.append(
+            (
+                "mark_creating",
+                State.PROVISIONING,
+                State.CREATING,
+                None,
+                {"service_id": request.service_id},
+                "",
+            )
+        )
+        for _ in range(rng.randint(1, 3)):
+            action, _f, _t, actor, details, comment = call("GetVpcEndpointServiceAttribute", "ok")
+            steps.append((action, State.CREATING, State.CREATING, actor, details, comment))
+        if final == State.ACTIVE:
+            steps.append(("mark_active", State.CREATING, State.ACTIVE, None, {}, ""))
+        return steps

@@ -1,0 +1,28 @@
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+
+from portal.service_requests.policy import is_read_only
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class AuditorsReadOnlyMiddleware:
+    """Refuse every write from an auditor: they read everything and change nothing.
+
+    An auditor who is also an approver or a superuser is not read-only; logging out is allowed.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            request.method not in SAFE_METHODS
+            and user is not None
+            and user.is_authenticated
+            and request.path != reverse("logout")
+            and is_read_only(user)
+        ):
+            raise PermissionDenied("Auditors can read, not change.")
+        return self.get_response(request)

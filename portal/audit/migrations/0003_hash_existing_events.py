@@ -1,0 +1,40 @@
+"""Give the events recorded before the chain existed their place in it."""
+
+from django.db import migrations
+
+from portal.audit.models import GENESIS, canonical, chain_hash
+
+
+def hash_existing_events(apps, schema_editor):
+    AuditEvent = apps.get_model("audit", "AuditEvent")
+    ServiceRequest = apps.get_model("service_requests", "ServiceRequest")
+    for request in ServiceRequest.objects.order_by("pk").iterator(chunk_size=500):
+        prev, seq = GENESIS, 0
+        for event in AuditEvent.objects.filter(request=request).order_by("created_at", "id"):
+            seq += 1
+            content = canonical(
+                request_id=event.request_id,
+                seq=seq,
+                actor_id=event.actor_id,
+                action=event.action,
+                from_state=event.from_state,
+                to_state=event.to_state,
+                comment=event.comment,
+                details=event.details,
+                created_at=event.created_at,
+            )
+            digest = chain_hash(prev, content)
+            AuditEvent.objects.filter(pk=event.pk).update(seq=seq, prev_hash=prev, hash=digest)
+            prev = digest
+        ServiceRequest.objects.filter(pk=request.pk).update(
+            audit_event_count=seq, audit_last_hash=prev if seq else ""
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("audit", "0002_hash_chain"),
+        ("service_requests", "0003_audit_chain_head"),
+    ]
+
+    operations = [migrations.RunPython(hash_existing_events, migrations.RunPython.noop)]

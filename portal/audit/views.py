@@ -1,0 +1,273 @@
+import csv
+from collections import defaultdict
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from portal.audit.filters import RequestHistoryFilter
+from portal.audit.models import ChainCheck
+from portal.audit.services import audit_chain_verify
+from portal.cloud import services as cloud
+from portal.http import HttpRequest
+from portal.service_requests import policy
+from portal.service_requests.models import Approval, RequestResource, RequestTag, ServiceRequest
+
+PAGE_SIZE = 50
+COUNT_LIMIT = 10_000
+EXPORT_CHUNK = 2_000
+# The export's columns, in order; documented in the README. Do not rename: scripts rely on them.
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "submitted_at",
+    "decided_at",
+    "state",
+    "requester",
+    "region_id",
+    "service_description",
+    "service_resource_type",
+    "address_ip_version",
+    "payer",
+    "auto_accept_enabled",
+    "zone_affinity_enabled",
+    "resource_group_id",
+    "supported_regions",
+    "resources",
+    "tags",
+    "approvers",
+    "service_id",
+    "service_name",
+    "service_domain",
+    "cloud_request_id",
+    "error_code",
+    "error_message",
+    "client_token",
+    "justification",
+]
+ROW_FIELDS = [
+    "id",
+    "created_at",
+    "submitted_at",
+    "decided_at",
+    "state",
+    "requester__username",
+    "region_id",
+    "service_description",
+    "service_resource_type",
+    "address_ip_version",
+    "payer",
+    "auto_accept_enabled",
+    "zone_affinity_enabled",
+    "resource_group_id",
+    "supported_region_list",
+    "service_id",
+    "service_name",
+    "service_domain",
+    "cloud_request_id",
+    "error_code",
+    "error_message",
+    "client_token",
+    "justification",
+]
+
+
+def _require_auditor(user):
+    if not policy.is_auditor(user):
+        raise PermissionDenied("The history is for auditors.")
+
+
+def _filtered(request):
+    regions, _warning = cloud.regions()
+    history = RequestHistoryFilter(request.GET, queryset=ServiceRequest.objects.all())
+    history.form.fields["region_id"].widget.attrs["list"] = "region-options"
+    return history, regions
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest):
+    _require_auditor(request.user)
+    history, regions = _filtered(request)
+    queryset = history.qs
+    if not queryset.query.order_by:
+        queryset = queryset.order_by("-created_at", "-id")
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    offset = (page - 1) * PAGE_SIZE
+    rows = list(queryset.select_related("requester")[offset : offset + PAGE_SIZE + 1])
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    # A bounded count: exact up to COUNT_LIMIT, "more than" past it, never a full scan.
+    count = queryset.order_by().values("pk")[: COUNT_LIMIT + 1].count()
+    deciders = defaultdict(list)
+    for approval in Approval.objects.filter(request__in=[r.pk for r in rows]).select_related(
+        "approver"
+    ):
+        deciders[approval.request_id].append(approval)
+    for row in rows:
+        row.decisions = deciders[row.pk]
+    params = request.GET.copy()
+    params.pop("page", None)
+    query = params.urlencode()
+    context = {
+        "filter": history,
+        "rows": rows,
+        "page": page,
+        "has_next": has_next,
+        "count": min(count, COUNT_LIMIT),
+        "count_capped": count > COUNT_LIMIT,
+        "query": query,
+        "regions": regions,
+        "region_links": [
+            (region_id, _with(params, region_id=region_id)) for region_id, _name in regions
+        ],
+        "quick_links": _quick_links(),
+        "chain": ChainCheck.objects.first(),
+    }
+    return render(request, "audit/request_list.html", context)
+
+
+def _with(params, **changes):
+    merged = params.copy()
+    for key, value in changes.items():
+        merged[key] = value
+    return merged.urlencode()
+
+
+def _quick_links():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    yesterday = today - timedelta(days=1)
+    return [
+        (
+            "Failed yesterday",
+            urlencode({"state": "failed", "created_after": yesterday, "created_before": yesterday}),
+        ),
+        ("Failed today", urlencode({"state": "failed", "created_after": today})),
+        ("Live now", urlencode([("state", s) for s in ("approved", "provisioning", "creating")])),
+        ("Pending approval", urlencode({"state": "pending_approval"})),
+        ("Active", urlencode({"state": "active"})),
+    ]
+
+
+@login_required
+@require_GET
+def timeline(request: HttpRequest, pk):
+    _require_auditor(request.user)
+    service_request = get_object_or_404(ServiceRequest.objects.select_related("requester"), pk=pk)
+    context = {
+        "service_request": service_request,
+        "events": list(service_request.events.select_related("actor")),
+        "resources": list(service_request.resources.all()),
+        "tags": list(service_request.tags.all()),
+        "approvals": list(service_request.approvals.select_related("approver")),
+        "chain": audit_chain_verify(request_ids=[service_request.pk]),
+    }
+    return render(request, "audit/request_timeline.html", context)
+
+
+def export_rows(queryset):
+    """Yield the filtered requests as dicts of EXPORT_COLUMNS, in id order, chunk by chunk.
+
+    Memory stays constant: each chunk's resources, tags and decisions come in one query each.
+    """
+    queryset = queryset.order_by("id")
+    last = 0
+    while True:
+        chunk = list(queryset.filter(id__gt=last).values(*ROW_FIELDS)[:EXPORT_CHUNK])
+        if not chunk:
+            return
+        ids = [row["id"] for row in chunk]
+        resources, tags, approvers = defaultdict(list), defaultdict(list), defaultdict(list)
+        for request_id, kind, resource_id, zone in (
+            RequestResource.objects.filter(request_id__in=ids)
+            .order_by("request_id", "position", "id")
+            .values_list("request_id", "resource_type", "resource_id", "zone_id")
+        ):
+            resources[request_id].append(
+                f"{kind}:{resource_id}@{zone}" if zone else f"{kind}:{resource_id}"
+            )
+        for request_id, key, value in (
+            RequestTag.objects.filter(request_id__in=ids)
+            .order_by("request_id", "position", "id")
+            .values_list("request_id", "key", "value")
+        ):
+            tags[request_id].append(f"{key}={value}")
+        for request_id, username, decision in (
+            Approval.objects.filter(request_id__in=ids)
+            .order_by("request_id", "created_at", "id")
+            .values_list("request_id", "approver__username", "decision")
+        ):
+            approvers[request_id].append(f"{username}:{decision}")
+        for row in chunk:
+            pk = row["id"]
+            yield {
+                **{
+                    k: row[k]
+                    for k in ROW_FIELDS
+                    if k not in ("requester__username", "supported_region_list")
+                },
+                "requester": row["requester__username"],
+                "supported_regions": ";".join(row["supported_region_list"] or []),
+                "resources": ";".join(resources[pk]),
+                "tags": ";".join(tags[pk]),
+                "approvers": ";".join(approvers[pk]),
+            }
+        last = ids[-1]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _spreadsheet_safe(value):
+    """Keep a cell from being read as a formula by spreadsheet software."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@login_required
+@require_GET
+def export_csv(request: HttpRequest):
+    _require_auditor(request.user)
+    history, _regions = _filtered(request)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(EXPORT_COLUMNS)
+        for row in export_rows(history.qs):
+            yield writer.writerow(
+                [_spreadsheet_safe("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="privatelink-requests.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def export_jsonl(request: HttpRequest):
+    _require_auditor(request.user)
+    history, _regions = _filtered(request)
+    encoder = DjangoJSONEncoder(ensure_ascii=False)
+
+    def lines():
+        for row in export_rows(history.qs):
+            yield encoder.encode({c: row[c] for c in EXPORT_COLUMNS}) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="privatelink-requests.jsonl"'
+    return response
