@@ -9,7 +9,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 class AuditorsReadOnlyMiddleware:
     """Refuse every write from an auditor: they read everything and change nothing.
 
-    An auditor who is also an approver or a superuser is not read-only; logging out is allowed.
+    An auditor who is also an approver or a superuser is not read-only; logging in and out is
+    allowed.
     """
 
     def __init__(self, get_response):
@@ -21,7 +22,7 @@ class AuditorsReadOnlyMiddleware:
             request.method not in SAFE_METHODS
             and user is not None
             and user.is_authenticated
-            and request.path != reverse("logout")
+            and request.path not in (reverse("login"), reverse("logout"))
             and is_read_only(user)
         ):
             raise PermissionDenied("Auditors can read, not change.")

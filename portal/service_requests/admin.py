@@ -25,7 +25,7 @@ class ApprovalInline(admin.TabularInline):
 @admin.register(ServiceRequest)
 class ServiceRequestAdmin(admin.ModelAdmin):
     list_display = ["id", "service_description", "region_id", "state", "requester", "created_at"]
-    list_filter = ["state", "region_id", "service_resource_type"]
+    list_filter = ["state", "region_id", "service_resource_type", "created_at", "decided_at"]
     search_fields = ["service_description", "justification", "service_id", "service_name"]
     list_select_related = ["requester"]
     readonly_fields = [

@@ -137,6 +137,8 @@ def _handle_form(request, instance):
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest):
+    if policy.is_read_only(request.user):
+        raise PermissionDenied("Auditors do not make requests.")
     if request.method == "POST":
         return _handle_form(request, None)
     return _render_form(request, RequestEditor())

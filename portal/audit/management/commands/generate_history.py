@@ -342,7 +342,7 @@ class Command(BaseCommand):
                 "",
             )
         )
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(2, 7)):
             action, _f, _t, actor, details, comment = call("GetVpcEndpointServiceAttribute", "ok")
             steps.append((action, State.CREATING, State.CREATING, actor, details, comment))
         if final == State.ACTIVE:

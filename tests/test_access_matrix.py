@@ -1,0 +1,299 @@
+"""Every URL pattern of the project, for every role, by GET and by POST: the expected status.
+
+Adding a view without a row here fails `test_every_url_pattern_has_a_row`.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from portal.service_requests.models import State
+from tests.factories import ServiceRequestFactory, UserFactory
+
+ROLES = ["anonymous", "owner", "other", "approver", "auditor", "admin"]
+LOGIN = 302  # redirect to the login page
+
+# name: (state of the request the URL names, {role: (GET status, POST status)})
+MATRIX = {
+    "login": (None, {r: (200, 200) for r in ROLES}),
+    "logout": (None, {**{r: (405, 302) for r in ROLES}}),
+    "healthz": (None, {**{r: (200, 405) for r in ROLES}, "auditor": (200, 403)}),
+    "service_requests:home": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 405),
+            "other": (200, 405),
+            "approver": (200, 405),
+            "auditor": (302, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "service_requests:queue": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (200, 405),
+            "auditor": (403, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "service_requests:pending_count": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (200, 405),
+            "auditor": (403, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "service_requests:new": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 200),
+            "other": (200, 200),
+            "approver": (200, 200),
+            "auditor": (403, 403),
+            "admin": (200, 200),
+        },
+    ),
+    "service_requests:detail": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 405),
+            "other": (404, 405),
+            "approver": (200, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "service_requests:status": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 405),
+            "other": (404, 405),
+            "approver": (200, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "service_requests:edit": (
+        State.DRAFT,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 200),
+            "other": (404, 404),
+            "approver": (403, 403),
+            "auditor": (403, 403),
+            "admin": (403, 403),
+        },
+    ),
+    "service_requests:submit": (
+        State.DRAFT,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 302),
+            "other": (405, 404),
+            "approver": (405, 403),
+            "auditor": (405, 403),
+            "admin": (405, 403),
+        },
+    ),
+    "service_requests:cancel": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 302),
+            "other": (405, 404),
+            "approver": (405, 403),
+            "auditor": (405, 403),
+            "admin": (405, 403),
+        },
+    ),
+    "service_requests:validate": (
+        State.DRAFT,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 302),
+            "other": (405, 404),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "service_requests:clone": (
+        State.REJECTED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 302),
+            "other": (405, 404),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "service_requests:approve": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 403),
+            "other": (405, 404),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "service_requests:reject": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 403),
+            "other": (405, 404),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "service_requests:send_back": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 403),
+            "other": (405, 404),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "service_requests:retry": (
+        State.FAILED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 403),
+            "other": (405, 404),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "audit:history": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (403, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "audit:export_csv": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (403, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "audit:export_jsonl": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (403, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "audit:timeline": (
+        State.PENDING_APPROVAL,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (403, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    # The admin site stands for all its patterns: staff only, through its own login.
+    "admin:index": (
+        None,
+        {
+            "anonymous": (302, 302),
+            "owner": (302, 302),
+            "other": (302, 302),
+            "approver": (302, 302),
+            "auditor": (302, 403),
+            "admin": (200, 200),
+        },
+    ),
+}
+
+
+def project_patterns():
+    """Return {name: route} for every named pattern, the admin's folded into admin:index."""
+    found = {}
+
+    def walk(patterns, prefix, namespace):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                space = pattern.namespace or namespace
+                if space == "admin":
+                    found["admin:index"] = "/admin/"
+                    continue
+                walk(pattern.url_patterns, route, space)
+            elif isinstance(pattern, URLPattern):
+                name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+                found[name] = "/" + route
+
+    walk(get_resolver().url_patterns, "", None)
+    return found
+
+
+def test_every_url_pattern_has_a_row():
+    patterns = project_patterns()
+    assert set(patterns) == set(MATRIX), "add a row to MATRIX for each new view"
+    assert all(name for name in patterns)
+
+
+CELLS = [(name, role, method) for name in MATRIX for role in ROLES for method in ("GET", "POST")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "role", "method"), CELLS)
+def test_access(client, name, role, method, groups):
+    state, expected = MATRIX[name]
+    owner = UserFactory(username="owner")
+    users = {
+        "owner": owner,
+        "other": UserFactory(username="other"),
+        "approver": UserFactory(username="approver"),
+        "auditor": UserFactory(username="auditor"),
+        "admin": UserFactory(username="admin", is_superuser=True, is_staff=True),
+    }
+    users["approver"].groups.add(groups["approvers"])
+    users["auditor"].groups.add(groups["auditors"])
+    route = project_patterns()[name]
+    if "<int:pk>" in route:
+        request = ServiceRequestFactory(requester=owner, state=state)
+        route = route.replace("<int:pk>", str(request.pk))
+    if role != "anonymous":
+        client.force_login(users[role])
+    data = {"comment": "matrix", "username": "nobody", "password": "wrong"}
+    response = client.get(route) if method == "GET" else client.post(route, data)
+    status = expected[role][0 if method == "GET" else 1]
+    assert response.status_code == status, f"{method} {route} as {role}"
+    if status == LOGIN and role == "anonymous" and name not in ("logout", "admin:index"):
+        assert response.url.startswith("/accounts/login/")
