@@ -32,7 +32,8 @@ test-services: install
 	$(SERVICES_ENV) $(BIN)/pytest -m services
 
 test-browser: install
-	$(BIN)/pytest -m browser
+	# Playwright runs an event loop in the test thread; the tests themselves are synchronous.
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest -m browser
 
 lint: install
 	$(BIN)/ruff check .

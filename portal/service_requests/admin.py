@@ -39,3 +39,15 @@ class ServiceRequestAdmin(admin.ModelAdmin):
         "cloud_request_id",
     ]
     inlines = [ResourceInline, TagInline, ApprovalInline]
+
+    # The lookups the auditors' history filters on, so that both views can be compared.
+    EXTRA_LOOKUPS = {
+        "requester__username",
+        "approvals__approver__username",
+        "resources__resource_id",
+        "created_at__lt",
+        "decided_at__lt",
+    }
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in self.EXTRA_LOOKUPS or super().lookup_allowed(lookup, value, request)
