@@ -75,26 +75,66 @@ def main():
     }
     env.setdefault("DATABASE_URL", f"sqlite:///{work / 'portal.sqlite3'}")
     os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
-                   env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "portal.simulator", "--port", str(port), "--state", ":memory:",
-         "--create-delay", "1", "--quota", "100000", "--throttle-rate", str(args.throttle_rate),
-         "--error-rate", str(args.error_rate)],
-        cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "portal.simulator",
+            "--port",
+            str(port),
+            "--state",
+            ":memory:",
+            "--create-delay",
+            "1",
+            "--quota",
+            "100000",
+            "--throttle-rate",
+            str(args.throttle_rate),
+            "--error-rate",
+            str(args.error_rate),
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
     )
     quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
     def start_worker(n):
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal.celery", "worker", "--pool=threads",
-             "--concurrency=4", "--without-mingle", "--without-gossip", "--loglevel=WARNING",
-             "-n", f"soak{n}@%h"], **quiet,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal.celery",
+                "worker",
+                "--pool=threads",
+                "--concurrency=4",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=WARNING",
+                "-n",
+                f"soak{n}@%h",
+            ],
+            **quiet,
         )
 
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal.celery", "beat", "--loglevel=WARNING",
-         "--schedule", str(work / "beat-schedule")], **quiet,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal.celery",
+            "beat",
+            "--loglevel=WARNING",
+            "--schedule",
+            str(work / "beat-schedule"),
+        ],
+        **quiet,
     )
     sys.path.insert(0, str(ROOT))
     import django
@@ -116,11 +156,15 @@ def main():
         ids = []
         for n in range(1, args.requests + 1):
             request = ServiceRequest.objects.create(
-                requester=user, region_id="cn-hangzhou", service_resource_type="slb",
+                requester=user,
+                region_id="cn-hangzhou",
+                service_resource_type="slb",
                 state=State.APPROVED,
             )
             RequestResource.objects.create(
-                request=request, resource_type="slb", resource_id=f"lb-hzpool{n:06d}",
+                request=request,
+                resource_type="slb",
+                resource_id=f"lb-hzpool{n:06d}",
                 zone_id="cn-hangzhou-h",
             )
             ids.append(request.pk)
@@ -161,11 +205,15 @@ def main():
     held = Counter(s["ServiceId"] for s in services)
     claimed = Counter(service_id for _, service_id in rows if service_id)
     lost = sum(1 for state, service_id in rows if state != State.ACTIVE or service_id not in held)
-    duplicated = len(services) - len(set(claimed) & set(held)) + sum(
-        n - 1 for n in claimed.values() if n > 1
+    duplicated = (
+        len(services)
+        - len(set(claimed) & set(held))
+        + sum(n - 1 for n in claimed.values() if n > 1)
     )
-    print(f"requests: {len(ids)}; throttled {args.throttle_rate:.0%}, 5xx {args.error_rate:.0%};"
-          f" workers SIGKILLed: {kills} (one every {args.kill_every:g} s); {elapsed:.0f} s")
+    print(
+        f"requests: {len(ids)}; throttled {args.throttle_rate:.0%}, 5xx {args.error_rate:.0%};"
+        f" workers SIGKILLed: {kills} (one every {args.kill_every:g} s); {elapsed:.0f} s"
+    )
     print(f"final states: {dict(states)}")
     print(f"active: {active}")
     print(f"services in the simulator: {len(services)}")

@@ -33,7 +33,11 @@ def parse_params(query, body=b"", content_type=""):
     query_params = dict(parse_qsl(query, keep_blank_values=True))
     params = dict(query_params)
     if body and content_type.split(";")[0].strip() == "application/x-www-form-urlencoded":
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        try:
+            form = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError("IllegalParamFormat.Body", "The form body is not UTF-8.") from None
+        params.update(parse_qsl(form, keep_blank_values=True))
     return query_params, params
 
 

@@ -164,10 +164,24 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch()
 
     def dispatch(self):
-        length = int(self.headers.get("content-length") or 0)
+        try:
+            self.answer()
+        except Exception:
+            # The real gateway answers InternalError rather than dropping the connection.
+            log.exception("simulator error on %s", self.path)
+            error = ApiError("InternalError", "The request processing has failed.", status=500)
+            self.reply(500, {}, error_body(error, new_request_id(), self.headers.get("host", "")))
+
+    def answer(self):
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.refuse(400, "InvalidContentLength", "The Content-Length header is not valid.")
+            return
         if length > MAX_BODY:
-            self.reply(413, {}, b'{"Code":"RequestEntityTooLarge"}')
-            self.close_connection = True
+            self.refuse(413, "RequestEntityTooLarge", "The request body is too large.")
             return
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
@@ -198,6 +212,11 @@ class Handler(BaseHTTPRequestHandler):
             method=self.command, path=url.path, query=url.query, headers=self.headers, body=body
         )
         self.reply(status, headers, answer)
+
+    def refuse(self, status, code, message):
+        error = ApiError(code, message, status=status)
+        self.reply(status, {}, error_body(error, new_request_id(), self.headers.get("host", "")))
+        self.close_connection = True
 
     def reply(self, status, headers, body):
         self.send_response(status)
