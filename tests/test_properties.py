@@ -145,7 +145,7 @@ params = st.dictionaries(
 
 
 @SETTINGS
-@given(action=st.sampled_from(sorted(Backend.ACTIONS) + ["Nope"]), values=params)
+@given(action=st.sampled_from([*sorted(Backend.ACTIONS), "Nope"]), values=params)
 def test_simulator_backend_answers_or_refuses_with_a_code(action, values):
     backend = Backend(":memory:", create_delay=0, accounts=[ACCOUNT])
     try:
