@@ -81,3 +81,88 @@ def test_two_approvers_racing_on_a_risky_request_both_count(groups, requester):
     assert request.current_approvals().count() == 2
     assert request.events.filter(action="approve").count() == 1
     assert request.events.filter(action="approval_added").count() == 1
+
+
+@pytest.fixture
+def empty_queue():
+    import redis
+
+    from portal.celery import app
+
+    redis.Redis.from_url(app.conf.broker_url).flushdb()
+    yield
+    redis.Redis.from_url(app.conf.broker_url).flushdb()
+
+
+@pytest.mark.parametrize("risky", [False, True])
+def test_racing_approvals_provision_exactly_one_service(
+    groups, requester, simulator, tmp_path, empty_queue, risky
+):
+    from tests.workers import running_worker, wait_for
+
+    request = ServiceRequestFactory(
+        requester=requester, state=State.PENDING_APPROVAL, auto_accept_enabled=risky
+    )
+    users = approvers(groups, 2 if risky else 20)
+    with running_worker(simulator.endpoint, tmp_path) as worker:
+        ok, _refused = race(users, request.pk)
+        assert ok == (2 if risky else 1)
+        wait_for(
+            lambda: request.__class__.objects.get(pk=request.pk).state == State.ACTIVE,
+            message=f"active\n{worker.output()}",
+        )
+    assert len(simulator.services()) == 1
+    assert request.events.filter(action="start_provisioning").count() == 1
+    assert request.events.filter(action="approve").count() == 1
+
+
+def test_parallel_edits_and_submits_lose_nothing(requester, requester2):
+    from portal.audit.services import audit_chain_verify
+
+    draft = ServiceRequestFactory(requester=requester)
+    others = [ServiceRequestFactory(requester=requester2) for _ in range(10)]
+    barrier = threading.Barrier(20)
+    errors = []
+
+    def edit(n):
+        try:
+            barrier.wait()
+            fields, resources, tags = draft.create_parameters()
+            fields["justification"] = "x"
+            services.service_request_update(
+                pk=draft.pk,
+                actor=requester,
+                fields={**fields, "service_description": f"v{n}"},
+                resources=resources,
+                tags=[{"key": "edit", "value": str(n)}],
+            )
+        except Exception as error:  # noqa: BLE001 - the test reports any failure below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def submit(other):
+        try:
+            barrier.wait()
+            services.service_request_submit(service_request=other, actor=requester2)
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(10)]
+    threads += [threading.Thread(target=submit, args=(o,)) for o in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    draft.refresh_from_db()
+    assert draft.revision == 11
+    assert draft.events.filter(action="edited").count() == 10
+    assert draft.tags.count() == 1
+    assert draft.tags.get().value == draft.service_description.removeprefix("v")
+    for other in others:
+        other.refresh_from_db()
+        assert other.state == State.PENDING_APPROVAL
+    assert audit_chain_verify().ok
