@@ -127,7 +127,7 @@ def test_parallel_edits_and_submits_lose_nothing(requester, requester2):
     def edit(n):
         try:
             barrier.wait()
-            fields, resources, tags = draft.create_parameters()
+            fields, resources, _tags = draft.create_parameters()
             fields["justification"] = "x"
             services.service_request_update(
                 pk=draft.pk,
@@ -136,7 +136,7 @@ def test_parallel_edits_and_submits_lose_nothing(requester, requester2):
                 resources=resources,
                 tags=[{"key": "edit", "value": str(n)}],
             )
-        except Exception as error:  # noqa: BLE001 - the test reports any failure below
+        except Exception as error:  # the test reports any failure below
             errors.append(error)
         finally:
             connection.close()
@@ -145,7 +145,7 @@ def test_parallel_edits_and_submits_lose_nothing(requester, requester2):
         try:
             barrier.wait()
             services.service_request_submit(service_request=other, actor=requester2)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()
