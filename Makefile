@@ -43,8 +43,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The quick ones; bench/history.py (generates 100k requests once) and bench/soak.py take minutes.
 bench: install
 	$(BIN)/python bench/simulator.py
+	$(BIN)/python bench/status.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) var staticfiles
