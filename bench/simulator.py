@@ -9,7 +9,6 @@ the bare one on the same http.server base), so the client never shares a GIL wit
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,10 @@ from alibabacloud_privatelink20200415.client import Client
 from alibabacloud_tea_openapi.models import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.support import free_port, wait_for_port  # noqa: E402
+
 CANNED = {
     "RequestId": "4B9F1C2E-0000-4000-8000-000000000000",
     "ServiceId": "epsrv-benchbenchbenchbench",
@@ -62,23 +65,6 @@ def serve_canned(port):
 
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer(("127.0.0.1", port), Canned).serve_forever()
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(port):
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def client_for(port):
@@ -137,8 +123,8 @@ def main():
         subprocess.Popen([sys.executable, __file__, "--serve-canned", str(bare_port)]),
     ]
     try:
-        wait_until_up(sim_port)
-        wait_until_up(bare_port)
+        wait_for_port(sim_port)
+        wait_for_port(bare_port)
         created = client_for(sim_port).create_vpc_endpoint_service(
             models.CreateVpcEndpointServiceRequest(
                 region_id="cn-hangzhou",

@@ -4,6 +4,17 @@ from dataclasses import dataclass
 
 from portal.audit.models import GENESIS, AuditEvent, ChainCheck, canonical, chain_hash
 
+CONTENT_FIELDS = [
+    "request_id",
+    "seq",
+    "actor_id",
+    "action",
+    "from_state",
+    "to_state",
+    "comment",
+    "details",
+    "created_at",
+]
 EVENT_FIELDS = [
     "id",
     "request_id",
@@ -114,22 +125,7 @@ def audit_chain_verify(*, request_ids=None):
                     f"seq {event['seq']} does not follow the event before it: one was inserted, "
                     "deleted or rewritten",
                 )
-            content = canonical(
-                **{
-                    k: event[k]
-                    for k in (
-                        "request_id",
-                        "seq",
-                        "actor_id",
-                        "action",
-                        "from_state",
-                        "to_state",
-                        "comment",
-                        "details",
-                        "created_at",
-                    )
-                }
-            )
+            content = canonical(**{k: event[k] for k in CONTENT_FIELDS})
             if chain_hash(prev, content) != event["hash"]:
                 raise _Broken(request_id, event["id"], f"seq {event['seq']} was edited")
             prev = event["hash"]
