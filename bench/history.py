@@ -79,12 +79,12 @@ def cases():
         (
             "created in a month",
             "created_after=2026-03-01&created_before=2026-03-31",
-            "created_at__gte=2026-03-01&created_at__lt=2026-04-01",
+            "created_at__gte=2026-03-01T00:00:00%2B00:00&created_at__lt=2026-04-01T00:00:00%2B00:00",
         ),
         (
             "decided in a month",
             "decided_after=2026-03-01&decided_before=2026-03-31",
-            "decided_at__gte=2026-03-01&decided_at__lt=2026-04-01",
+            "decided_at__gte=2026-03-01T00:00:00%2B00:00&decided_at__lt=2026-04-01T00:00:00%2B00:00",
         ),
         ("service id", f"service={sample.service_id}", f"q={sample.service_id}"),
         ("resource id", f"resource_id={resource_id}", f"resources__resource_id={resource_id}"),
