@@ -223,3 +223,24 @@ def test_nav_shows_the_pending_count(login, requester, approver):
     html = login(approver).get("/").content.decode()
     assert 'aria-label="2 pending"' in html
     assert 'hx-trigger="every 15s" hx-swap="outerHTML">2</span>' in html
+
+
+def test_submit_retries_a_throttled_dry_run(login, requester, simulator):
+    simulator.faults(throttle_next=1, retry_after=1)
+    request = ServiceRequestFactory(requester=requester)
+    login(requester).post(f"/requests/{request.pk}/submit/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    assert request.dry_run_code == "DryRunOperation"
+    outcomes = [e.details["cloud_call"]["outcome"] for e in request.events.filter(action="dry_run")]
+    assert outcomes == ["Throttling.User", "DryRunOperation"]
+
+
+def test_submit_goes_through_when_the_cloud_stays_unavailable(login, requester, simulator):
+    simulator.faults(error_next=3)
+    request = ServiceRequestFactory(requester=requester)
+    login(requester).post(f"/requests/{request.pk}/submit/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    assert request.dry_run_ok is False
+    assert request.events.filter(action="dry_run").count() == 3

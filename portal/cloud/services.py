@@ -208,6 +208,7 @@ class DryRunResult:
     field: str | None = None
     request_id: str = ""
     transient: bool = False
+    retry_after: int | None = None
     record: CallRecord = dataclasses.field(default=None, repr=False)
 
 
@@ -331,6 +332,7 @@ def endpoint_service_dry_run(*, fields, resources, tags):
             field=error.field,
             request_id=error.request_id,
             transient=error.transient,
+            retry_after=error.retry_after,
             record=error.record,
         )
     # A cloud that creates on DryRun would be a broken contract; say so rather than hide it.

@@ -6,6 +6,7 @@ Cloud calls are made outside any lock.
 """
 
 import logging
+import time
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +25,7 @@ from portal.service_requests.models import (
 from portal.service_requests.notifications import notify_approvers, notify_requester
 
 log = logging.getLogger(__name__)
+SUBMIT_DRY_RUN_ATTEMPTS = 3
 
 
 class DecisionRefused(Exception):
@@ -139,7 +141,12 @@ def service_request_submit(*, service_request, actor):
     """
     if service_request.requester_id != actor.pk:
         raise DecisionRefused("Only the requester can submit a request.")
-    result = service_request_dry_run(service_request=service_request, actor=actor)
+    for attempt in range(SUBMIT_DRY_RUN_ATTEMPTS):
+        result = service_request_dry_run(service_request=service_request, actor=actor)
+        if not result.transient or attempt == SUBMIT_DRY_RUN_ATTEMPTS - 1:
+            break
+        # A throttled or briefly unavailable cloud usually answers on the next try.
+        time.sleep(min(float(result.retry_after or 0.5), 2.0))
     if not result.ok and not result.transient:
         return result
     with transaction.atomic():
