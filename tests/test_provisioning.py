@@ -216,3 +216,25 @@ def test_status_fragment_shows_steps_elapsed_and_last_answer(login, requester, s
     assert "Provisioning for" in html
     assert "CreateVpcEndpointService → <strong>ok</strong>" in html
     assert reload(request).cloud_request_id in html
+
+
+def test_failure_emails_the_requester_with_the_reason(
+    requester, simulator, django_capture_on_commit_callbacks
+):
+    request = ServiceRequestFactory(
+        requester=requester,
+        state=State.APPROVED,
+        resources=[
+            {
+                "resource_type": "nlb",
+                "resource_id": "nlb-hz9999999999999999",
+                "zone_id": "cn-hangzhou-h",
+            }
+        ],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.service_request_provision(pk=request.pk)
+    [message] = mail.outbox
+    assert message.to == [requester.email]
+    assert "is now failed" in message.body
+    assert "does not exist in this region" in message.body

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -164,7 +165,8 @@ def _live_context(request, service_request, **extra):
         "is_owner": service_request.requester_id == request.user.pk,
         # A callable, so the groups are read only where the template needs the answer.
         "is_approver": lambda: policy.is_approver(request.user),
-        "csrf_token": get_token(request),
+        # Made only if a form in the fragment asks for it (a pending or failed request).
+        "csrf_token": SimpleLazyObject(lambda: get_token(request)),
         **extra,
     }
     if service_request.state == State.PENDING_APPROVAL:
