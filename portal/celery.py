@@ -23,7 +23,7 @@ app.conf.update(
 app.autodiscover_tasks()
 
 # The file-system broker needs its folders before the first message is sent or read.
-for option in ("data_folder_in", "data_folder_out", "processed_folder"):
+for option in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
     folder = (app.conf.broker_transport_options or {}).get(option)
     if folder:
         os.makedirs(folder, exist_ok=True)

@@ -69,12 +69,13 @@ def celery_broker(tmp_path_factory):
     if not app.conf.broker_url.startswith("filesystem://"):
         return None
     folder = tmp_path_factory.mktemp("broker")
-    for name in ("queue", "processed", "tmp"):
+    for name in ("queue", "processed", "tmp", "control"):
         (folder / name).mkdir()
     app.conf.broker_transport_options = {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
         "polling_interval": 0.1,
     }
