@@ -174,3 +174,15 @@ def test_call_records_leave_out_secrets(settings):
     recorded = repr(result.record.as_dict())
     assert settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET not in recorded
     assert result.record.parameters["RegionId"] == "cn-hangzhou"
+
+
+def test_a_failed_list_is_not_asked_again_for_a_minute(settings, simulator):
+    settings.PRIVATELINK_ENDPOINT = "127.0.0.1:9"
+    assert cloud.regions()[0] == []
+    settings.PRIVATELINK_ENDPOINT = simulator.endpoint
+    regions, warning = cloud.regions()
+    assert regions == [] and "try again shortly" in warning
+    from django.core.cache import cache
+
+    cache.delete("privatelink:regions:failed")
+    assert cloud.regions()[1] == ""

@@ -28,6 +28,7 @@ from django.core.cache import cache
 log = logging.getLogger(__name__)
 
 DRY_RUN_PASSED = "DryRunOperation"
+FAILURE_SECONDS = 60
 TRANSIENT_CODES = {
     "Throttling",
     "Throttling.User",
@@ -346,21 +347,30 @@ def endpoint_service_dry_run(*, fields, resources, tags):
 
 
 def _cached(key, fetch):
-    """Return (value, warning): fresh from the cache or the API, else the last good value."""
+    """Return (value, warning): fresh from the cache or the API, else the last good value.
+
+    A failure is remembered for a minute, so that pages do not each wait on a cloud that is
+    down (a connect timeout is seconds).
+    """
     value = cache.get(key)
     if value is not None:
         return value, ""
-    try:
-        value = fetch()
-    except CloudError as error:
-        last_good = cache.get(f"{key}:last-good")
-        warning = f"PrivateLink did not answer ({error.message}); "
-        if last_good is not None:
-            return last_good, warning + "showing the last list it gave."
-        return [], warning + "no list is available yet, try again shortly."
-    cache.set(key, value, settings.PRIVATELINK_CACHE_SECONDS)
-    cache.set(f"{key}:last-good", value, None)
-    return value, ""
+    failure = cache.get(f"{key}:failed")
+    if failure is None:
+        try:
+            value = fetch()
+        except CloudError as error:
+            failure = error.message
+            cache.set(f"{key}:failed", failure, FAILURE_SECONDS)
+        else:
+            cache.set(key, value, settings.PRIVATELINK_CACHE_SECONDS)
+            cache.set(f"{key}:last-good", value, None)
+            return value, ""
+    last_good = cache.get(f"{key}:last-good")
+    warning = f"PrivateLink did not answer ({failure}); "
+    if last_good is not None:
+        return last_good, warning + "showing the last list it gave."
+    return [], warning + "no list is available yet, try again shortly."
 
 
 def regions():
