@@ -1,0 +1,46 @@
+"""The boundaries the design depends on, checked on the source itself."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTAL = ROOT / "portal"
+IMPORT = re.compile(r"^\s*(?:from|import)\s+([\w.]+)", re.MULTILINE)
+
+
+def imports_of(path):
+    return set(IMPORT.findall(path.read_text()))
+
+
+def portal_modules(exclude):
+    return [p for p in PORTAL.rglob("*.py") if exclude not in p.parts]
+
+
+def test_only_the_cloud_service_module_imports_the_sdk():
+    importers = {
+        str(p.relative_to(ROOT))
+        for p in portal_modules("simulator")
+        if any(m.startswith(("alibabacloud", "darabonba")) for m in imports_of(p))
+    }
+    assert importers == {"portal/cloud/services.py"}
+
+
+def test_the_portal_never_imports_the_simulator():
+    for path in portal_modules("simulator"):
+        assert not any("simulator" in m for m in imports_of(path)), path
+
+
+def test_the_simulator_imports_nothing_from_django_or_the_portal():
+    for path in (PORTAL / "simulator").rglob("*.py"):
+        for module in imports_of(path):
+            assert not module.startswith(("django", "portal", "celery")), (path, module)
+    probe = (
+        "import sys, portal.simulator.__main__, portal.simulator.server; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'celery')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
