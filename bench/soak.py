@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import free_port, wait_for_port  # noqa: E402
+from bench.support import approved_requests, free_port, wait_for_port  # noqa: E402
 
 
 def main():
@@ -125,10 +125,9 @@ def main():
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
 
     from portal.provisioning.tasks import provision
-    from portal.service_requests.models import RequestResource, ServiceRequest, State
+    from portal.service_requests.models import ServiceRequest, State
 
     workers, kills, started_workers = [], 0, 0
     try:
@@ -137,22 +136,12 @@ def main():
             workers.append(start_worker(started_workers))
             started_workers += 1
         time.sleep(3)
-        user, _ = get_user_model().objects.get_or_create(username="soak-requester")
-        ids = []
-        for n in range(1, args.requests + 1):
-            request = ServiceRequest.objects.create(
-                requester=user,
-                region_id="cn-hangzhou",
-                service_resource_type="slb",
-                state=State.APPROVED,
-            )
-            RequestResource.objects.create(
-                request=request,
-                resource_type="slb",
-                resource_id=f"lb-hzpool{n:06d}",
-                zone_id="cn-hangzhou-h",
-            )
-            ids.append(request.pk)
+        ids = approved_requests(
+            args.requests,
+            resource_type="slb",
+            resource_prefix="lb-hzpool",
+            username="soak-requester",
+        )
         began = time.monotonic()
         for pk in ids:
             provision.delay(pk)

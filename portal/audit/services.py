@@ -15,20 +15,7 @@ CONTENT_FIELDS = [
     "details",
     "created_at",
 ]
-EVENT_FIELDS = [
-    "id",
-    "request_id",
-    "seq",
-    "actor_id",
-    "action",
-    "from_state",
-    "to_state",
-    "comment",
-    "details",
-    "created_at",
-    "prev_hash",
-    "hash",
-]
+EVENT_FIELDS = ["id", *CONTENT_FIELDS, "prev_hash", "hash"]
 
 
 @dataclass
