@@ -119,7 +119,7 @@ def running_worker(endpoint, log_dir, **overrides):
         worker.stop()
 
 
-def wait_for(predicate, timeout=30, interval=0.1, message="condition"):
+def wait_for(predicate, timeout=60, interval=0.1, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
