@@ -5,6 +5,7 @@ under `make test-services` (see test_worker_services.py) the same scenarios run 
 PostgreSQL.
 """
 
+import threading
 import time
 
 import pytest
@@ -25,7 +26,7 @@ def state_of(pk):
     return ServiceRequest.objects.get(pk=pk).state
 
 
-def approve(request, approver, django_capture_on_commit_callbacks=None):
+def approve(request, approver):
     """Approve through the service layer; the commit enqueues `provision` on the broker."""
     request_services.service_request_decide(pk=request.pk, approver=approver, decision="approve")
 
@@ -133,8 +134,6 @@ def test_simulator_down_for_a_while_then_back(pending, approver, tmp_path):
         )
         time.sleep(1)
         server = SimulatorServer((host, port), backend)
-        import threading
-
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             wait_for(
