@@ -101,18 +101,22 @@ def canonical(
     ).encode()
 
 
+# What an event's hash covers, by attribute name (canonical() takes them as keywords).
+CONTENT_FIELDS = [
+    "request_id",
+    "seq",
+    "actor_id",
+    "action",
+    "from_state",
+    "to_state",
+    "comment",
+    "details",
+    "created_at",
+]
+
+
 def event_content(event):
-    return canonical(
-        request_id=event.request_id,
-        seq=event.seq,
-        actor_id=event.actor_id,
-        action=event.action,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        comment=event.comment,
-        details=event.details,
-        created_at=event.created_at,
-    )
+    return canonical(**{name: getattr(event, name) for name in CONTENT_FIELDS})
 
 
 def chain_hash(prev_hash, content):

@@ -2,19 +2,15 @@
 
 from dataclasses import dataclass
 
-from portal.audit.models import GENESIS, AuditEvent, ChainCheck, canonical, chain_hash
+from portal.audit.models import (
+    CONTENT_FIELDS,
+    GENESIS,
+    AuditEvent,
+    ChainCheck,
+    canonical,
+    chain_hash,
+)
 
-CONTENT_FIELDS = [
-    "request_id",
-    "seq",
-    "actor_id",
-    "action",
-    "from_state",
-    "to_state",
-    "comment",
-    "details",
-    "created_at",
-]
 EVENT_FIELDS = ["id", *CONTENT_FIELDS, "prev_hash", "hash"]
 
 

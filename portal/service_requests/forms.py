@@ -14,6 +14,7 @@ from django.http import QueryDict
 from portal.cloud import services as cloud
 from portal.service_requests.models import (
     CLOUD_FIELDS,
+    EDITABLE_FIELDS,
     AddressIpVersion,
     ResourceType,
     ServiceRequest,
@@ -37,18 +38,7 @@ class ServiceRequestForm(forms.ModelForm):
 
     class Meta:
         model = ServiceRequest
-        fields = [
-            "region_id",
-            "service_description",
-            "service_resource_type",
-            "address_ip_version",
-            "payer",
-            "auto_accept_enabled",
-            "zone_affinity_enabled",
-            "resource_group_id",
-            "supported_region_list",
-            "justification",
-        ]
+        fields = EDITABLE_FIELDS
         widgets = {"justification": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, regions=(), **kwargs):
@@ -201,15 +191,12 @@ def with_rows(data, prefix, rows):
     for key, values in data.lists():
         if not key.startswith(f"{prefix}-"):
             changed.setlist(key, values)
-    changed[f"{prefix}-TOTAL_FORMS"] = str(len(rows))
-    changed[f"{prefix}-INITIAL_FORMS"] = "0"
-    for i, row in enumerate(rows):
-        for name, value in row.items():
-            changed[f"{prefix}-{i}-{name}"] = value
+    changed.update(management_data(prefix, rows))
     return changed
 
 
 def management_data(prefix, rows):
+    """Return a formset's posted form: its management fields and each row's fields."""
     data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0"}
     for i, row in enumerate(rows):
         for name, value in row.items():
@@ -251,7 +238,7 @@ class RequestEditor:
         """Post-shaped data for an unbound editor, so that one code path renders both."""
         data = QueryDict(mutable=True)
         if instance.pk:
-            for name in [*CLOUD_FIELDS, "justification"]:
+            for name in EDITABLE_FIELDS:
                 value = getattr(instance, name)
                 if isinstance(value, list):
                     data.setlist(name, value)

@@ -313,6 +313,8 @@ CLOUD_FIELDS = [
     "address_ip_version",
     "supported_region_list",
 ]
+# What the form edits: the cloud's parameters and, for the approvers, the justification.
+EDITABLE_FIELDS = [*CLOUD_FIELDS, "justification"]
 
 
 class RequestResource(models.Model):

@@ -15,7 +15,7 @@ from portal.cloud import services as cloud
 from portal.provisioning.tasks import provision
 from portal.service_requests import policy
 from portal.service_requests.models import (
-    CLOUD_FIELDS,
+    EDITABLE_FIELDS,
     Approval,
     Decision,
     RequestResource,
@@ -227,4 +227,4 @@ def service_request_decide(*, pk, approver, decision, comment=""):
 
 def create_fields_from(fields):
     """Keep only the model's fields from an editor's cleaned data."""
-    return {name: fields[name] for name in [*CLOUD_FIELDS, "justification"]}
+    return {name: fields[name] for name in EDITABLE_FIELDS}

@@ -36,8 +36,9 @@ def _own_request(user, pk):
     return service_request
 
 
-def pending_queue(user):
-    return (
+def pending_queue(user, limit=None):
+    """Return the requests awaiting `user`'s decision, each with its policy requirement."""
+    queue = (
         ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
         .exclude(requester=user)
         .select_related("requester")
@@ -50,6 +51,10 @@ def pending_queue(user):
         )
         .order_by("submitted_at", "id")
     )
+    queue = list(queue[:limit])
+    for item in queue:
+        item.requirement = policy.required_approvals(item)
+    return queue
 
 
 @login_required
@@ -60,9 +65,7 @@ def home(request: HttpRequest):
     mine = Paginator(
         ServiceRequest.objects.filter(requester=request.user).order_by("-created_at", "-id"), 25
     ).get_page(request.GET.get("page"))
-    queue = list(pending_queue(request.user)[:50]) if policy.is_approver(request.user) else None
-    for item in queue or ():
-        item.requirement = policy.required_approvals(item)
+    queue = pending_queue(request.user, limit=50) if policy.is_approver(request.user) else None
     return render(request, "service_requests/request_list.html", {"page": mine, "queue": queue})
 
 
@@ -71,9 +74,7 @@ def home(request: HttpRequest):
 def approval_queue(request: HttpRequest):
     if not policy.is_approver(request.user):
         raise PermissionDenied("Only approvers see the queue.")
-    queue = list(pending_queue(request.user))
-    for item in queue:
-        item.requirement = policy.required_approvals(item)
+    queue = pending_queue(request.user)
     template = "service_requests/approval_list.html"
     if request.htmx:
         template += "#queue"

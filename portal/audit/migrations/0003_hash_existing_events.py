@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from portal.audit.models import GENESIS, canonical, chain_hash
+from portal.audit.models import GENESIS, chain_hash, event_content
 
 
 def hash_existing_events(apps, schema_editor):
@@ -12,18 +12,8 @@ def hash_existing_events(apps, schema_editor):
         prev, seq = GENESIS, 0
         for event in AuditEvent.objects.filter(request=request).order_by("created_at", "id"):
             seq += 1
-            content = canonical(
-                request_id=event.request_id,
-                seq=seq,
-                actor_id=event.actor_id,
-                action=event.action,
-                from_state=event.from_state,
-                to_state=event.to_state,
-                comment=event.comment,
-                details=event.details,
-                created_at=event.created_at,
-            )
-            digest = chain_hash(prev, content)
+            event.seq = seq
+            digest = chain_hash(prev, event_content(event))
             AuditEvent.objects.filter(pk=event.pk).update(seq=seq, prev_hash=prev, hash=digest)
             prev = digest
         ServiceRequest.objects.filter(pk=request.pk).update(
