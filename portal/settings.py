@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_filters",
     "portal.audit",
     "portal.cloud",
+    "portal.endpoint_services",
     "portal.service_requests",
     "portal.provisioning",
 ]
@@ -180,8 +181,17 @@ PROVISION_DEADLINE = env.int("PROVISION_DEADLINE", default=30 * 60)
 RECONCILE_AFTER = env.int("RECONCILE_AFTER", default=120)
 RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=30.0)
 AUDIT_VERIFY_EVERY = env.float("AUDIT_VERIFY_EVERY", default=3600.0)
+# Drift: every DRIFT_EVERY seconds each region's services are listed and compared with the
+# portal's records (DRIFT_REGIONS, default every region DescribeRegions names). Resource changes
+# do not show in the listing: each pass also re-reads the resources of up to
+# DRIFT_RESOURCE_SWEEP services not read for DRIFT_RESOURCE_MAX_AGE seconds.
+DRIFT_EVERY = env.float("DRIFT_EVERY", default=300.0)
+DRIFT_REGIONS = env.list("DRIFT_REGIONS", default=[])
+DRIFT_RESOURCE_SWEEP = env.int("DRIFT_RESOURCE_SWEEP", default=50)
+DRIFT_RESOURCE_MAX_AGE = env.int("DRIFT_RESOURCE_MAX_AGE", default=6 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "portal.provisioning.tasks.reconcile", "schedule": RECONCILE_EVERY},
+    "drift-pass": {"task": "portal.endpoint_services.tasks.drift_pass", "schedule": DRIFT_EVERY},
     "verify-audit-chain": {
         "task": "portal.audit.tasks.verify_audit_chain",
         "schedule": AUDIT_VERIFY_EVERY,

@@ -10,5 +10,6 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("audit/", include("portal.audit.urls")),
+    path("services/", include("portal.endpoint_services.urls")),
     path("", include("portal.service_requests.urls")),
 ]

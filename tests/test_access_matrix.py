@@ -6,13 +6,24 @@ Adding a view without a row here fails `test_every_url_pattern_has_a_row`.
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from portal.endpoint_services.models import EndpointService
 from portal.service_requests.models import State
 from tests.factories import ServiceRequestFactory, UserFactory
 
 ROLES = ["anonymous", "owner", "other", "approver", "auditor", "admin"]
 LOGIN = 302  # redirect to the login page
 
-# name: (state of the request the URL names, {role: (GET status, POST status)})
+MANAGED = {"managed": True}
+UNMANAGED = {"managed": False}
+
+
+def everyone(get, post):
+    cells = {role: (get, post) for role in ROLES[1:]}
+    return {**cells, "anonymous": (LOGIN, LOGIN), "auditor": (get, 403)}
+
+
+# name: (what the URL names: the state of a request, or the fields of a service owned by
+# "owner"; {role: (GET status, POST status)})
 MATRIX = {
     "login": (None, {r: (200, 200) for r in ROLES}),
     "logout": (None, {**{r: (405, 302) for r in ROLES}}),
@@ -226,6 +237,76 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
+    "endpoint_services:list": (None, everyone(200, 405)),
+    "endpoint_services:unmanaged": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (200, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
+    "endpoint_services:detail": (MANAGED, everyone(200, 405)),
+    # Nothing in flight: the answer stops polling (286).
+    "endpoint_services:status": (MANAGED, everyone(286, 405)),
+    "endpoint_services:refresh": (
+        MANAGED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 302),
+            "other": (405, 403),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "endpoint_services:accept_drift": (
+        MANAGED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (405, 302),
+            "other": (405, 403),
+            "approver": (405, 302),
+            "auditor": (405, 403),
+            "admin": (405, 302),
+        },
+    ),
+    "endpoint_services:change": (
+        MANAGED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 200),
+            "other": (403, 403),
+            "approver": (200, 200),
+            "auditor": (403, 403),
+            "admin": (200, 200),
+        },
+    ),
+    "endpoint_services:decommission": (
+        MANAGED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 400),
+            "other": (403, 403),
+            "approver": (200, 400),
+            "auditor": (403, 403),
+            "admin": (200, 400),
+        },
+    ),
+    "endpoint_services:adopt": (
+        UNMANAGED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (404, 404),
+            "other": (404, 404),
+            "approver": (200, 400),
+            "auditor": (403, 403),
+            "admin": (200, 400),
+        },
+    ),
     # The admin site stands for all its patterns: staff only, through its own login.
     "admin:index": (
         None,
@@ -286,12 +367,22 @@ def test_access(client, name, role, method, groups):
     users["approver"].groups.add(groups["approvers"])
     users["auditor"].groups.add(groups["auditors"])
     route = project_patterns()[name]
+    data = {"comment": "matrix", "username": "nobody", "password": "wrong"}
     if "<int:pk>" in route:
         request = ServiceRequestFactory(requester=owner, state=state)
         route = route.replace("<int:pk>", str(request.pk))
+        data["revision"] = request.revision
+    if "<str:service_id>" in route:
+        service = EndpointService.objects.create(
+            service_id="epsrv-matrix0000000000000",
+            region_id="cn-hangzhou",
+            status="active",
+            owner=owner,
+            **state,
+        )
+        route = route.replace("<str:service_id>", service.service_id)
     if role != "anonymous":
         client.force_login(users[role])
-    data = {"comment": "matrix", "username": "nobody", "password": "wrong"}
     response = client.get(route) if method == "GET" else client.post(route, data)
     status = expected[role][0 if method == "GET" else 1]
     assert response.status_code == status, f"{method} {route} as {role}"

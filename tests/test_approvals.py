@@ -6,6 +6,7 @@ from django.core import mail
 from portal.service_requests import policy, services
 from portal.service_requests.models import Approval, State
 from tests.factories import ServiceRequestFactory
+from tests.helpers import decide
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_one_approval_approves_a_plain_request(
 ):
     request = pending(requester)
     with django_capture_on_commit_callbacks(execute=True):
-        response = login(approver).post(f"/requests/{request.pk}/approve/", {"comment": "ok"})
+        response = decide(login(approver), request, "approve", comment="ok")
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.state == State.APPROVED
@@ -59,16 +60,17 @@ def test_one_approval_approves_a_plain_request(
 def test_risky_request_needs_two_distinct_approvers(client, requester, approver, approver2):
     request = pending(requester, auto_accept_enabled=True)
     client.force_login(approver)
-    client.post(f"/requests/{request.pk}/approve/")
+    decide(client, request, "approve")
     request.refresh_from_db()
     assert request.state == State.PENDING_APPROVAL
     assert request.events.filter(action="approval_added").count() == 1
-    again = client.post(f"/requests/{request.pk}/approve/", follow=True)
-    assert "already approved this revision" in again.content.decode()
+    again = decide(client, request, "approve")
+    assert again.status_code == 302
+    assert "already approved this revision" in client.get(again.url).content.decode()
     request.refresh_from_db()
     assert request.state == State.PENDING_APPROVAL
     client.force_login(approver2)
-    client.post(f"/requests/{request.pk}/approve/")
+    decide(client, request, "approve")
     request.refresh_from_db()
     assert request.state == State.APPROVED
     assert request.current_approvals().count() == 2
@@ -90,14 +92,16 @@ def test_requester_who_is_an_approver_cannot_decide_own_request(login, approver,
 def test_service_layer_refuses_self_approval_too(approver):
     request = pending(approver)
     with pytest.raises(services.DecisionRefused, match="your own request"):
-        services.service_request_decide(pk=request.pk, approver=approver, decision="approve")
+        services.service_request_decide(
+            pk=request.pk, approver=approver, decision="approve", revision=request.revision
+        )
 
 
 def test_non_approver_cannot_decide(login, requester, requester2):
     request = pending(requester)
-    response = login(requester2).post(f"/requests/{request.pk}/approve/")
+    response = decide(login(requester2), request, "approve")
     assert response.status_code == 404  # requester2 cannot even see it
-    auditor_like = login(requester).post(f"/requests/{request.pk}/approve/")
+    auditor_like = decide(login(requester), request, "approve")
     assert auditor_like.status_code == 403
 
 
@@ -106,7 +110,7 @@ def test_reject_is_final_and_emails_the_requester(
 ):
     request = pending(requester)
     with django_capture_on_commit_callbacks(execute=True):
-        login(approver).post(f"/requests/{request.pk}/reject/", {"comment": "not needed"})
+        decide(login(approver), request, "reject", comment="not needed")
     request.refresh_from_db()
     assert request.state == State.REJECTED
     assert "not needed" in mail.outbox[-1].body
@@ -114,8 +118,8 @@ def test_reject_is_final_and_emails_the_requester(
 
 def test_send_back_needs_a_comment(login, requester, approver):
     request = pending(requester)
-    response = login(approver).post(f"/requests/{request.pk}/send-back/", {"comment": ""})
-    assert response.status_code == 200
+    response = decide(login(approver), request, "send_back", comment="")
+    assert response.status_code == 400
     assert "Say what the requester should change." in response.content.decode()
     request.refresh_from_db()
     assert request.state == State.PENDING_APPROVAL
@@ -123,8 +127,8 @@ def test_send_back_needs_a_comment(login, requester, approver):
 
 def test_send_back_then_edit_discards_approvals(login, requester, approver, approver2):
     request = pending(requester, auto_accept_enabled=True)
-    login(approver).post(f"/requests/{request.pk}/approve/")
-    login(approver2).post(f"/requests/{request.pk}/send-back/", {"comment": "add a tag"})
+    decide(login(approver), request, "approve")
+    decide(login(approver2), request, "send_back", comment="add a tag")
     request.refresh_from_db()
     assert request.state == State.CHANGES_REQUESTED
     assert request.current_approvals().count() == 1
@@ -146,12 +150,12 @@ def test_send_back_then_edit_discards_approvals(login, requester, approver, appr
 
 def test_resubmission_needs_fresh_approvals(login, requester, approver, approver2):
     request = pending(requester, auto_accept_enabled=True)
-    login(approver).post(f"/requests/{request.pk}/approve/")
-    login(approver2).post(f"/requests/{request.pk}/send-back/", {"comment": "why?"})
+    decide(login(approver), request, "approve")
+    decide(login(approver2), request, "send_back", comment="why?")
     login(requester).post(f"/requests/{request.pk}/submit/")
     request.refresh_from_db()
     assert request.state == State.PENDING_APPROVAL
-    login(approver).post(f"/requests/{request.pk}/approve/")
+    decide(login(approver), request, "approve")
     request.refresh_from_db()
     assert request.state == State.PENDING_APPROVAL
 
@@ -204,7 +208,7 @@ def test_queue_shows_policy_dry_run_and_approvals(login, requester, approver, ap
     request = pending(
         requester, auto_accept_enabled=True, dry_run_ok=True, dry_run_code="DryRunOperation"
     )
-    login(approver2).post(f"/requests/{request.pk}/approve/")
+    decide(login(approver2), request, "approve")
     html = login(approver).get("/approvals/").content.decode()
     assert "needs 2 approvals: auto-accept is on" in html
     assert "1 of 2" in html

@@ -109,7 +109,7 @@ def test_request_approve_watch_active_and_audit(
     shot(approver, "approvals-queue")
     approver.get_by_role("link", name="Orders API").click()
     with running_worker(simulator.endpoint, tmp_path):
-        approver.get_by_role("button", name="Approve", exact=True).click()
+        approver.get_by_role("button", name=re.compile(r"^Approve revision")).click()
         # The requester's page was never reloaded: htmx polls it to the end.
         expect(page.locator("#status")).to_have_attribute("data-status", "active", timeout=30000)
     expect(page.locator("#status")).to_contain_text(".cn-hangzhou.privatelink.aliyuncs.com")

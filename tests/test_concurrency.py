@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from portal.service_requests import services
-from portal.service_requests.models import State
+from portal.service_requests.models import ServiceRequest, State
 from tests.factories import ServiceRequestFactory, UserFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -19,11 +19,14 @@ def race(users, request_pk):
     """Let each user approve at the same instant; return (successes, refusals)."""
     barrier = threading.Barrier(len(users))
     outcomes = []
+    revision = ServiceRequest.objects.get(pk=request_pk).revision
 
     def approve(user):
         try:
             barrier.wait()
-            services.service_request_decide(pk=request_pk, approver=user, decision="approve")
+            services.service_request_decide(
+                pk=request_pk, approver=user, decision="approve", revision=revision
+            )
             outcomes.append("ok")
         except services.DecisionRefused:
             outcomes.append("refused")

@@ -3,26 +3,34 @@
 import pytest
 
 from portal.audit.models import AppendOnlyError, AuditEvent
-from portal.service_requests.models import TRANSITIONS, State, TransitionNotAllowed
+from portal.service_requests.models import (
+    TRANSITIONS,
+    Kind,
+    State,
+    TransitionNotAllowed,
+    states_of,
+)
 from tests.factories import ServiceRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 ALLOWED = [
-    (action, source, target)
-    for action, (sources, target) in TRANSITIONS.items()
+    (kind, action, source, target)
+    for kind, table in TRANSITIONS.items()
+    for action, (sources, target) in table.items()
     for source in sorted(sources)
 ]
 REFUSED = [
-    (action, state)
-    for action, (sources, _target) in TRANSITIONS.items()
+    (kind, action, state)
+    for kind, table in TRANSITIONS.items()
+    for action, (sources, _target) in table.items()
     for state in State.values
     if state not in sources
 ]
 
 
-def test_the_lifecycle_has_the_product_states():
-    assert set(State.values) == {
+def test_a_create_request_has_the_product_states():
+    assert set(states_of(Kind.CREATE)) == {
         "draft",
         "pending_approval",
         "approved",
@@ -36,9 +44,24 @@ def test_the_lifecycle_has_the_product_states():
     }
 
 
-@pytest.mark.parametrize(("action", "source", "target"), ALLOWED)
-def test_allowed_transition_moves_and_writes_its_event(requester, action, source, target):
-    request = ServiceRequestFactory(requester=requester, state=source)
+@pytest.mark.parametrize("kind", [k for k in Kind if k != Kind.CREATE])
+def test_every_other_kind_has_the_day_two_states(kind):
+    assert set(states_of(kind)) == {
+        "draft",
+        "pending_approval",
+        "changes_requested",
+        "approved",
+        "applying",
+        "applied",
+        "rejected",
+        "cancelled",
+        "failed",
+    }
+
+
+@pytest.mark.parametrize(("kind", "action", "source", "target"), ALLOWED)
+def test_allowed_transition_moves_and_writes_its_event(requester, kind, action, source, target):
+    request = ServiceRequestFactory(requester=requester, kind=kind, state=source)
     event = request.move(action, actor=requester, comment="why not")
     request.refresh_from_db()
     assert request.state == target
@@ -47,9 +70,9 @@ def test_allowed_transition_moves_and_writes_its_event(requester, action, source
     assert event.comment == "why not"
 
 
-@pytest.mark.parametrize(("action", "state"), REFUSED)
-def test_refused_transition_changes_nothing(requester, action, state):
-    request = ServiceRequestFactory(requester=requester, state=state)
+@pytest.mark.parametrize(("kind", "action", "state"), REFUSED)
+def test_refused_transition_changes_nothing(requester, kind, action, state):
+    request = ServiceRequestFactory(requester=requester, kind=kind, state=state)
     with pytest.raises(TransitionNotAllowed):
         request.move(action, actor=requester)
     request.refresh_from_db()
@@ -57,10 +80,19 @@ def test_refused_transition_changes_nothing(requester, action, state):
     assert not AuditEvent.objects.exists()
 
 
-def test_final_states_have_no_way_out_but_retry_from_failed():
-    for state in (State.ACTIVE, State.REJECTED, State.CANCELLED):
-        assert not [a for a, (sources, _t) in TRANSITIONS.items() if state in sources]
-    assert [a for a, (sources, _t) in TRANSITIONS.items() if State.FAILED in sources] == ["retry"]
+def test_an_action_of_another_kind_is_refused(requester):
+    change = ServiceRequestFactory(requester=requester, kind=Kind.CHANGE, state=State.APPROVED)
+    assert not change.can("start_provisioning")
+    with pytest.raises(TransitionNotAllowed):
+        change.move("start_provisioning", actor=None)
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_final_states_have_no_way_out_but_retry_from_failed(kind):
+    table = TRANSITIONS[kind]
+    for state in (State.ACTIVE, State.APPLIED, State.REJECTED, State.CANCELLED):
+        assert not [a for a, (sources, _t) in table.items() if state in sources]
+    assert [a for a, (sources, _t) in table.items() if State.FAILED in sources] == ["retry"]
 
 
 def test_submit_starts_a_new_revision(requester):

@@ -93,7 +93,7 @@ def test_detail_page_and_its_status_fragment(login, requester):
     fragment = client.get(f"/requests/{request.pk}/", headers={"HX-Request": "true"})
     html = fragment.content.decode()
     assert "<html" not in html
-    assert html.lstrip().startswith('<div id="live" hx-get=')
+    assert html.lstrip().startswith('<section id="status"')
     assert 'data-status="pending_approval"' in html
     assert 'hx-trigger="every 2s"' in html
     status = client.get(f"/requests/{request.pk}/status/")
@@ -102,8 +102,10 @@ def test_detail_page_and_its_status_fragment(login, requester):
     assert csrf.sub(b"", status.content) == csrf.sub(b"", fragment.content)
 
 
-@pytest.mark.parametrize("state", [State.ACTIVE, State.REJECTED, State.CANCELLED, State.FAILED])
-def test_status_fragment_stops_polling_at_a_final_state(login, requester, state):
+@pytest.mark.parametrize(
+    "state", [State.ACTIVE, State.REJECTED, State.CANCELLED, State.DRAFT, State.CHANGES_REQUESTED]
+)
+def test_status_fragment_stops_polling_where_only_its_requester_moves_it(login, requester, state):
     request = ServiceRequestFactory(requester=requester, state=state)
     response = login(requester).get(
         f"/requests/{request.pk}/status/", headers={"HX-Request": "true"}
@@ -112,11 +114,11 @@ def test_status_fragment_stops_polling_at_a_final_state(login, requester, state)
     assert "hx-trigger" not in response.content.decode()
 
 
-def test_draft_status_does_not_poll(login, requester):
-    request = ServiceRequestFactory(requester=requester)
+def test_a_failed_request_keeps_polling_slowly_to_follow_a_retry(login, requester):
+    request = ServiceRequestFactory(requester=requester, state=State.FAILED)
     response = login(requester).get(f"/requests/{request.pk}/status/")
     assert response.status_code == 200
-    assert "hx-trigger" not in response.content.decode()
+    assert 'hx-trigger="every 5s"' in response.content.decode()
 
 
 def test_edit_prefills_and_saves(login, requester):

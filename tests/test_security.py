@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from portal.endpoint_services.models import EndpointService
 from portal.provisioning import services as provisioning
 from portal.service_requests import services
 from portal.service_requests.models import State
@@ -57,6 +58,9 @@ def test_production_requires_a_secret_key():
 @pytest.mark.parametrize("htmx", [False, True])
 def test_every_post_needs_the_csrf_token(requester, approver, htmx):
     request = ServiceRequestFactory(requester=requester, state=State.PENDING_APPROVAL)
+    service = EndpointService.objects.create(
+        service_id="epsrv-csrf00000000000000", region_id="cn-hangzhou", owner=requester
+    )
     client = Client(enforce_csrf_checks=True)
     client.force_login(approver)
     headers = {"HX-Request": "true"} if htmx else {}
@@ -65,6 +69,7 @@ def test_every_post_needs_the_csrf_token(requester, approver, htmx):
         if name in ("login", "logout", "admin:index") or MATRIX[name][1]["approver"][1] == 405:
             continue
         path = route.replace("<int:pk>", str(request.pk))
+        path = path.replace("<str:service_id>", service.service_id)
         response = client.post(path, {"comment": "x"}, headers=headers)
         assert response.status_code == 403, path
         assert b"CSRF" in response.content
@@ -82,7 +87,11 @@ def test_htmx_posts_pass_with_the_header_token(requester, approver):
     page = client.get(f"/requests/{request.pk}/")
     token = page.cookies["csrftoken"].value
     assert 'hx-headers=\'{"X-CSRFToken": "' in page.content.decode()
-    response = client.post(f"/requests/{request.pk}/approve/", headers={"X-CSRFToken": token})
+    response = client.post(
+        f"/requests/{request.pk}/approve/",
+        {"revision": request.revision},
+        headers={"X-CSRFToken": token},
+    )
     assert response.status_code == 302
 
 
@@ -99,7 +108,10 @@ def test_secrets_never_leave_the_settings(settings, requester, approver, caplog)
     try:
         request = ServiceRequestFactory(requester=requester, tags=[("team", "x")])
         services.service_request_submit(service_request=request, actor=requester)
-        services.service_request_decide(pk=request.pk, approver=approver, decision="approve")
+        request.refresh_from_db()
+        services.service_request_decide(
+            pk=request.pk, approver=approver, decision="approve", revision=request.revision
+        )
         step = provisioning.service_request_provision(pk=request.pk)
         while step:
             step = provisioning.service_request_poll(pk=request.pk, attempt=step.attempt)

@@ -28,7 +28,10 @@ def state_of(pk):
 
 def approve(request, approver):
     """Approve through the service layer; the commit enqueues `provision` on the broker."""
-    request_services.service_request_decide(pk=request.pk, approver=approver, decision="approve")
+    request.refresh_from_db()
+    request_services.service_request_decide(
+        pk=request.pk, approver=approver, decision="approve", revision=request.revision
+    )
 
 
 @pytest.fixture

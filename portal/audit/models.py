@@ -1,9 +1,10 @@
 import hashlib
 import json
+import time
 from datetime import UTC
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 GENESIS = "0" * 64
@@ -22,15 +23,29 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened to a service request: a transition, an edit, a cloud call.
+    """One thing that happened to a request or an endpoint service: a transition, a cloud call.
 
-    Events are append-only and hash-chained per request: `seq` counts a request's events from
-    1, and `hash` covers the event's canonical content and the hash of the event before it.
-    The request row keeps the count and the last hash, so removing the newest events shows too.
+    Events are append-only and hash-chained per subject: an event with a request belongs to
+    that request's chain, one without to its service's chain. `seq` counts a subject's events
+    from 1, and `hash` covers the event's canonical content and the hash of the event before
+    it. The subject's row keeps the count and the last hash, so removing the newest events
+    shows too.
     """
 
     request = models.ForeignKey(
-        "service_requests.ServiceRequest", on_delete=models.PROTECT, related_name="events"
+        "service_requests.ServiceRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+    )
+    service = models.ForeignKey(
+        "endpoint_services.EndpointService",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        help_text="The endpoint service the event concerns, when there is one.",
     )
     seq = models.PositiveIntegerField()
     actor = models.ForeignKey(
@@ -55,12 +70,22 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["request_id", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["request", "seq"], name="audit_event_seq_unique")
+            models.UniqueConstraint(fields=["request", "seq"], name="audit_event_seq_unique"),
+            models.UniqueConstraint(
+                fields=["service", "seq"],
+                condition=models.Q(request__isnull=True),
+                name="audit_event_service_seq_unique",
+            ),
         ]
-        indexes = [models.Index(fields=["created_at"], name="audit_event_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="audit_event_created_idx"),
+            models.Index(fields=["service", "created_at"], name="audit_event_service_idx"),
+        ]
 
     def __str__(self):
-        return f"{self.action} on request {self.request_id}"
+        if self.request_id:
+            return f"{self.action} on request {self.request_id}"
+        return f"{self.action} on service {self.service_id}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -80,11 +105,27 @@ class AuditEvent(models.Model):
 
 
 def canonical(
-    *, request_id, seq, actor_id, action, from_state, to_state, comment, details, created_at
+    *,
+    request_id,
+    seq,
+    actor_id,
+    action,
+    from_state,
+    to_state,
+    comment,
+    details,
+    created_at,
+    service_id=None,
 ):
-    """Return the bytes an event's hash covers: its content, as stable JSON."""
+    """Return the bytes an event's hash covers: its content, as stable JSON.
+
+    The service is left out when there is none, so that events written before services were
+    records keep the hashes they were given.
+    """
+    extra = {} if service_id is None else {"service": service_id}
     return json.dumps(
         {
+            **extra,
             "request": request_id,
             "seq": seq,
             "actor": actor_id,
@@ -112,15 +153,99 @@ CONTENT_FIELDS = [
     "comment",
     "details",
     "created_at",
+    "service_id",
 ]
 
 
 def event_content(event):
-    return canonical(**{name: getattr(event, name) for name in CONTENT_FIELDS})
+    # Historical models in old migrations have no service.
+    return canonical(**{name: getattr(event, name, None) for name in CONTENT_FIELDS})
 
 
 def chain_hash(prev_hash, content):
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
+
+
+CHAIN_FIELDS = ("audit_event_count", "audit_last_hash")
+
+
+def new_version():
+    return time.time_ns()
+
+
+class AuditedSubject(models.Model):
+    """What a request and a service share: the head of their audit chain, and a version.
+
+    `version` changes with every write of the row or its chain, so a page that polls with
+    the version it saw learns "nothing changed" from one indexed read. It is a timestamp
+    rather than a counter so that two writers never produce the same value.
+    """
+
+    audit_event_count = models.PositiveIntegerField(default=0, editable=False)
+    audit_last_hash = models.CharField(max_length=64, blank=True, editable=False)
+    version = models.BigIntegerField(default=new_version, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            # Only record() moves the chain head: a save from an instance read before some
+            # event was appended must not rewind it.
+            fields = kwargs.get("update_fields")
+            if fields is None:
+                fields = [
+                    f.name
+                    for f in self._meta.concrete_fields
+                    if not f.primary_key and f.name not in CHAIN_FIELDS
+                ]
+            kwargs["update_fields"] = {*fields, "version"}
+            self.version = new_version()
+        super().save(*args, **kwargs)
+
+    def record(self, action, *, actor, comment="", details=None, from_state=None):
+        """Append an audit event to this subject's chain and change its version.
+
+        The chain head lives on this row; locking it orders the subject's events, so callers
+        need not hold the lock themselves.
+        """
+        model = type(self)
+        state = getattr(self, "state", None) or getattr(self, "status", "")
+        with transaction.atomic():
+            head = (
+                model.objects.select_for_update()
+                .values("audit_event_count", "audit_last_hash")
+                .get(pk=self.pk)
+            )
+            event = AuditEvent(
+                seq=head["audit_event_count"] + 1,
+                actor=actor,
+                action=action,
+                from_state=from_state if from_state is not None else state,
+                to_state=state,
+                comment=comment,
+                details=details or {},
+                created_at=timezone.now(),
+                prev_hash=head["audit_last_hash"] or GENESIS,
+                **self.chain_links(),
+            )
+            event.hash = chain_hash(event.prev_hash, event_content(event))
+            event.save()
+            self.version = new_version()
+            model.objects.filter(pk=self.pk).update(
+                audit_event_count=event.seq, audit_last_hash=event.hash, version=self.version
+            )
+            self.audit_event_count, self.audit_last_hash = event.seq, event.hash
+        return event
+
+    def chain_links(self):
+        """Return the foreign keys that put an event in this subject's chain."""
+        raise NotImplementedError
+
+    def bump_version(self):
+        """Say that something a page shows changed, without an event or a save."""
+        self.version = new_version()
+        type(self).objects.filter(pk=self.pk).update(version=self.version)
 
 
 class ChainCheck(models.Model):

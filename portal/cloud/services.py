@@ -38,6 +38,24 @@ TRANSIENT_CODES = {
     "EndpointServiceLocked",
     "ConcurrentCallNotSupported",
     "GenerateResourceIdFailed",
+    # The contract's retryable codes (Terraform retries exactly these): the service or an
+    # endpoint is busy with another operation and will accept this one shortly.
+    "EndpointServiceOperationDenied",
+    "EndpointConnectionOperationDenied",
+    "EndpointOperationDenied",
+    "EndpointLocked",
+}
+# Transient only for these operations: endpoints are still disconnecting.
+TRANSIENT_FOR = {
+    "EndpointServiceConnectionDependence": {
+        "DeleteVpcEndpointService",
+        "DetachResourceFromVpcEndpointService",
+    },
+}
+# A write whose answer means the service is already as the operation would leave it.
+ALREADY_DONE = {
+    "AttachResourceToVpcEndpointService": {"EndpointServiceResourceExist"},
+    "DetachResourceFromVpcEndpointService": {"EndpointServiceResourceNotFound"},
 }
 
 # Every error code of the contract: the plain message a person reads, and the form field at
@@ -116,10 +134,42 @@ ERRORS = {
         None,
     ),
     "EndpointServiceNotFound": ("The endpoint service no longer exists in the cloud.", None),
-    "EndpointServiceOperationDenied": ("The endpoint service cannot be changed now.", None),
+    "EndpointServiceOperationDenied": (
+        "The endpoint service is busy with another operation; it will retry.",
+        None,
+    ),
     "EndpointServiceDependenceViolation": ("Other resources still depend on the service.", None),
     "EndpointServiceConnectionDependence": ("Endpoints are still connected to the service.", None),
     "DeleteFailedDueToEndpointExist": ("Endpoints still use the service.", None),
+    "EndpointServiceResourceTypeNotEqual": (
+        "Every resource must be of the service resource type.",
+        "resources",
+    ),
+    "EndpointServiceResourceExist": ("This resource is already attached.", "resources"),
+    "EndpointServiceResourceNotFound": ("This resource is not attached.", "resources"),
+    "EndpointServiceResourceCannotRemove": (
+        "This is the last resource of a zone that an endpoint still uses.",
+        "resources",
+    ),
+    "ServiceResourceNotSupportIpv6": (
+        "A resource does not support IPv6: the service cannot be DualStack with it.",
+        "address_ip_version",
+    ),
+    "EndpointServiceDowngradeNotAllowed": (
+        "A DualStack endpoint is connected: the service cannot go back to IPv4.",
+        "address_ip_version",
+    ),
+    "QuotaExceed.TagsPerResource": ("A service holds at most 20 tags.", "tags"),
+    "IllegalTagKeyParam": ("A tag key is not valid.", "tags"),
+    "IllegalTagValueParam": ("A tag value is not valid.", "tags"),
+    "DuplicatedTagKey": ("A tag key appears twice.", "tags"),
+    "InvalidResourceId.NotFound": ("The endpoint service no longer exists in the cloud.", None),
+    "EndpointServiceConnectionOperationDenied": ("The connection is busy; it will retry.", None),
+    "EndpointConnectionOperationDenied": ("The connection is busy; it will retry.", None),
+    "EndpointOperationDenied": ("The endpoint is busy; it will retry.", None),
+    "EndpointLocked": ("The endpoint is locked by another operation; it will retry.", None),
+    "EndpointConnectionNotFound": ("No endpoint of this service has that id.", None),
+    "Mismatch.UserIdAndUserArn": ("The account id and the ARN name different accounts.", None),
     "SignatureDoesNotMatch": (
         "The portal's AccessKey secret is wrong: the platform team must fix the configuration.",
         None,
@@ -149,6 +199,12 @@ PARAMETER_FIELDS = {
     "SupportedRegionList": "supported_region_list",
     "Resource": "resources",
     "Tag": "tags",
+    "ConnectBandwidth": "connect_bandwidth",
+    "AddSupportedRegionSet": "supported_region_list",
+    "DeleteSupportedRegionSet": "supported_region_list",
+    "ResourceId": "resources",
+    "ZoneId": "resources",
+    "TagKey": "tags",
 }
 
 
@@ -170,7 +226,7 @@ class CallRecord:
 class CloudError(Exception):
     """A PrivateLink answer other than success, in the portal's words."""
 
-    def __init__(self, code, cloud_message, *, record, status=None, retry_after=None):
+    def __init__(self, code, cloud_message, *, record, status=None, retry_after=None, action=""):
         plain, field_name = describe(code)
         super().__init__(f"{code}: {plain}")
         self.code = code
@@ -183,10 +239,12 @@ class CloudError(Exception):
         self.request_id = record.request_id
         self.transient = (
             code in TRANSIENT_CODES
+            or action in TRANSIENT_FOR.get(code, ())
             or code.startswith("Throttling")
             or (status is not None and status >= 500)
             or code == "Unreachable"
         )
+        self.already_done = code in ALREADY_DONE.get(action, ())
 
 
 def describe(code):
@@ -211,6 +269,8 @@ class DryRunResult:
     transient: bool = False
     retry_after: int | None = None
     record: CallRecord = dataclasses.field(default=None, repr=False)
+    # Every call behind the answer, when it took several (a plan's operations).
+    records: list = dataclasses.field(default_factory=list, repr=False)
 
 
 _clients = threading.local()
@@ -267,11 +327,12 @@ def call(action, sdk_request):
             record=record,
             status=status,
             retry_after=retry_after,
+            action=action,
         ) from error
     except (UnretryableException, OSError) as error:
         record.duration_ms = round((time.monotonic() - started) * 1000)
         record.outcome = "Unreachable"
-        raise CloudError("Unreachable", str(error)[:500], record=record) from error
+        raise CloudError("Unreachable", str(error)[:500], record=record, action=action) from error
     record.duration_ms = round((time.monotonic() - started) * 1000)
     body = response.body.to_map()
     record.request_id = body.get("RequestId", "")
@@ -414,3 +475,247 @@ def endpoint_service_get(*, region_id, service_id):
     """Return (attributes, CallRecord) of an endpoint service."""
     request = sdk.GetVpcEndpointServiceAttributeRequest(region_id=region_id, service_id=service_id)
     return call("GetVpcEndpointServiceAttribute", request)
+
+
+# --- day 2: reading a service, and the operations of a plan ------------------------------
+
+TAG_RESOURCE_TYPE = "vpcendpointservice"
+
+
+def _update_request(params):
+    return sdk.UpdateVpcEndpointServiceAttributeRequest(
+        service_description=params.get("service_description"),
+        auto_accept_enabled=params.get("auto_accept_enabled"),
+        zone_affinity_enabled=params.get("zone_affinity_enabled"),
+        connect_bandwidth=params.get("connect_bandwidth"),
+        address_ip_version=params.get("address_ip_version"),
+        add_supported_region_set=params.get("add_supported_region_set") or None,
+        delete_supported_region_set=params.get("delete_supported_region_set") or None,
+    )
+
+
+def _resource_request(model):
+    def build(params):
+        return model(
+            resource_type=params["resource_type"],
+            resource_id=params["resource_id"],
+            zone_id=params.get("zone_id") or None,
+        )
+
+    return build
+
+
+def _tag_request(params):
+    return sdk.TagResourcesRequest(
+        resource_type=TAG_RESOURCE_TYPE,
+        tag=[sdk.TagResourcesRequestTag(key=t["key"], value=t["value"]) for t in params["tags"]],
+    )
+
+
+def _untag_request(params):
+    return sdk.UntagResourcesRequest(
+        resource_type=TAG_RESOURCE_TYPE, tag_key=list(params["tag_keys"])
+    )
+
+
+def _user_request(model):
+    def build(params):
+        return (
+            model(user_id=int(params["user_id"]))
+            if params.get("user_id") != "*"
+            else model(user_arn="acs:ram:*:*:*")
+        )
+
+    return build
+
+
+# Each write a plan can hold: how to build its SDK request from the plan's parameters.
+OPERATIONS = {
+    "UpdateVpcEndpointServiceAttribute": _update_request,
+    "AttachResourceToVpcEndpointService": _resource_request(
+        sdk.AttachResourceToVpcEndpointServiceRequest
+    ),
+    "DetachResourceFromVpcEndpointService": _resource_request(
+        sdk.DetachResourceFromVpcEndpointServiceRequest
+    ),
+    "TagResources": _tag_request,
+    "UntagResources": _untag_request,
+    "DeleteVpcEndpointService": lambda params: sdk.DeleteVpcEndpointServiceRequest(),
+    "AddUserToVpcEndpointService": _user_request(sdk.AddUserToVpcEndpointServiceRequest),
+    "RemoveUserFromVpcEndpointService": _user_request(sdk.RemoveUserFromVpcEndpointServiceRequest),
+}
+
+
+def endpoint_service_operation(
+    *, action, region_id, service_id, params, client_token=None, dry_run=False
+):
+    """Call one write of a plan on a service; return (body, CallRecord) or raise CloudError."""
+    request = OPERATIONS[action](params)
+    request.region_id = region_id
+    if action in ("TagResources", "UntagResources"):
+        request.resource_id = [service_id]
+    else:
+        request.service_id = service_id
+    request.client_token = client_token
+    request.dry_run = True if dry_run else None
+    return call(action, request)
+
+
+def endpoint_service_operation_dry_run(*, action, region_id, service_id, params):
+    """Ask the cloud whether it would accept one operation now: DryRunOperation means yes."""
+    try:
+        _body, record = endpoint_service_operation(
+            action=action, region_id=region_id, service_id=service_id, params=params, dry_run=True
+        )
+    except CloudError as error:
+        ok = error.code == DRY_RUN_PASSED
+        return DryRunResult(
+            ok,
+            error.code,
+            "The cloud would accept this operation." if ok else error.message,
+            field=None if ok else error.field,
+            request_id=error.request_id,
+            # Only a busy or unreachable cloud is worth trying again; a dependency is an answer.
+            transient=error.transient and error.code not in TRANSIENT_FOR,
+            retry_after=error.retry_after,
+            record=error.record,
+        )
+    return DryRunResult(
+        False,
+        "UnexpectedSuccess",
+        "The cloud answered a dry run with success; nothing was expected to change.",
+        request_id=record.request_id,
+        record=record,
+    )
+
+
+def endpoint_services_page(*, region_id, next_token=None, max_results=1000, service_id=None):
+    """Return (body, CallRecord) of one page of ListVpcEndpointServices, tags included."""
+    request = sdk.ListVpcEndpointServicesRequest(
+        region_id=region_id,
+        max_results=max_results,
+        next_token=next_token or None,
+        service_id=service_id,
+    )
+    return call("ListVpcEndpointServices", request)
+
+
+def _pages(action, make_request, key):
+    """Yield (items, CallRecord) of every page of a NextToken-paged list."""
+    next_token = None
+    while True:
+        body, record = call(action, make_request(next_token))
+        yield body.get(key) or [], record
+        next_token = body.get("NextToken")
+        if not next_token:
+            return
+
+
+def endpoint_service_resources(*, region_id, service_id):
+    """Return ([resource rows], [CallRecord]) of ListVpcEndpointServiceResources, all pages."""
+    rows, records = [], []
+    for items, record in _pages(
+        "ListVpcEndpointServiceResources",
+        lambda token: sdk.ListVpcEndpointServiceResourcesRequest(
+            region_id=region_id, service_id=service_id, max_results=50, next_token=token
+        ),
+        "Resources",
+    ):
+        records.append(record)
+        rows += [
+            {
+                "resource_type": item.get("ResourceType", ""),
+                "resource_id": item.get("ResourceId", ""),
+                "zone_id": item.get("ZoneId", ""),
+                "vpc_id": item.get("VpcId", ""),
+                "vswitch_id": item.get("VSwitchId", ""),
+                "ip": item.get("Ip", ""),
+                "related_endpoint_count": item.get("RelatedEndpointCount", 0),
+                "auto_allocated": item.get("AutoAllocatedEnabled", True),
+            }
+            for item in items
+        ]
+    return rows, records
+
+
+def endpoint_service_users(*, region_id, service_id):
+    """Return ([account ids, "*" for every account], [CallRecord]) of the allow-list."""
+    users, records = [], []
+    for list_type, key in (("Users", "Users"), ("UserARNs", "UserARNs")):
+        for items, record in _pages(
+            "ListVpcEndpointServiceUsers",
+            lambda token, list_type=list_type: sdk.ListVpcEndpointServiceUsersRequest(
+                region_id=region_id,
+                service_id=service_id,
+                user_list_type=list_type,
+                max_results=1000,
+                next_token=token,
+            ),
+            key,
+        ):
+            records.append(record)
+            for item in items:
+                if "UserId" in item:
+                    users.append(str(item["UserId"]))
+                elif item.get("UserARN"):
+                    account = (
+                        item["UserARN"].split(":")[3] if item["UserARN"].count(":") >= 4 else ""
+                    )
+                    users.append(account or item["UserARN"])
+    return sorted(set(users)), records
+
+
+def endpoint_connections(*, region_id, service_id):
+    """Return ([connection rows], [CallRecord]) of ListVpcEndpointConnections for a service."""
+    rows, records = [], []
+    for items, record in _pages(
+        "ListVpcEndpointConnections",
+        lambda token: sdk.ListVpcEndpointConnectionsRequest(
+            region_id=region_id, service_id=service_id, max_results=1000, next_token=token
+        ),
+        "Connections",
+    ):
+        records.append(record)
+        rows += [
+            {
+                "endpoint_id": item.get("EndpointId", ""),
+                "endpoint_owner_id": str(item.get("EndpointOwnerId", "")),
+                "endpoint_vpc_id": item.get("EndpointVpcId", ""),
+                "connection_status": item.get("ConnectionStatus", ""),
+                "bandwidth": item.get("Bandwidth"),
+                "zones": [z.get("ZoneId", "") for z in item.get("Zones") or []],
+                "modified_time": item.get("ModifiedTime", ""),
+            }
+            for item in items
+        ]
+    return rows, records
+
+
+def service_attributes(item):
+    """Return the portal's view of one service as Get or List describes it."""
+    return {
+        "service_id": item.get("ServiceId", ""),
+        "service_name": item.get("ServiceName", ""),
+        "service_domain": item.get("ServiceDomain", ""),
+        "cloud_status": item.get("ServiceStatus", ""),
+        "business_status": item.get("ServiceBusinessStatus", ""),
+        "service_description": item.get("ServiceDescription") or "",
+        "service_resource_type": item.get("ServiceResourceType") or "",
+        "payer": item.get("Payer") or "",
+        "auto_accept_enabled": bool(item.get("AutoAcceptEnabled")),
+        "zone_affinity_enabled": bool(item.get("ZoneAffinityEnabled")),
+        "connect_bandwidth": item.get("ConnectBandwidth"),
+        "address_ip_version": item.get("AddressIpVersion") or "IPv4",
+        "resource_group_id": item.get("ResourceGroupId") or "",
+        "supported_region_list": sorted(
+            r.get("SupportedRegionId", "") for r in item.get("SupportedRegionSet") or []
+        ),
+        "cloud_created_at": item.get("CreateTime") or "",
+        "tags": sorted(
+            (
+                {"key": t.get("Key", ""), "value": t.get("Value") or ""}
+                for t in item.get("Tags") or []
+            ),
+            key=lambda t: t["key"],
+        ),
+    }

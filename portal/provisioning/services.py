@@ -1,8 +1,9 @@
-"""Provisioning: from approved to Active through the cloud, exactly once.
+"""The worker's side of a request: from approved to Active (create) or applied (the rest).
 
 Every step takes the request's id, locks its row to check and change state, and calls the
-cloud outside the lock. Create always carries the request's stable ClientToken, so any step
-may run twice (a redelivered message, the reconciler, a retry) without a second service.
+cloud outside the lock. Every write carries a stable ClientToken (the request's for Create,
+each operation's own for a plan), so any step may run twice (a redelivered message, the
+reconciler, a retry) without a second service or a second change.
 Each function returns the next step for the task layer to schedule, or None when done.
 """
 
@@ -16,7 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.cloud import services as cloud
-from portal.service_requests.models import LIVE_STATES, ServiceRequest, State
+from portal.endpoint_services import plans
+from portal.endpoint_services import services as endpoint_services
+from portal.service_requests.models import (
+    LIVE_STATES,
+    Kind,
+    OperationState,
+    ServiceRequest,
+    State,
+)
 from portal.service_requests.notifications import notify_requester
 
 log = logging.getLogger(__name__)
@@ -25,7 +34,7 @@ TIMEOUT_CODE = "ProvisioningTimeout"
 
 @dataclass(frozen=True)
 class Step:
-    task: str  # "provision" or "poll"
+    task: str  # "provision", "poll" or "apply"
     delay: float
     attempt: int = 0
 
@@ -50,7 +59,7 @@ def _past_deadline(service_request):
     return started is not None and timezone.now() - started > deadline
 
 
-def _record_call(service_request, record):
+def _record_call(service_request, record, **extra):
     service_request.note_cloud_call(record)
     service_request.save(
         update_fields=[
@@ -61,7 +70,9 @@ def _record_call(service_request, record):
             "updated_at",
         ]
     )
-    service_request.record("cloud_call", actor=None, details={"cloud_call": record.as_dict()})
+    service_request.record(
+        "cloud_call", actor=None, details={"cloud_call": record.as_dict(), **extra}
+    )
 
 
 def _fail(service_request, code, message, request_id=""):
@@ -80,19 +91,20 @@ def _fail(service_request, code, message, request_id=""):
 
 def _timeout(service_request):
     minutes = settings.PROVISION_DEADLINE / 60
+    what = "report the service Active" if service_request.is_create else "finish the plan"
     _fail(
         service_request,
         TIMEOUT_CODE,
-        f"The cloud did not report the service Active within {minutes:g} minutes. "
-        "An approver can retry: the same ClientToken makes a duplicate impossible.",
+        f"The cloud did not {what} within {minutes:g} minutes. {_progress(service_request)}"
+        "An approver can retry: the same ClientTokens make a duplicate impossible.",
     )
 
 
-def _handle_error(pk, error, next_step):
+def _handle_error(pk, error, next_step, **extra):
     """Record a failed call; retry a transient error, fail the request on a permanent one."""
     with transaction.atomic():
         service_request = _locked(pk)
-        _record_call(service_request, error.record)
+        _record_call(service_request, error.record, **extra)
         if service_request.state not in LIVE_STATES:
             return None
         if error.transient and not _past_deadline(service_request):
@@ -100,8 +112,14 @@ def _handle_error(pk, error, next_step):
         if error.transient:
             _timeout(service_request)
         else:
-            _fail(service_request, error.code, error.message, error.request_id)
+            message = error.message
+            if not service_request.is_create:
+                message = f"{message} {_progress(service_request)}"
+            _fail(service_request, error.code, message, error.request_id)
     return None
+
+
+# --- create ------------------------------------------------------------------------------
 
 
 def service_request_provision(*, pk, attempt=0):
@@ -134,18 +152,41 @@ def service_request_provision(*, pk, attempt=0):
         _record_call(service_request, record)
         if service_request.state != State.PROVISIONING:
             return None
+        service = endpoint_services.endpoint_service_from_create(
+            service_request=service_request, body=body
+        )
+        service_request.endpoint_service = service
         service_request.service_id = body["ServiceId"]
         service_request.service_name = body.get("ServiceName", "")
         service_request.service_domain = body.get("ServiceDomain", "")
         service_request.cloud_status = body.get("ServiceStatus", "")
-        fields = ["service_id", "service_name", "service_domain", "cloud_status"]
+        fields = [
+            "endpoint_service",
+            "service_id",
+            "service_name",
+            "service_domain",
+            "cloud_status",
+        ]
         details = {"service_id": service_request.service_id}
         if service_request.cloud_status == "Active":
+            _went_active(service_request, cloud.service_attributes(body))
             service_request.move("mark_active", actor=None, details=details, fields=fields)
             transaction.on_commit(lambda: notify_requester(service_request))
             return None
         service_request.move("mark_creating", actor=None, details=details, fields=fields)
     return Step("poll", poll_delay(0), 0)
+
+
+def _went_active(service_request, attributes):
+    service = endpoint_services.endpoint_service_went_active(
+        service=service_request.endpoint_service,
+        attributes=attributes,
+        service_request=service_request,
+    )
+    from portal.endpoint_services.tasks import refresh_service
+
+    # Read resources, tags and allow-list once the cloud has settled them.
+    refresh_service.delay_on_commit(service.pk)
 
 
 def service_request_poll(*, pk, attempt=0):
@@ -174,6 +215,7 @@ def service_request_poll(*, pk, attempt=0):
         service_request.cloud_status = body.get("ServiceStatus", "")
         service_request.service_domain = body.get("ServiceDomain") or service_request.service_domain
         if service_request.cloud_status == "Active":
+            _went_active(service_request, cloud.service_attributes(body))
             service_request.move(
                 "mark_active", actor=None, fields=["cloud_status", "service_domain"]
             )
@@ -181,6 +223,169 @@ def service_request_poll(*, pk, attempt=0):
             return None
         service_request.save(update_fields=["cloud_status", "service_domain", "updated_at"])
     return Step("poll", poll_delay(attempt + 1), attempt + 1)
+
+
+# --- change, decommission, adoption --------------------------------------------------------
+
+
+def _progress(service_request):
+    """Say which operations of the plan were applied and which not, for a failure message."""
+    operations = list(service_request.operations.all())
+    if not operations:
+        return ""
+    done = [f"{op.position + 1}. {op.action}" for op in operations if op.state == "applied"]
+    left = [f"{op.position + 1}. {op.action}" for op in operations if op.state != "applied"]
+    return f"Applied: {', '.join(done) or 'none'}. Not applied: {', '.join(left) or 'none'}. "
+
+
+def _start_applying(pk):
+    """Move an approved request to applying; return it locked, or None if not for us."""
+    service_request = _locked(pk)
+    if service_request.state == State.APPROVED:
+        service_request.provisioning_started_at = timezone.now()
+        service_request.move("start_applying", actor=None, fields=["provisioning_started_at"])
+    elif service_request.state != State.APPLYING:
+        return None
+    if _past_deadline(service_request):
+        _timeout(service_request)
+        return None
+    return service_request
+
+
+def service_request_apply(*, pk, attempt=0):
+    """Take an approved plan one operation further; return the next Step or None.
+
+    Operations run in order, each with its own ClientToken. An asynchronous one is `called`
+    until the service leaves Pending (or, for a deletion, is gone); only then is it `applied`.
+    Synchronous ones follow each other in one run.
+    """
+    for _ in range(50):
+        with transaction.atomic():
+            service_request = _start_applying(pk)
+            if service_request is None:
+                return None
+            operation = service_request.operations.exclude(state=OperationState.APPLIED).first()
+        if operation is None:
+            return _finish(pk)
+        if operation.state == OperationState.CALLED:
+            step = _wait_for_service(pk, operation, attempt)
+        else:
+            step = _call_operation(pk, operation, attempt)
+        if step is not None and step.delay == 0 and step.task == "apply":
+            attempt = 0
+            continue
+        return step
+    return Step("apply", 0, 0)
+
+
+def _call_operation(pk, operation, attempt):
+    service_request = operation.request
+    try:
+        _body, record = cloud.endpoint_service_operation(
+            action=operation.action,
+            region_id=service_request.region_id,
+            service_id=service_request.service_id,
+            params=operation.params,
+            client_token=operation.client_token,
+        )
+    except cloud.CloudError as error:
+        if error.already_done:
+            return _operation_done(pk, operation, error.record, already=True)
+        retry = Step("apply", retry_delay(attempt, error.retry_after), attempt + 1)
+        return _handle_error(pk, error, retry, operation=operation.position + 1)
+    if plans.Operation(operation.action, operation.params).asynchronous:
+        with transaction.atomic():
+            service_request = _locked(pk)
+            _record_call(service_request, record, operation=operation.position + 1)
+            type(operation).objects.filter(pk=operation.pk).update(
+                state=OperationState.CALLED,
+                outcome=record.outcome,
+                cloud_request_id=record.request_id,
+            )
+            if service_request.endpoint_service_id:
+                service = service_request.endpoint_service
+                service.status = "deleting" if operation.action == plans.DELETE else "pending"
+                service.save(update_fields=["status", "updated_at"])
+        return Step("apply", poll_delay(0), 0)
+    return _operation_done(pk, operation, record)
+
+
+def _operation_done(pk, operation, record, *, already=False):
+    with transaction.atomic():
+        service_request = _locked(pk)
+        _record_call(
+            service_request,
+            record,
+            operation=operation.position + 1,
+            **({"already_done": True} if already else {}),
+        )
+        type(operation).objects.filter(pk=operation.pk).update(
+            state=OperationState.APPLIED,
+            outcome="already done" if already else record.outcome,
+            cloud_request_id=record.request_id or operation.cloud_request_id,
+            applied_at=timezone.now(),
+        )
+        service_request.bump_version()
+    return Step("apply", 0, 0)
+
+
+def _wait_for_service(pk, operation, attempt):
+    """After an asynchronous operation: is the service out of Pending (or gone)?"""
+    service_request = operation.request
+    try:
+        body, record = cloud.endpoint_service_get(
+            region_id=service_request.region_id, service_id=service_request.service_id
+        )
+    except cloud.CloudError as error:
+        if error.code == "EndpointServiceNotFound" and operation.action == plans.DELETE:
+            return _operation_done(pk, operation, error.record)
+        retry = Step("apply", retry_delay(attempt, error.retry_after), attempt + 1)
+        return _handle_error(pk, error, retry, operation=operation.position + 1)
+    status = body.get("ServiceStatus", "")
+    with transaction.atomic():
+        service_request = _locked(pk)
+        service_request.cloud_status = status
+        _record_call(service_request, record, operation=operation.position + 1)
+        service_request.save(update_fields=["cloud_status", "updated_at"])
+        endpoint_services.endpoint_service_note_reading(
+            pk=service_request.endpoint_service_id, attributes=cloud.service_attributes(body)
+        )
+    if status == "Active" and operation.action != plans.DELETE:
+        return _operation_done(pk, operation, record)
+    return Step("apply", poll_delay(attempt), attempt + 1)
+
+
+def _finish(pk):
+    """Every operation is applied: the portal now stands behind the result."""
+    service_request = ServiceRequest.objects.get(pk=pk)
+    service = service_request.endpoint_service
+    if service_request.kind == Kind.ADOPT:
+        try:
+            endpoint_services.endpoint_service_adopt(
+                service=service, owner=service_request.target_owner
+            )
+        except cloud.CloudError as error:
+            retry = Step("apply", retry_delay(0, error.retry_after), 1)
+            return _handle_error(pk, error, retry)
+    with transaction.atomic():
+        service_request = _locked(pk)
+        if service_request.state != State.APPLYING:
+            return None
+        operations = [op.content() for op in service_request.operations.all()]
+        if service_request.kind == Kind.CHANGE:
+            endpoint_services.endpoint_service_changed(pk=service.pk, operations=operations)
+        elif service_request.kind == Kind.DECOMMISSION:
+            endpoint_services.endpoint_service_deleted(pk=service.pk)
+        service_request.move("mark_applied", actor=None)
+        transaction.on_commit(lambda: notify_requester(service_request))
+    if service_request.kind == Kind.CHANGE:
+        from portal.endpoint_services.tasks import refresh_service
+
+        refresh_service.delay(service.pk)
+    return None
+
+
+# --- the reconciler ------------------------------------------------------------------------
 
 
 def service_requests_stuck(*, now=None):
@@ -202,5 +407,7 @@ def service_request_resume(*, pk):
             details={"idle_since": service_request.updated_at.isoformat()},
         )
         service_request.save(update_fields=["updated_at"])
+    if not service_request.is_create:
+        return Step("apply", 0, 0)
     task = "poll" if service_request.state == State.CREATING else "provision"
     return Step(task, 0, 0)

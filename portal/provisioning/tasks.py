@@ -12,8 +12,14 @@ log = logging.getLogger(__name__)
 def schedule(pk, step):
     if step is None:
         return
-    task = {"provision": provision, "poll": poll}[step.task]
+    task = {"provision": provision, "poll": poll, "apply": apply}[step.task]
     task.apply_async((pk, step.attempt), countdown=step.delay)
+
+
+def start_work(service_request):
+    """Hand an approved request to the worker once the approval commits."""
+    task = provision if service_request.is_create else apply
+    task.delay_on_commit(service_request.pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -24,6 +30,11 @@ def provision(pk, attempt=0):
 @shared_task(acks_late=True, ignore_result=True)
 def poll(pk, attempt=0):
     schedule(pk, services.service_request_poll(pk=pk, attempt=attempt))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def apply(pk, attempt=0):
+    schedule(pk, services.service_request_apply(pk=pk, attempt=attempt))
 
 
 @shared_task(ignore_result=True)

@@ -13,14 +13,18 @@ from django.http import QueryDict
 
 from portal.cloud import services as cloud
 from portal.service_requests.models import (
+    CHANGE_FIELDS,
     CLOUD_FIELDS,
     EDITABLE_FIELDS,
     AddressIpVersion,
+    Kind,
     ResourceType,
     ServiceRequest,
 )
 
 MAX_RESOURCES = 10
+# A service holds at most 20 resource rows; Create takes at most 10 of them.
+MAX_SERVICE_RESOURCES = 20
 MAX_TAGS = 20
 ZONE_REQUIRED_TYPES = {"alb", "nlb", "gwlb"}
 DUAL_STACK_TYPES = {"nlb", "gwlb"}
@@ -62,6 +66,53 @@ class ServiceRequestForm(forms.ModelForm):
             self.add_error(
                 "address_ip_version", "DualStack is only available for nlb and gwlb services."
             )
+        return data
+
+
+class ChangeForm(forms.ModelForm):
+    """The attributes of an existing service that a change may set (the desired state)."""
+
+    supported_region_list = forms.MultipleChoiceField(
+        label="Supported regions",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Regions whose consumers may connect.",
+    )
+    connect_bandwidth = forms.IntegerField(
+        label="Connection bandwidth (Mbit/s)",
+        min_value=100,
+        max_value=10240,
+        required=False,
+        help_text="Default bandwidth of new slb/alb connections, 100-10240.",
+    )
+
+    class Meta:
+        model = ServiceRequest
+        fields = [*CHANGE_FIELDS, "justification"]
+        widgets = {"justification": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, regions=(), service=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.service = service
+        choices = list(regions)
+        known = {region_id for region_id, _name in choices}
+        for region_id in service.supported_region_list if service else []:
+            if region_id not in known:
+                choices.append((region_id, region_id))
+        self.fields["supported_region_list"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        resource_type = self.service.service_resource_type if self.service else None
+        if (
+            data.get("address_ip_version") == AddressIpVersion.DUAL_STACK
+            and resource_type not in DUAL_STACK_TYPES
+        ):
+            self.add_error(
+                "address_ip_version", "DualStack is only available for nlb and gwlb services."
+            )
+        if self.service and not data.get("supported_region_list"):
+            self.add_error("supported_region_list", "Keep at least the service's own region.")
         return data
 
 
@@ -131,6 +182,7 @@ class ResourceFormSet(forms.BaseFormSet):
     region_id = None
     zones = ()
     for_submit = False
+    maximum = MAX_RESOURCES
 
     def clean(self):
         rows = [f for f in self.forms if f.has_changed() and not f.errors]
@@ -146,12 +198,23 @@ class ResourceFormSet(forms.BaseFormSet):
                 form.add_error("zone_id", "A zone is required for alb, nlb and gwlb resources.")
             elif zone and self.zones and zone not in self.zones:
                 form.add_error("zone_id", f"{zone} is not a zone of {self.region_id}.")
-            if resource_id in seen:
-                form.add_error("resource_id", "This resource is listed twice.")
-            seen[resource_id] = form
+            # An alb/nlb/gwlb resource is the pair (id, zone): one load balancer in two zones
+            # is two rows. An slb is its id alone.
+            key = (resource_id, zone) if resource_type in ZONE_REQUIRED_TYPES else resource_id
+            if key in seen:
+                form.add_error(
+                    "resource_id",
+                    f"This resource is listed twice in {zone}."
+                    if resource_type in ZONE_REQUIRED_TYPES
+                    else "This resource is listed twice.",
+                )
+            seen[key] = form
         filled = [f for f in self.forms if f.has_changed()]
-        if len(filled) > MAX_RESOURCES:
-            raise forms.ValidationError(f"At most {MAX_RESOURCES} resources at creation.")
+        if len(filled) > self.maximum:
+            raise forms.ValidationError(
+                f"At most {self.maximum} resources"
+                + (" at creation." if self.maximum == MAX_RESOURCES else " on a service.")
+            )
         if self.for_submit and not filled:
             raise forms.ValidationError("Add at least one resource to back the service.")
 
@@ -204,49 +267,75 @@ def management_data(prefix, rows):
     return data
 
 
-class RequestEditor:
-    """The whole request form: main fields plus resources and tags, validated together."""
+def _posted(data, fields, values):
+    """Write `values` into post-shaped `data` the way a browser would post them."""
+    for name in fields:
+        value = values.get(name)
+        if isinstance(value, list):
+            data.setlist(name, value)
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
 
-    def __init__(self, data=None, *, instance=None, for_submit=False):
-        self.instance = instance or ServiceRequest()
+
+class RequestEditor:
+    """The whole request form: main fields plus resources and tags, validated together.
+
+    A create request edits CreateVpcEndpointService's parameters; a change request edits the
+    desired state of its service (`service`), from which the plan is computed.
+    """
+
+    def __init__(self, data=None, *, instance=None, for_submit=False, service=None, start=None):
+        self.instance = instance or ServiceRequest(
+            kind=Kind.CHANGE if service else Kind.CREATE, endpoint_service=service
+        )
+        self.service = service or self.instance.endpoint_service
+        self.is_change = self.instance.kind == Kind.CHANGE
         self.regions, self.regions_warning = cloud.regions()
         if data is None:
-            data = self.initial_data(self.instance)
+            data = self.initial_data(self.instance, start)
             quiet = True
         else:
             quiet = False
         self.data = data
-        self.form = ServiceRequestForm(data, instance=self.instance, regions=self.regions)
-        region_id = data.get("region_id", "")
+        if self.is_change:
+            self.form = ChangeForm(
+                data, instance=self.instance, regions=self.regions, service=self.service
+            )
+            region_id = self.service.region_id
+            service_type = self.service.service_resource_type
+        else:
+            self.form = ServiceRequestForm(data, instance=self.instance, regions=self.regions)
+            region_id = data.get("region_id", "")
+            service_type = data.get("service_resource_type")
         if region_id and REGION_PATTERN.match(region_id):
             self.zones, self.zones_warning = cloud.zones(region_id)
         else:
             self.zones, self.zones_warning = [], ""
         self.resources = ResourceRows(data, prefix="resources")
-        self.resources.service_resource_type = data.get("service_resource_type")
+        self.resources.service_resource_type = service_type
         self.resources.region_id = region_id
         self.resources.zones = {zone_id for zone_id, _name in self.zones}
         self.resources.for_submit = for_submit
+        self.resources.maximum = MAX_SERVICE_RESOURCES if self.is_change else MAX_RESOURCES
         self.tags = TagRows(data, prefix="tags")
         self.for_submit = for_submit
         self.show_errors = True
         if quiet:
             self.quiet()
 
-    @staticmethod
-    def initial_data(instance):
-        """Post-shaped data for an unbound editor, so that one code path renders both."""
+    def initial_data(self, instance, start=None):
+        """Post-shaped data for an unbound editor, so that one code path renders both.
+
+        `start` is a configuration to begin a change from (the service's, or the one the
+        portal approved, to restore it); an existing request starts from itself.
+        """
         data = QueryDict(mutable=True)
         if instance.pk:
-            for name in EDITABLE_FIELDS:
-                value = getattr(instance, name)
-                if isinstance(value, list):
-                    data.setlist(name, value)
-                elif isinstance(value, bool):
-                    if value:
-                        data[name] = "on"
-                else:
-                    data[name] = value
+            _posted(data, CHANGE_FIELDS if self.is_change else EDITABLE_FIELDS, vars(instance))
+            _posted(data, ["justification"], vars(instance))
             resources = [
                 {
                     "resource_type": r.resource_type,
@@ -256,6 +345,13 @@ class RequestEditor:
                 for r in instance.resources.all()
             ]
             tags = [{"key": t.key, "value": t.value} for t in instance.tags.all()]
+        elif self.is_change:
+            start = start or self.service.config()
+            _posted(data, CHANGE_FIELDS, start)
+            resources = [
+                {k: r.get(k, "") for k in RESOURCE_FIELDS} for r in start.get("resources", [])
+            ]
+            tags = [{"key": t["key"], "value": t["value"]} for t in start.get("tags", [])]
         else:
             data.update(
                 {"service_resource_type": "slb", "address_ip_version": "IPv4", "payer": "Endpoint"}
@@ -270,8 +366,8 @@ class RequestEditor:
         """Add or remove a row; return a new editor that keeps everything else as typed."""
         resources = rows_from(self.data, "resources", RESOURCE_FIELDS)
         tags = rows_from(self.data, "tags", TAG_FIELDS)
-        if action == "add-resource" and len(resources) < MAX_RESOURCES:
-            service_type = self.data.get("service_resource_type") or "slb"
+        if action == "add-resource" and len(resources) < self.resources.maximum:
+            service_type = self.resources.service_resource_type or "slb"
             resources.append({"resource_type": service_type, "resource_id": "", "zone_id": ""})
         elif action == "add-tag" and len(tags) < MAX_TAGS:
             tags.append({"key": "", "value": ""})
@@ -280,7 +376,7 @@ class RequestEditor:
         elif action.startswith("remove-tag-"):
             tags = _without(tags, action.removeprefix("remove-tag-"))
         data = with_rows(with_rows(self.data, "resources", resources), "tags", tags)
-        editor = RequestEditor(data, instance=self.instance)
+        editor = RequestEditor(data, instance=self.instance, service=self.service)
         editor.quiet()
         return editor
 
@@ -320,8 +416,10 @@ class RequestEditor:
 
     def cleaned(self):
         """Return (fields, resources, tags) as plain data; call after is_valid()."""
-        fields = {name: self.form.cleaned_data.get(name) for name in CLOUD_FIELDS}
-        fields["resource_group_id"] = fields["resource_group_id"] or ""
+        names = CHANGE_FIELDS if self.is_change else CLOUD_FIELDS
+        fields = {name: self.form.cleaned_data.get(name) for name in names}
+        if not self.is_change:
+            fields["resource_group_id"] = fields["resource_group_id"] or ""
         fields["service_description"] = fields["service_description"] or ""
         fields["justification"] = self.form.cleaned_data.get("justification", "")
         resources = [
@@ -342,7 +440,7 @@ class RequestEditor:
 
     @property
     def can_add_resource(self):
-        return self.resources.total_form_count() < MAX_RESOURCES
+        return self.resources.total_form_count() < self.resources.maximum
 
     @property
     def can_add_tag(self):
@@ -362,14 +460,50 @@ def _without(rows, index):
 
 
 class DecisionForm(forms.Form):
+    """An approver's decision; it carries the revision the page showed, to bind to it."""
+
+    revision = forms.IntegerField(
+        min_value=1,
+        widget=forms.HiddenInput,
+        error_messages={"required": "The decision does not say which revision it is about."},
+    )
     comment = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
-class SendBackForm(forms.Form):
+class SendBackForm(DecisionForm):
     comment = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say what the requester should change."},
     )
+
+
+class DecommissionForm(forms.Form):
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the service can go, and how its consumers were told.",
+        error_messages={"required": "Tell the approvers why this service can be deleted."},
+    )
+
+
+class AdoptionForm(forms.Form):
+    owner = forms.CharField(
+        label="Owner (username)",
+        max_length=150,
+        help_text="Who will own the service in the portal from now on.",
+    )
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Tell the approvers why the portal should manage it."},
+    )
+
+    def clean_owner(self):
+        from django.contrib.auth import get_user_model
+
+        username = self.cleaned_data["owner"].strip()
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"No active user is called “{username}”.")
+        return user

@@ -1,17 +1,28 @@
+import hashlib
+import json
 import uuid
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models, transaction
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.audit.models import GENESIS, AuditEvent, chain_hash, event_content
+from portal.audit.models import AuditedSubject
 
 
 def new_client_token():
     """Make the ClientToken that makes every Create of this request idempotent (ASCII, 36)."""
     return f"plp-{uuid.uuid4().hex}"
+
+
+class Kind(models.TextChoices):
+    CREATE = "create", "Create a service"
+    CHANGE = "change", "Change a service"
+    DECOMMISSION = "decommission", "Decommission a service"
+    ACCESS = "access", "Give an account access"
+    REVOKE = "revoke", "Revoke an account's access"
+    ADOPT = "adopt", "Adopt an unmanaged service"
 
 
 class State(models.TextChoices):
@@ -22,28 +33,63 @@ class State(models.TextChoices):
     PROVISIONING = "provisioning", "Provisioning"
     CREATING = "creating", "Creating"
     ACTIVE = "active", "Active"
+    APPLYING = "applying", "Applying"
+    APPLIED = "applied", "Applied"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
 
 
 EDITABLE_STATES = {State.DRAFT, State.CHANGES_REQUESTED}
-LIVE_STATES = {State.APPROVED, State.PROVISIONING, State.CREATING}
-FINAL_STATES = {State.ACTIVE, State.REJECTED, State.CANCELLED, State.FAILED}
+LIVE_STATES = {State.APPROVED, State.PROVISIONING, State.CREATING, State.APPLYING}
+FINAL_STATES = {State.ACTIVE, State.APPLIED, State.REJECTED, State.CANCELLED, State.FAILED}
 
-# The lifecycle, in one place: action -> (states it may start from, state it leads to).
-TRANSITIONS = {
+# The lifecycles, in one place: kind -> action -> (states it may start from, state it leads to).
+# Every kind shares the way to a decision; what follows approval is the kind's own.
+_DECIDING = {
     "submit": ({State.DRAFT, State.CHANGES_REQUESTED}, State.PENDING_APPROVAL),
     "approve": ({State.PENDING_APPROVAL}, State.APPROVED),
     "reject": ({State.PENDING_APPROVAL}, State.REJECTED),
     "send_back": ({State.PENDING_APPROVAL}, State.CHANGES_REQUESTED),
     "cancel": ({State.DRAFT, State.PENDING_APPROVAL, State.CHANGES_REQUESTED}, State.CANCELLED),
+}
+CREATE_TRANSITIONS = {
+    **_DECIDING,
     "start_provisioning": ({State.APPROVED}, State.PROVISIONING),
     "mark_creating": ({State.PROVISIONING}, State.CREATING),
     "mark_active": ({State.PROVISIONING, State.CREATING}, State.ACTIVE),
     "fail": ({State.APPROVED, State.PROVISIONING, State.CREATING}, State.FAILED),
     "retry": ({State.FAILED}, State.APPROVED),
 }
+APPLY_TRANSITIONS = {
+    **_DECIDING,
+    "start_applying": ({State.APPROVED}, State.APPLYING),
+    "mark_applied": ({State.APPROVED, State.APPLYING}, State.APPLIED),
+    "fail": ({State.APPROVED, State.APPLYING}, State.FAILED),
+    "retry": ({State.FAILED}, State.APPROVED),
+}
+TRANSITIONS = {kind: APPLY_TRANSITIONS for kind in Kind} | {Kind.CREATE: CREATE_TRANSITIONS}
+# The happy path of each lifecycle, for the steps shown on the page.
+PATHS = {
+    kind: (State.PENDING_APPROVAL, State.APPROVED, State.APPLYING, State.APPLIED) for kind in Kind
+}
+PATHS[Kind.CREATE] = (
+    State.PENDING_APPROVAL,
+    State.APPROVED,
+    State.PROVISIONING,
+    State.CREATING,
+    State.ACTIVE,
+)
+# What a person may do to a request (the rest is the workers'), in the order pages offer it.
+USER_ACTIONS = ("edit", "submit", "validate", "approve", "send_back", "reject", "cancel", "retry")
+
+
+def states_of(kind):
+    """Return the states a request of `kind` can be in, in lifecycle order."""
+    used = {State.DRAFT}
+    for sources, target in TRANSITIONS[kind].values():
+        used |= sources | {target}
+    return [state for state in State if state in used]
 
 
 class TransitionNotAllowed(Exception):
@@ -51,6 +97,12 @@ class TransitionNotAllowed(Exception):
         super().__init__(f"cannot {action.replace('_', ' ')} a request that is {state}")
         self.action = action
         self.state = state
+
+
+def content_digest(content):
+    """Return the SHA-256 of a request's content as stable JSON: what an approval binds to."""
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 class Payer(models.TextChoices):
@@ -70,15 +122,32 @@ class AddressIpVersion(models.TextChoices):
     DUAL_STACK = "DualStack", "DualStack (IPv4 and IPv6)"
 
 
-class ServiceRequest(models.Model):
-    """A developer's request for one PrivateLink endpoint service, from draft to Active."""
+class ServiceRequest(AuditedSubject):
+    """A person's request about an endpoint service: create one, change it, decommission it...
 
+    A create request carries CreateVpcEndpointService's parameters and ends `active`; the
+    other kinds name their service and carry the plan of cloud operations the approvers
+    approve (`operations`), and end `applied`. The service itself is an `EndpointService`,
+    which outlives every request.
+    """
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CREATE)
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_requests"
     )
+    # Not `service`: `service_id` is the cloud's ServiceId, a column since the first version.
+    endpoint_service = models.ForeignKey(
+        "endpoint_services.EndpointService",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+        help_text="The service this request is about; a create request's once Create answers.",
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
     revision = models.PositiveIntegerField(
-        default=1, help_text="Bumped by every edit and submission; approvals count per revision."
+        default=1,
+        help_text="Bumped by every edit and submission; an approval binds to one revision.",
     )
     client_token = models.CharField(max_length=64, unique=True, default=new_client_token)
 
@@ -115,8 +184,20 @@ class ServiceRequest(models.Model):
         blank=True,
         help_text="Regions whose consumers may connect; empty means the service's own region.",
     )
-    justification = models.TextField(
-        blank=True, help_text="Why this service is needed, for the approvers."
+    connect_bandwidth = models.PositiveIntegerField(
+        "connection bandwidth (Mbit/s)",
+        null=True,
+        blank=True,
+        help_text="Default bandwidth of new slb/alb connections, 100-10240.",
+    )
+    justification = models.TextField(blank=True, help_text="Why this is needed, for the approvers.")
+    target_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who will own the service (adoption).",
     )
 
     # The last dry run: what the cloud would say to this revision.
@@ -138,10 +219,6 @@ class ServiceRequest(models.Model):
     last_cloud_outcome = models.CharField(max_length=100, blank=True)
     last_cloud_at = models.DateTimeField(null=True, blank=True)
     provisioning_started_at = models.DateTimeField(null=True, blank=True)
-
-    # The head of this request's audit chain (see AuditEvent).
-    audit_event_count = models.PositiveIntegerField(default=0, editable=False)
-    audit_last_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -184,49 +261,56 @@ class ServiceRequest(models.Model):
     def is_final(self):
         return self.state in FINAL_STATES
 
+    @property
+    def is_create(self):
+        return self.kind == Kind.CREATE
+
+    @property
+    def transitions(self):
+        return TRANSITIONS[self.kind]
+
     def steps(self):
         """Return [(label, "done" | "current" | "todo")] along the happy path, for the page."""
-        path = [
-            State.PENDING_APPROVAL,
-            State.APPROVED,
-            State.PROVISIONING,
-            State.CREATING,
-            State.ACTIVE,
-        ]
+        path = PATHS[self.kind]
         if self.state not in path:
             return []
         reached = path.index(self.state)
+        last = len(path) - 1
         return [
             (
                 "Submitted" if state == State.PENDING_APPROVAL else state.label,
-                "done"
-                if i < reached or self.state == State.ACTIVE
-                else "current"
-                if i == reached
-                else "todo",
+                "done" if i < reached or reached == last else "current" if i == reached else "todo",
             )
             for i, state in enumerate(path)
         ]
 
     @property
-    def provisioning_elapsed(self):
-        """Seconds since provisioning started, up to now or to the final state."""
-        if self.provisioning_started_at is None:
+    def provisioning_seconds(self):
+        """How long the cloud work took, once it is over; None while it goes on."""
+        if self.provisioning_started_at is None or not self.is_final:
             return None
-        end = self.state_changed_at if self.is_final else timezone.now()
-        return max(0, int((end - self.provisioning_started_at).total_seconds()))
+        return max(0, int((self.state_changed_at - self.provisioning_started_at).total_seconds()))
 
     def can(self, action):
-        sources, _target = TRANSITIONS[action]
-        return self.state in sources
+        """Whether the lifecycle of this request's kind allows `action` from its state."""
+        step = self.transitions.get(action)
+        return step is not None and self.state in step[0]
+
+    def available_actions(self, user):
+        """Return what `user` may do to this request now, as USER_ACTIONS names.
+
+        The one answer to "which buttons": templates, views and services all ask it.
+        """
+        from portal.service_requests import policy
+
+        return policy.available_actions(user, self)
 
     def move(self, action, *, actor, comment="", details=None, fields=()):
         """Apply a lifecycle action and write its audit event; the caller holds the row lock."""
-        sources, target = TRANSITIONS[action]
-        if self.state not in sources:
+        if not self.can(action):
             raise TransitionNotAllowed(action, self.state)
         previous = self.state
-        self.state = target
+        self.state = self.transitions[action][1]
         self.state_changed_at = timezone.now()
         if action == "submit":
             self.submitted_at = self.state_changed_at
@@ -248,37 +332,8 @@ class ServiceRequest(models.Model):
             action, actor=actor, comment=comment, details=details, from_state=previous
         )
 
-    def record(self, action, *, actor, comment="", details=None, from_state=None):
-        """Append an audit event for this request (a transition, an edit, a cloud call).
-
-        The chain head lives on this row; locking it orders the request's events, so callers
-        need not hold the lock themselves.
-        """
-        with transaction.atomic():
-            head = (
-                ServiceRequest.objects.select_for_update()
-                .values("audit_event_count", "audit_last_hash")
-                .get(pk=self.pk)
-            )
-            event = AuditEvent(
-                request=self,
-                seq=head["audit_event_count"] + 1,
-                actor=actor,
-                action=action,
-                from_state=from_state if from_state is not None else self.state,
-                to_state=self.state,
-                comment=comment,
-                details=details or {},
-                created_at=timezone.now(),
-                prev_hash=head["audit_last_hash"] or GENESIS,
-            )
-            event.hash = chain_hash(event.prev_hash, event_content(event))
-            event.save()
-            ServiceRequest.objects.filter(pk=self.pk).update(
-                audit_event_count=event.seq, audit_last_hash=event.hash
-            )
-            self.audit_event_count, self.audit_last_hash = event.seq, event.hash
-        return event
+    def chain_links(self):
+        return {"request": self, "service_id": self.endpoint_service_id}
 
     def note_cloud_call(self, record):
         """Keep a cloud call's outcome on the row; the caller saves and records the event."""
@@ -287,9 +342,6 @@ class ServiceRequest(models.Model):
         self.last_cloud_at = timezone.now()
         if record.request_id:
             self.cloud_request_id = record.request_id
-
-    def current_approvals(self):
-        return self.approvals.filter(revision=self.revision, decision=Decision.APPROVE)
 
     def create_parameters(self):
         """Return (fields, resources, tags) as plain data, the way the cloud layer takes them."""
@@ -300,6 +352,40 @@ class ServiceRequest(models.Model):
         ]
         tags = [{"key": t.key, "value": t.value} for t in self.tags.all()]
         return fields, resources, tags
+
+    def desired_config(self):
+        """Return the configuration a change request asks for, as plans take it."""
+        _fields, resources, tags = self.create_parameters()
+        return {
+            **{name: getattr(self, name) for name in CHANGE_FIELDS},
+            "resources": resources,
+            "tags": tags,
+        }
+
+    def content(self):
+        """Return all that approvers are shown of this revision, as plain data."""
+        fields, resources, tags = self.create_parameters()
+        return {
+            "kind": self.kind,
+            # A create request's service is its outcome, not part of what was approved.
+            "service": None if self.is_create else self.service_id,
+            **fields,
+            "connect_bandwidth": self.connect_bandwidth,
+            "resources": resources,
+            "tags": tags,
+            "justification": self.justification,
+            "target_owner": self.target_owner_id,
+            "plan": [op.content() for op in self.operations.all()],
+        }
+
+    def digest(self):
+        return content_digest(self.content())
+
+    def current_approvals(self):
+        """Approvals of this revision that bind to its content as it is now."""
+        return self.approvals.filter(
+            revision=self.revision, digest=self.digest(), decision=Decision.APPROVE
+        )
 
 
 CLOUD_FIELDS = [
@@ -315,6 +401,15 @@ CLOUD_FIELDS = [
 ]
 # What the form edits: the cloud's parameters and, for the approvers, the justification.
 EDITABLE_FIELDS = [*CLOUD_FIELDS, "justification"]
+# What a change request edits: the attributes UpdateVpcEndpointServiceAttribute can change.
+CHANGE_FIELDS = [
+    "service_description",
+    "auto_accept_enabled",
+    "zone_affinity_enabled",
+    "connect_bandwidth",
+    "address_ip_version",
+    "supported_region_list",
+]
 
 
 class RequestResource(models.Model):
@@ -364,6 +459,11 @@ class Approval(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals"
     )
     revision = models.PositiveIntegerField()
+    digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the request's content the approver was shown (see content()).",
+    )
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -379,3 +479,49 @@ class Approval(models.Model):
 
     def __str__(self):
         return f"{self.approver} {self.get_decision_display().lower()} #{self.request_id}"
+
+
+def new_operation_token():
+    return f"plo-{uuid.uuid4().hex}"
+
+
+class OperationState(models.TextChoices):
+    PENDING = "pending", "Not applied yet"
+    CALLED = "called", "Called; waiting for the service"
+    APPLIED = "applied", "Applied"
+
+
+class RequestOperation(models.Model):
+    """One cloud operation of a request's plan, applied in order, each with its own ClientToken.
+
+    `params` are the operation's parameters in snake_case, without RegionId, ServiceId,
+    ClientToken and DryRun, which the worker adds. An asynchronous operation is `called`
+    until the service leaves Pending; only then is it `applied` and the next one may start.
+    """
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="operations")
+    position = models.PositiveSmallIntegerField()
+    action = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=list, blank=True, help_text="The plan's lines, as shown.")
+    client_token = models.CharField(max_length=64, unique=True, default=new_operation_token)
+    state = models.CharField(
+        max_length=10, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    outcome = models.CharField(max_length=100, blank=True)
+    cloud_request_id = models.CharField(max_length=64, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "position"], name="one_operation_per_position"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.position + 1}. {self.action}"
+
+    def content(self):
+        return {"action": self.action, "params": self.params}

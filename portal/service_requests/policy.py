@@ -1,10 +1,11 @@
-"""Who must approve a request, and who may decide it."""
+"""Who must approve a request, who may decide it, and what each person may do with it."""
 
 from dataclasses import dataclass
 
 from django.conf import settings
 
-from portal.service_requests.models import Payer
+from portal.endpoint_services import plans
+from portal.service_requests.models import Kind, Payer
 
 APPROVERS_GROUP = "approvers"
 AUDITORS_GROUP = "auditors"
@@ -25,10 +26,15 @@ class Requirement:
 def required_approvals(service_request):
     """Return how many distinct approvers a request needs, and why."""
     reasons = []
-    if service_request.auto_accept_enabled:
-        reasons.append("auto-accept is on")
-    if service_request.payer == Payer.ENDPOINT_SERVICE:
-        reasons.append("the service owner pays for consumers' traffic")
+    if service_request.kind == Kind.CREATE:
+        if service_request.auto_accept_enabled:
+            reasons.append("auto-accept is on")
+        if service_request.payer == Payer.ENDPOINT_SERVICE:
+            reasons.append("the service owner pays for consumers' traffic")
+    elif service_request.kind == Kind.CHANGE:
+        reasons = plans.risks([op.content() for op in service_request.operations.all()])
+    elif service_request.kind == Kind.DECOMMISSION:
+        reasons.append("it deletes a service that consumers may be using")
     if reasons:
         return Requirement(settings.APPROVALS_REQUIRED_RISKY, tuple(reasons))
     return Requirement(settings.APPROVALS_REQUIRED, ())
@@ -54,8 +60,46 @@ def is_read_only(user):
     return is_auditor(user) and not user.is_superuser and not in_group(user, APPROVERS_GROUP)
 
 
+def owns(user, service):
+    return service is not None and service.owner_id == user.pk
+
+
 def can_view(user, service_request):
-    return service_request.requester_id == user.pk or is_approver(user) or is_auditor(user)
+    return (
+        service_request.requester_id == user.pk
+        or is_approver(user)
+        or is_auditor(user)
+        or (
+            service_request.endpoint_service_id is not None
+            and owns(user, service_request.endpoint_service)
+        )
+    )
+
+
+def can_view_service(user, service):
+    """Everyone signed in sees managed services (the catalog); unmanaged ones are for approvers."""
+    return user.is_authenticated and (service.managed or is_approver(user) or is_auditor(user))
+
+
+def change_refusal(user, service):
+    """Return why `user` may not file a change or decommission of `service`, or None."""
+    if not (owns(user, service) or is_approver(user)):
+        return "Only the service's owner and approvers can change a service."
+    if not service.managed:
+        return "The portal does not manage this service yet: adopt it first."
+    if service.status in ("deleting", "deleted"):
+        return f"The service is {service.get_status_display().lower()}."
+    return None
+
+
+def adoption_refusal(user, service):
+    if not is_approver(user):
+        return "Only approvers and admins can adopt a service."
+    if service.managed:
+        return "The portal already manages this service."
+    if service.status in ("deleting", "deleted"):
+        return f"The service is {service.get_status_display().lower()}."
+    return None
 
 
 def decision_refusal(user, service_request):
@@ -71,3 +115,22 @@ def decision_refusal(user, service_request):
     if service_request.current_approvals().filter(approver=user).exists():
         return "You have already approved this revision."
     return None
+
+
+def available_actions(user, service_request):
+    """Return the USER_ACTIONS `user` may take on `service_request` now."""
+    if not user.is_authenticated or is_read_only(user):
+        return set()
+    actions = set()
+    mine = service_request.requester_id == user.pk
+    if mine and service_request.is_editable:
+        actions |= {"edit", "submit"}
+    if mine and service_request.can("cancel"):
+        actions.add("cancel")
+    if service_request.is_before_approval and (mine or is_approver(user)):
+        actions.add("validate")
+    if service_request.can("approve") and decision_refusal(user, service_request) is None:
+        actions |= {"approve", "send_back", "reject"}
+    if service_request.can("retry") and is_approver(user):
+        actions.add("retry")
+    return actions

@@ -1,4 +1,4 @@
-"""What people do to requests: save, validate, submit, decide, cancel, clone.
+"""What people do to requests: file, save, validate, submit, decide, cancel, retry, clone.
 
 Each function that changes state locks the request's row, checks the move through the one
 state machine (`ServiceRequest.move`), and writes its audit event in the same transaction.
@@ -12,15 +12,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.cloud import services as cloud
-from portal.provisioning.tasks import provision
+from portal.endpoint_services import plans
+from portal.endpoint_services import services as endpoint_services
+from portal.provisioning.tasks import start_work
 from portal.service_requests import policy
 from portal.service_requests.models import (
+    CHANGE_FIELDS,
     EDITABLE_FIELDS,
     Approval,
     Decision,
+    Kind,
+    RequestOperation,
     RequestResource,
     RequestTag,
     ServiceRequest,
+    State,
 )
 from portal.service_requests.notifications import notify_approvers, notify_requester
 
@@ -29,7 +35,18 @@ SUBMIT_DRY_RUN_ATTEMPTS = 3
 
 
 class DecisionRefused(Exception):
-    """The user may not take this decision on this request; the message says why."""
+    """The user may not do this to this request now; the message says why."""
+
+
+class StaleRevision(DecisionRefused):
+    """A decision was taken on a page showing a revision that is no longer the request's."""
+
+    def __init__(self, seen, current):
+        super().__init__(
+            f"This request changed since you opened it (you saw revision {seen}; it is now "
+            f"revision {current}). Nothing was recorded: review the new content below."
+        )
+        self.seen, self.current = seen, current
 
 
 def _locked(pk):
@@ -48,21 +65,119 @@ def _replace_rows(service_request, resources, tags):
     )
 
 
+def _replan(service_request):
+    """Compute the request's plan afresh from its service as last read; return the plan."""
+    if service_request.kind == Kind.CHANGE:
+        service = service_request.endpoint_service
+        operations = plans.change_plan(service.config(), service_request.desired_config())
+    elif service_request.kind == Kind.DECOMMISSION:
+        service = service_request.endpoint_service
+        operations = [
+            plans.Operation(
+                plans.DELETE, {}, [f"delete {service.service_id} ({service.region_id})"]
+            )
+        ]
+    else:
+        return []
+    service_request.operations.all().delete()
+    RequestOperation.objects.bulk_create(
+        RequestOperation(
+            request=service_request,
+            position=i,
+            action=op.action,
+            params=op.params,
+            summary=op.summary,
+        )
+        for i, op in enumerate(operations)
+    )
+    return operations
+
+
 def _snapshot(service_request):
-    fields, resources, tags = service_request.create_parameters()
-    return {
-        **fields,
-        "justification": service_request.justification,
-        "resources": resources,
-        "tags": tags,
-    }
+    return service_request.content()
 
 
 @transaction.atomic
 def service_request_create(*, requester, fields, resources, tags):
     service_request = ServiceRequest.objects.create(requester=requester, **fields)
     _replace_rows(service_request, resources, tags)
-    service_request.record("created", actor=requester)
+    service_request.record("created", actor=requester, details={"kind": Kind.CREATE})
+    return service_request
+
+
+def _about_service(service):
+    """The fields a request about an existing service copies from it, to describe itself."""
+    return {
+        "endpoint_service": service,
+        "service_id": service.service_id,
+        "service_name": service.service_name,
+        "service_domain": service.service_domain,
+        "region_id": service.region_id,
+        "service_resource_type": service.service_resource_type or "slb",
+        "payer": service.payer or "Endpoint",
+        "resource_group_id": service.resource_group_id,
+    }
+
+
+@transaction.atomic
+def change_request_create(*, requester, service, fields, resources, tags):
+    """File a change of `service` towards the desired state in `fields`, resources and tags."""
+    refusal = policy.change_refusal(requester, service)
+    if refusal:
+        raise DecisionRefused(refusal)
+    service_request = ServiceRequest.objects.create(
+        kind=Kind.CHANGE,
+        requester=requester,
+        **_about_service(service),
+        **{name: fields[name] for name in [*CHANGE_FIELDS, "justification"]},
+    )
+    _replace_rows(service_request, resources, tags)
+    _replan(service_request)
+    service_request.record(
+        "created", actor=requester, details={"kind": Kind.CHANGE, "service": service.service_id}
+    )
+    return service_request
+
+
+@transaction.atomic
+def decommission_request_create(*, requester, service, justification):
+    refusal = policy.change_refusal(requester, service)
+    if refusal:
+        raise DecisionRefused(refusal)
+    service_request = ServiceRequest.objects.create(
+        kind=Kind.DECOMMISSION,
+        requester=requester,
+        justification=justification,
+        service_description=service.service_description,
+        **_about_service(service),
+    )
+    _replan(service_request)
+    service_request.record(
+        "created",
+        actor=requester,
+        details={"kind": Kind.DECOMMISSION, "service": service.service_id},
+    )
+    return service_request
+
+
+@transaction.atomic
+def adoption_request_create(*, requester, service, owner, justification):
+    refusal = policy.adoption_refusal(requester, service)
+    if refusal:
+        raise DecisionRefused(refusal)
+    service_request = ServiceRequest.objects.create(
+        kind=Kind.ADOPT,
+        requester=requester,
+        target_owner=owner,
+        justification=justification,
+        service_description=service.service_description,
+        **_about_service(service),
+    )
+    service_request.record(
+        "created",
+        actor=requester,
+        details={"kind": Kind.ADOPT, "service": service.service_id, "owner": owner.get_username()},
+    )
     return service_request
 
 
@@ -86,6 +201,7 @@ def service_request_update(*, pk, actor, fields, resources, tags):
     service_request.dry_run_at = None
     service_request.save()
     _replace_rows(service_request, resources, tags)
+    _replan(service_request)
     after = _snapshot(service_request)
     changed = sorted(name for name in after if after[name] != before[name])
     details = {"changed": changed, "revision": service_request.revision}
@@ -96,7 +212,9 @@ def service_request_update(*, pk, actor, fields, resources, tags):
 
 
 def service_request_clone(*, source, actor):
-    """Start a new draft, owned by `actor`, with the parameters of `source`."""
+    """Start a new draft, owned by `actor`, with the parameters of a create request."""
+    if source.kind != Kind.CREATE:
+        raise DecisionRefused("Only create requests can be cloned.")
     fields, resources, tags = source.create_parameters()
     fields["justification"] = source.justification
     clone = service_request_create(requester=actor, fields=fields, resources=resources, tags=tags)
@@ -104,10 +222,75 @@ def service_request_clone(*, source, actor):
     return clone
 
 
+def dry_run_operations(*, region_id, service_id, operations):
+    """Dry-run each operation of a plan in order; return the first refusal, or a pass.
+
+    `operations` are plain dicts of action and params. The result's `records` hold every call.
+    """
+    result, records = None, []
+    attaches = any(op["action"] == plans.ATTACH for op in operations)
+    for position, op in enumerate(operations):
+        if (
+            op["action"] == plans.UPDATE
+            and op["params"].keys() == {"address_ip_version"}
+            and attaches
+        ):
+            # DualStack waits for the resources this plan attaches; the cloud checks it then.
+            continue
+        result = cloud.endpoint_service_operation_dry_run(
+            action=op["action"], region_id=region_id, service_id=service_id, params=op["params"]
+        )
+        records.append(result.record.as_dict())
+        if not result.ok:
+            result.message = f"Step {position + 1} ({op['action']}): {result.message}"
+            if result.code == "EndpointServiceConnectionDependence":
+                result.message += _connected_endpoints(region_id, service_id)
+            break
+    if result is None:
+        result = cloud.DryRunResult(
+            False,
+            "EmptyPlan",
+            "The plan is empty: the desired state is the service's current state.",
+        )
+    result.records = records
+    return result
+
+
+def _connected_endpoints(region_id, service_id):
+    try:
+        connections, _records = cloud.endpoint_connections(
+            region_id=region_id, service_id=service_id
+        )
+    except cloud.CloudError:
+        return ""
+    busy = [c for c in connections if c["connection_status"] not in ("Disconnected", "")]
+    if not busy:
+        return ""
+    named = ", ".join(
+        f"{c['endpoint_id']} (account {c['endpoint_owner_id']}, {c['connection_status']})"
+        for c in busy
+    )
+    return f" Still connected: {named}. Nothing was deleted."
+
+
 def service_request_dry_run(*, service_request, actor):
-    """Run a DryRun of the saved request, keep the answer on it and in the audit trail."""
-    fields, resources, tags = service_request.create_parameters()
-    result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
+    """Dry-run the saved request, keep the answer on it and in the audit trail."""
+    if service_request.kind == Kind.CREATE:
+        fields, resources, tags = service_request.create_parameters()
+        result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
+        calls = [result.record.as_dict()] if result.record else []
+    elif service_request.kind == Kind.ADOPT:
+        result = cloud.DryRunResult(
+            True, "NothingToCheck", "Nothing to ask the cloud: adoption reads the service."
+        )
+        calls = []
+    else:
+        result = dry_run_operations(
+            region_id=service_request.region_id,
+            service_id=service_request.service_id,
+            operations=[op.content() for op in service_request.operations.all()],
+        )
+        calls = result.records
     with transaction.atomic():
         locked = _locked(service_request.pk)
         if locked.revision == service_request.revision:
@@ -124,13 +307,28 @@ def service_request_dry_run(*, service_request, actor):
                     "updated_at",
                 ]
             )
-        locked.record(
-            "dry_run",
-            actor=actor,
-            details={"cloud_call": result.record.as_dict(), "ok": result.ok},
-        )
+        details = {"ok": result.ok, "revision": service_request.revision}
+        if len(calls) == 1:
+            details["cloud_call"] = calls[0]
+        elif calls:
+            details["cloud_calls"] = calls
+        locked.record("dry_run", actor=actor, details=details)
     service_request.refresh_from_db()
     return result
+
+
+def _submission_refusal(service_request):
+    if not service_request.justification.strip():
+        return "Add a justification for the approvers, then submit."
+    if service_request.kind == Kind.CREATE and not service_request.resources.exists():
+        return "Add at least one resource, then submit."
+    if service_request.kind in (Kind.CHANGE, Kind.DECOMMISSION):
+        refusal = policy.change_refusal(service_request.requester, service_request.endpoint_service)
+        if refusal:
+            return refusal
+    if service_request.kind == Kind.CHANGE and not service_request.operations.exists():
+        return "Nothing to change: the desired state is the service's current state."
+    return None
 
 
 def service_request_submit(*, service_request, actor):
@@ -141,6 +339,19 @@ def service_request_submit(*, service_request, actor):
     """
     if service_request.requester_id != actor.pk:
         raise DecisionRefused("Only the requester can submit a request.")
+    if not service_request.can("submit"):
+        raise DecisionRefused(
+            f"A request that is {service_request.get_state_display().lower()} cannot be submitted."
+        )
+    if service_request.kind == Kind.CHANGE:
+        _refresh_quietly(service_request.endpoint_service)
+        with transaction.atomic():
+            locked = _locked(service_request.pk)
+            if locked.revision == service_request.revision:
+                _replan(locked)
+    refusal = _submission_refusal(service_request)
+    if refusal:
+        raise DecisionRefused(refusal)
     for attempt in range(SUBMIT_DRY_RUN_ATTEMPTS):
         result = service_request_dry_run(service_request=service_request, actor=actor)
         if not result.transient or attempt == SUBMIT_DRY_RUN_ATTEMPTS - 1:
@@ -149,23 +360,41 @@ def service_request_submit(*, service_request, actor):
         time.sleep(min(float(result.retry_after or 0.5), 2.0))
     if not result.ok and not result.transient:
         return result
+    checked = service_request.revision
     with transaction.atomic():
         locked = _locked(service_request.pk)
+        if locked.revision != checked:
+            raise DecisionRefused(
+                "The request was edited while it was being checked; submit it again."
+            )
         locked.move(
             "submit",
             actor=actor,
-            details={"dry_run": result.code, "policy": str(policy.required_approvals(locked))},
+            details={
+                "dry_run": result.code,
+                "policy": str(policy.required_approvals(locked)),
+                "digest": locked.digest(),
+            },
         )
         transaction.on_commit(lambda: notify_approvers(locked))
     service_request.refresh_from_db()
     return result
 
 
+def _refresh_quietly(service):
+    """Read the service before planning against it; the last reading serves if it cannot."""
+    try:
+        endpoint_services.endpoint_service_refresh(pk=service.pk)
+    except cloud.CloudError as error:
+        log.warning("could not refresh %s before planning: %s", service.service_id, error)
+    service.refresh_from_db()
+
+
 @transaction.atomic
 def service_request_retry(*, pk, actor):
-    """Send a failed request back to provisioning, with the same ClientToken: no duplicate."""
+    """Send a failed request back to the worker: same ClientTokens, so nothing is duplicated."""
     if not policy.is_approver(actor):
-        raise DecisionRefused("Only approvers can retry a failed provisioning.")
+        raise DecisionRefused("Only approvers can retry a failed request.")
     service_request = _locked(pk)
     previous_error = {"code": service_request.error_code, "message": service_request.error_message}
     service_request.error_code = service_request.error_message = ""
@@ -176,7 +405,7 @@ def service_request_retry(*, pk, actor):
         details={"previous_error": previous_error},
         fields=["error_code", "error_message", "provisioning_started_at"],
     )
-    provision.delay_on_commit(service_request.pk)
+    start_work(service_request)
     return service_request
 
 
@@ -189,38 +418,53 @@ def service_request_cancel(*, pk, actor):
     return service_request
 
 
-def service_request_decide(*, pk, approver, decision, comment=""):
-    """Record one approver's decision; the last approval the policy needs approves the request.
+def service_request_decide(*, pk, approver, decision, revision, comment=""):
+    """Record one approver's decision on the revision they saw.
 
-    The row lock makes concurrent decisions queue up: two approvals at once never count as
-    one, and only one of them can move the request to approved.
+    A decision on another revision than the request's is refused (StaleRevision): an approval
+    binds to the revision and the digest of the content the approver was shown. The last
+    approval the policy needs approves the request. The row lock makes concurrent decisions
+    queue up: two approvals at once never count as one, and only one of them can move the
+    request to approved.
     """
     with transaction.atomic():
         service_request = _locked(pk)
+        if revision != service_request.revision:
+            raise StaleRevision(revision, service_request.revision)
         refusal = policy.decision_refusal(approver, service_request)
         if refusal:
             raise DecisionRefused(refusal)
+        digest = service_request.digest()
         Approval.objects.create(
             request=service_request,
             approver=approver,
-            revision=service_request.revision,
+            revision=revision,
+            digest=digest,
             decision=decision,
             comment=comment,
         )
         requirement = policy.required_approvals(service_request)
+        details = {"revision": revision, "digest": digest}
         if decision == Decision.APPROVE:
             count = service_request.current_approvals().count()
-            details = {"approvals": count, "needed": requirement.needed, "policy": str(requirement)}
+            details |= {
+                "approvals": count,
+                "needed": requirement.needed,
+                "policy": str(requirement),
+            }
             if count >= requirement.needed:
                 service_request.move("approve", actor=approver, comment=comment, details=details)
-                provision.delay_on_commit(service_request.pk)
+                start_work(service_request)
             else:
                 service_request.record(
                     "approval_added", actor=approver, comment=comment, details=details
                 )
         else:
-            service_request.move(decision, actor=approver, comment=comment)
-        if service_request.is_final or service_request.state in ("approved", "changes_requested"):
+            service_request.move(decision, actor=approver, comment=comment, details=details)
+        if service_request.is_final or service_request.state in (
+            State.APPROVED,
+            State.CHANGES_REQUESTED,
+        ):
             transaction.on_commit(lambda: notify_requester(service_request, comment))
     return service_request
 

@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,18 +12,37 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from portal.cloud import services as cloud
+from portal.endpoint_services import plans
 from portal.http import HttpRequest
 from portal.service_requests import policy, services
 from portal.service_requests.forms import DecisionForm, RequestEditor, SendBackForm
-from portal.service_requests.models import Decision, ServiceRequest, State, TransitionNotAllowed
+from portal.service_requests.models import (
+    Decision,
+    Kind,
+    RequestOperation,
+    ServiceRequest,
+    State,
+    TransitionNotAllowed,
+)
 
 STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh")
-POLLING_STATES = {State.PENDING_APPROVAL, State.APPROVED, State.PROVISIONING, State.CREATING}
+# How often an open page asks whether its request moved: often while it can move by itself,
+# less often when only a person (an approver's retry) can move it.
+POLL_EVERY = {
+    State.PENDING_APPROVAL: "2s",
+    State.APPROVED: "2s",
+    State.PROVISIONING: "2s",
+    State.CREATING: "2s",
+    State.APPLYING: "2s",
+    State.FAILED: "5s",
+}
 
 
 def _get_request_for_user(user, pk):
     """Return the request if `user` may see it; 404 otherwise, so ids leak nothing."""
-    service_request = get_object_or_404(ServiceRequest, pk=pk)
+    service_request = get_object_or_404(
+        ServiceRequest.objects.select_related("requester", "endpoint_service"), pk=pk
+    )
     if not policy.can_view(user, service_request):
         raise Http404("No such request.")
     return service_request
@@ -42,6 +61,12 @@ def pending_queue(user, limit=None):
         ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
         .exclude(requester=user)
         .select_related("requester")
+        .prefetch_related(
+            Prefetch(
+                "operations",
+                queryset=RequestOperation.objects.only("request_id", "action", "params"),
+            )
+        )
         .annotate(
             approvals_so_far=Count(
                 "approvals",
@@ -81,57 +106,107 @@ def approval_queue(request: HttpRequest):
     return render(request, template, {"queue": queue})
 
 
-def _render_form(request, editor, *, dry_run=None, status=200):
-    # Changing the region refreshes the form, and with it the zones offered for each row.
-    editor.form.fields["region_id"].widget.attrs.update(
-        {
-            "hx-post": request.path,
-            "hx-trigger": "change",
-            "hx-target": "#request-form",
-            "hx-swap": "outerHTML",
-            "hx-vals": '{"action": "refresh"}',
-        }
-    )
+def _preview_plan(editor):
+    """The plan a change form's current content would make, to show as it is typed."""
+    if not editor.is_change or not editor.is_valid():
+        return None
+    _fields, resources, tags = editor.cleaned()
+    desired = {**_fields, "resources": resources, "tags": tags}
+    return plans.change_plan(editor.service.config(), desired)
+
+
+def render_request_form(request, editor, *, dry_run=None, status=200):
+    if not editor.is_change:
+        # Changing the region refreshes the form, and with it the zones offered for each row.
+        editor.form.fields["region_id"].widget.attrs.update(
+            {
+                "hx-post": request.path,
+                "hx-trigger": "change",
+                "hx-target": "#request-form",
+                "hx-swap": "outerHTML",
+                "hx-vals": '{"action": "refresh"}',
+            }
+        )
     template = "service_requests/request_form.html"
     if request.htmx:
         template += "#request_form"
     context = {
         "editor": editor,
         "service_request": editor.instance if editor.instance.pk else None,
+        "service": editor.service,
         "dry_run": dry_run,
         "cloud_errors": editor.cloud_errors(dry_run),
+        "plan": _preview_plan(editor) if editor.show_errors else None,
     }
     return render(request, template, context, status=status)
 
 
-def _handle_form(request, instance):
-    action = request.POST.get("action", "draft")
-    editor = RequestEditor(request.POST, instance=instance, for_submit=action == "submit")
-    if action in STRUCTURE_ACTIONS or action.startswith("remove-"):
-        return _render_form(request, editor.restructure(action))
-    if not editor.is_valid():
-        return _render_form(request, editor)
+def _validate_unsaved(editor):
+    """Dry-run what the form holds, without saving it."""
     fields, resources, tags = editor.cleaned()
+    if not editor.is_change:
+        return cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
+    operations = plans.change_plan(
+        editor.service.config(), {**fields, "resources": resources, "tags": tags}
+    )
+    return services.dry_run_operations(
+        region_id=editor.service.region_id,
+        service_id=editor.service.service_id,
+        operations=[{"action": op.action, "params": op.params} for op in operations],
+    )
+
+
+def handle_request_form(request, instance, service=None):
+    action = request.POST.get("action", "draft")
+    editor = RequestEditor(
+        request.POST, instance=instance, for_submit=action == "submit", service=service
+    )
+    if action in STRUCTURE_ACTIONS or action.startswith("remove-"):
+        return render_request_form(request, editor.restructure(action))
+    if not editor.is_valid():
+        return render_request_form(request, editor)
     if action == "validate":
-        result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
-        return _render_form(request, editor, dry_run=result)
-    fields = services.create_fields_from(fields)
-    if instance is None:
-        instance = services.service_request_create(
-            requester=request.user, fields=fields, resources=resources, tags=tags
-        )
-    else:
-        instance = services.service_request_update(
-            pk=instance.pk, actor=request.user, fields=fields, resources=resources, tags=tags
-        )
+        return render_request_form(request, editor, dry_run=_validate_unsaved(editor))
+    fields, resources, tags = editor.cleaned()
+    try:
+        if instance is None and editor.is_change:
+            instance = services.change_request_create(
+                requester=request.user,
+                service=editor.service,
+                fields=fields,
+                resources=resources,
+                tags=tags,
+            )
+        elif instance is None:
+            instance = services.service_request_create(
+                requester=request.user,
+                fields=services.create_fields_from(fields),
+                resources=resources,
+                tags=tags,
+            )
+        else:
+            instance = services.service_request_update(
+                pk=instance.pk, actor=request.user, fields=fields, resources=resources, tags=tags
+            )
+    except services.DecisionRefused as error:
+        messages.error(request, str(error))
+        return render_request_form(request, editor, status=409)
     if action != "submit":
         messages.success(request, "Draft saved.")
         return redirect(instance)
-    result = services.service_request_submit(service_request=instance, actor=request.user)
+    return submit_and_redirect(request, instance)
+
+
+def submit_and_redirect(request, instance):
+    """Submit a saved request; on a refusal, say why on the request's own page."""
+    try:
+        result = services.service_request_submit(service_request=instance, actor=request.user)
+    except services.DecisionRefused as error:
+        messages.error(request, f"Saved, not submitted: {error}")
+        return redirect(instance)
     if instance.state != State.PENDING_APPROVAL:
         messages.error(request, f"Saved as a draft, not submitted: {result.message}")
-        editor = RequestEditor(instance=instance)
-        return _render_form(request, editor, dry_run=result)
+        return redirect(instance)
     messages.success(request, "Submitted for approval.")
     return redirect(instance)
 
@@ -142,44 +217,52 @@ def request_new(request: HttpRequest):
     if policy.is_read_only(request.user):
         raise PermissionDenied("Auditors do not make requests.")
     if request.method == "POST":
-        return _handle_form(request, None)
-    return _render_form(request, RequestEditor())
+        return handle_request_form(request, None)
+    return render_request_form(request, RequestEditor())
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_edit(request: HttpRequest, pk):
     service_request = _own_request(request.user, pk)
-    if not service_request.is_editable:
+    if "edit" not in service_request.available_actions(request.user):
         messages.error(request, "Only drafts and requests sent back for changes can be edited.")
         return redirect(service_request)
+    if service_request.kind not in (Kind.CREATE, Kind.CHANGE):
+        messages.error(request, "This kind of request has nothing to edit; cancel it instead.")
+        return redirect(service_request)
     if request.method == "POST":
-        return _handle_form(request, service_request)
-    return _render_form(request, RequestEditor(instance=service_request))
+        return handle_request_form(request, service_request)
+    return render_request_form(request, RequestEditor(instance=service_request))
 
 
 def _live_context(request, service_request, **extra):
-    """Context of the polled part of the page: status, the user's actions, the decision box."""
+    """Context of the parts of the page that follow the request live."""
+    actions = service_request.available_actions(request.user)
     context = {
         "service_request": service_request,
-        "polling": service_request.state in POLLING_STATES,
+        "poll_every": POLL_EVERY.get(service_request.state),
+        "actions": actions,
         "is_owner": service_request.requester_id == request.user.pk,
-        # A callable, so the groups are read only where the template needs the answer.
-        "is_approver": lambda: policy.is_approver(request.user),
-        # Made only if a form in the fragment asks for it (a pending or failed request).
+        # Made only if a form in the fragment asks for it.
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
+        "operations": list(service_request.operations.all())
+        if not service_request.is_create
+        else [],
+        "events": list(service_request.events.select_related("actor")),
         **extra,
     }
     if service_request.state == State.PENDING_APPROVAL:
-        approvals = [
-            a
-            for a in service_request.approvals.select_related("approver")
-            if a.revision == service_request.revision
-        ]
+        digest = service_request.digest()
         context.update(
-            approvals=approvals,
+            approvals=[
+                a
+                for a in service_request.approvals.select_related("approver")
+                if a.revision == service_request.revision and a.digest == digest
+            ],
             requirement=policy.required_approvals(service_request),
             decision_refusal=policy.decision_refusal(request.user, service_request),
+            is_approver=policy.is_approver(request.user),
         )
         context.setdefault("send_back_form", SendBackForm())
     return context
@@ -190,7 +273,6 @@ def _detail_context(request, service_request, **extra):
         **_live_context(request, service_request, **extra),
         "resources": list(service_request.resources.all()),
         "tags": list(service_request.tags.all()),
-        "events": list(service_request.events.select_related("actor")),
     }
 
 
@@ -205,13 +287,17 @@ def request_detail(request: HttpRequest, pk):
 
 
 def _status_response(request, service_request):
-    # Rendered without the request: the fragment needs no context processors, and skipping
-    # them keeps a poll of a live request to the session, the user, the request and the
-    # user's groups (4 queries), whatever the number of events.
-    html = render_to_string(
-        "service_requests/request_detail.html#live", _live_context(request, service_request)
-    )
-    if service_request.is_final:
+    """Answer a poll: the status and every live part, out of band.
+
+    The decision forms are sent only when the state or the revision moved, so that an approver
+    typing a comment is never interrupted by a poll that brings an approval or a cloud call.
+    """
+    seen = (request.GET.get("s"), request.GET.get("r"))
+    now = (service_request.state, str(service_request.revision))
+    context = _live_context(request, service_request, oob=True, forms_moved=seen != now)
+    # Rendered without the request: the fragments need no context processors.
+    html = render_to_string("service_requests/request_detail.html#live", context)
+    if service_request.state not in POLL_EVERY:
         return HttpResponseStopPolling(html)
     return HttpResponse(html)
 
@@ -219,6 +305,22 @@ def _status_response(request, service_request):
 @login_required
 @require_GET
 def request_status(request: HttpRequest, pk):
+    seen = request.GET.get("v")
+    if seen:
+        # "Nothing changed" costs one indexed read: the version and who may see it.
+        row = (
+            ServiceRequest.objects.filter(pk=pk).values("version", "state", "requester_id").first()
+        )
+        if row is None:
+            raise Http404("No such request.")
+        if str(row["version"]) == seen and row["state"] in POLL_EVERY:
+            user = request.user
+            if (
+                row["requester_id"] == user.pk
+                or policy.is_approver(user)
+                or policy.is_auditor(user)
+            ):
+                return HttpResponse(status=204)
     return _status_response(request, _get_request_for_user(request.user, pk))
 
 
@@ -226,18 +328,10 @@ def request_status(request: HttpRequest, pk):
 @require_POST
 def request_submit(request: HttpRequest, pk):
     service_request = _own_request(request.user, pk)
-    if not service_request.can("submit"):
+    if "submit" not in service_request.available_actions(request.user):
         messages.error(request, "This request cannot be submitted now.")
         return redirect(service_request)
-    if not service_request.justification.strip() or not service_request.resources.exists():
-        messages.error(request, "Add a justification and at least one resource, then submit.")
-        return redirect("service_requests:edit", pk=pk)
-    result = services.service_request_submit(service_request=service_request, actor=request.user)
-    if service_request.state == State.PENDING_APPROVAL:
-        messages.success(request, "Submitted for approval.")
-        return redirect(service_request)
-    messages.error(request, f"Not submitted: {result.message}")
-    return redirect("service_requests:edit", pk=pk)
+    return submit_and_redirect(request, service_request)
 
 
 @login_required
@@ -257,7 +351,7 @@ def request_cancel(request: HttpRequest, pk):
 @require_POST
 def request_validate(request: HttpRequest, pk):
     service_request = _get_request_for_user(request.user, pk)
-    if service_request.requester_id != request.user.pk and not policy.is_approver(request.user):
+    if "validate" not in service_request.available_actions(request.user):
         raise PermissionDenied("Only the requester and approvers can validate a request.")
     result = services.service_request_dry_run(service_request=service_request, actor=request.user)
     if request.htmx:
@@ -274,6 +368,8 @@ def request_validate(request: HttpRequest, pk):
 @require_POST
 def request_clone(request: HttpRequest, pk):
     source = _get_request_for_user(request.user, pk)
+    if source.kind != Kind.CREATE:
+        raise PermissionDenied("Only create requests can be cloned.")
     clone = services.service_request_clone(source=source, actor=request.user)
     messages.success(request, f"New draft #{clone.pk}, a copy of #{source.pk}.")
     return redirect("service_requests:edit", pk=clone.pk)
@@ -286,11 +382,20 @@ def _decide(request, pk, decision, form_class):
     form = form_class(request.POST)
     if not form.is_valid():
         context = _detail_context(request, service_request, send_back_form=form)
-        return render(request, "service_requests/request_detail.html", context)
+        return render(request, "service_requests/request_detail.html", context, status=400)
     try:
         services.service_request_decide(
-            pk=pk, approver=request.user, decision=decision, comment=form.cleaned_data["comment"]
+            pk=pk,
+            approver=request.user,
+            decision=decision,
+            revision=form.cleaned_data["revision"],
+            comment=form.cleaned_data["comment"],
         )
+    except services.StaleRevision as error:
+        messages.error(request, str(error))
+        service_request.refresh_from_db()
+        context = _detail_context(request, service_request)
+        return render(request, "service_requests/request_detail.html", context, status=409)
     except services.DecisionRefused as error:
         messages.error(request, str(error))
     else:
@@ -321,13 +426,15 @@ def request_send_back(request: HttpRequest, pk):
 def request_retry(request: HttpRequest, pk):
     service_request = _get_request_for_user(request.user, pk)
     if not policy.is_approver(request.user):
-        raise PermissionDenied("Only approvers can retry a failed provisioning.")
+        raise PermissionDenied("Only approvers can retry a failed request.")
     try:
         services.service_request_retry(pk=pk, actor=request.user)
     except TransitionNotAllowed as error:
         messages.error(request, f"Not retried: {error}.")
     else:
-        messages.success(request, "Provisioning restarted with the same ClientToken.")
+        messages.success(
+            request, "Restarted with the same ClientTokens: nothing can be duplicated."
+        )
     return redirect(service_request)
 
 

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class EndpointServicesConfig(AppConfig):
+    name = "portal.endpoint_services"
+    label = "endpoint_services"
+    verbose_name = "Endpoint services"

@@ -1,0 +1,223 @@
+"""Configurations of an endpoint service: compare two, and plan the cloud calls from one to another.
+
+A configuration is plain data: the attributes of CONFIG_FIELDS, `resources` (rows of
+resource_type, resource_id, zone_id) and `tags` (rows of key, value). An alb/nlb/gwlb resource is
+the pair (ResourceId, ZoneId), an slb resource its ResourceId alone (privatelink-day2-api.md).
+"""
+
+from dataclasses import dataclass, field
+
+ZONED_TYPES = {"alb", "nlb", "gwlb"}
+ASYNC_ACTIONS = {
+    "UpdateVpcEndpointServiceAttribute",
+    "AttachResourceToVpcEndpointService",
+    "DetachResourceFromVpcEndpointService",
+    "DeleteVpcEndpointService",
+}
+UPDATE = "UpdateVpcEndpointServiceAttribute"
+ATTACH = "AttachResourceToVpcEndpointService"
+DETACH = "DetachResourceFromVpcEndpointService"
+TAG = "TagResources"
+UNTAG = "UntagResources"
+DELETE = "DeleteVpcEndpointService"
+ATTRIBUTE_LABELS = {
+    "service_description": "description",
+    "auto_accept_enabled": "auto-accept",
+    "zone_affinity_enabled": "zone affinity",
+    "connect_bandwidth": "connection bandwidth",
+    "address_ip_version": "IP version",
+}
+
+
+@dataclass
+class Operation:
+    """One planned cloud call: the API action, its snake_case parameters, and what it changes."""
+
+    action: str
+    params: dict
+    summary: list = field(default_factory=list)
+
+    @property
+    def asynchronous(self):
+        return self.action in ASYNC_ACTIONS
+
+
+def resource_key(row):
+    if row.get("resource_type") in ZONED_TYPES:
+        return (row["resource_type"], row["resource_id"], row.get("zone_id") or "")
+    return (row["resource_type"], row["resource_id"], "")
+
+
+def normalize(config):
+    """Return `config` with its lists in a stable order, so that equal means the same."""
+    config = dict(config)
+    config["supported_region_list"] = sorted(config.get("supported_region_list") or [])
+    config["resources"] = sorted(
+        (
+            {k: r.get(k) or "" for k in ("resource_type", "resource_id", "zone_id")}
+            for r in config.get("resources") or []
+        ),
+        key=lambda r: (r["resource_id"], r["zone_id"]),
+    )
+    config["tags"] = sorted(
+        ({"key": t["key"], "value": t.get("value") or ""} for t in config.get("tags") or []),
+        key=lambda t: t["key"],
+    )
+    return config
+
+
+def _shown(name, value):
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if name == "service_description":
+        return f"“{value}”" if value else "(none)"
+    if name == "connect_bandwidth":
+        return f"{value} Mbit/s" if value is not None else "(default)"
+    return str(value)
+
+
+def _resource_line(sign, row):
+    zone = f" in {row['zone_id']}" if row.get("zone_id") else ""
+    return f"{sign} {row['resource_type']} {row['resource_id']}{zone}"
+
+
+def differences(expected, actual):
+    """Return what `actual` changes of `expected`, one line each ("description: A → B").
+
+    An attribute `expected` leaves unset (None) is not compared: the portal never said.
+    """
+    actual = {
+        **actual,
+        **{name: None for name in ATTRIBUTE_LABELS if expected.get(name) is None},
+    }
+    return [line for op in _changes(expected, actual) for line in op.summary]
+
+
+def _resource_changes(current, desired):
+    have = {resource_key(r): r for r in current}
+    # An slb row without a zone matches that slb in whatever zone the cloud gave it.
+    for row in desired:
+        if row["resource_type"] not in ZONED_TYPES and not row.get("zone_id"):
+            row["zone_id"] = next(
+                (r["zone_id"] for r in current if resource_key(r) == resource_key(row)), ""
+            )
+    want = {resource_key(r): r for r in desired}
+    added = [want[k] for k in want if k not in have]
+    removed = [have[k] for k in have if k not in want]
+    return added, removed
+
+
+def _changes(current, desired):
+    """Return the operations that turn configuration `current` into `desired`, in order.
+
+    Order keeps the service usable and the cloud willing: attributes first, except an upgrade
+    to DualStack, which waits until the resources that support it are attached; attach before
+    detach; tags last (they never make the service Pending).
+    """
+    current, desired = normalize(current), normalize(desired)
+    operations = []
+    params, summary = {}, []
+    upgrade = None
+    for name, label in ATTRIBUTE_LABELS.items():
+        before, after = current.get(name), desired.get(name)
+        if after is None or after == before:
+            continue
+        line = f"{label}: {_shown(name, before)} → {_shown(name, after)}"
+        if name == "address_ip_version" and after == "DualStack":
+            upgrade = Operation(UPDATE, {name: after}, [line])
+            continue
+        params[name] = after
+        summary.append(line)
+    added_regions = [
+        r for r in desired["supported_region_list"] if r not in current["supported_region_list"]
+    ]
+    removed_regions = [
+        r for r in current["supported_region_list"] if r not in desired["supported_region_list"]
+    ]
+    if added_regions:
+        params["add_supported_region_set"] = added_regions
+        summary += [f"+ supported region {r}" for r in added_regions]
+    if removed_regions:
+        params["delete_supported_region_set"] = removed_regions
+        summary += [f"- supported region {r}" for r in removed_regions]
+    if params:
+        operations.append(Operation(UPDATE, params, summary))
+    added, removed = _resource_changes(current["resources"], desired["resources"])
+    for row in added:
+        operations.append(Operation(ATTACH, dict(row), [_resource_line("+", row)]))
+    for row in removed:
+        operations.append(Operation(DETACH, dict(row), [_resource_line("-", row)]))
+    if upgrade:
+        operations.append(upgrade)
+    have_tags = {t["key"]: t["value"] for t in current["tags"]}
+    want_tags = {t["key"]: t["value"] for t in desired["tags"]}
+    set_tags, tag_lines = [], []
+    for key, value in want_tags.items():
+        if key not in have_tags:
+            set_tags.append({"key": key, "value": value})
+            tag_lines.append(f"+ tag {key}={value}")
+        elif have_tags[key] != value:
+            set_tags.append({"key": key, "value": value})
+            tag_lines.append(f"~ tag {key}: {have_tags[key]} → {value}")
+    if set_tags:
+        operations.append(Operation(TAG, {"tags": set_tags}, tag_lines))
+    removed_keys = [key for key in have_tags if key not in want_tags]
+    if removed_keys:
+        operations.append(
+            Operation(UNTAG, {"tag_keys": removed_keys}, [f"- tag {k}" for k in removed_keys])
+        )
+    return operations
+
+
+def change_plan(current, desired):
+    """Return the ordered operations of a change from `current` to `desired` (may be empty)."""
+    return _changes(current, desired)
+
+
+def risks(operations):
+    """Return why a plan needs the risky number of approvals (empty when it does not)."""
+    reasons = []
+    for op in operations:
+        params = op["params"] if isinstance(op, dict) else op.params
+        action = op["action"] if isinstance(op, dict) else op.action
+        if action == UPDATE and params.get("auto_accept_enabled") is True:
+            reasons.append("it turns auto-accept on")
+        if action == UPDATE and params.get("add_supported_region_set"):
+            reasons.append("it opens the service to more regions")
+        if action == DETACH and "it detaches a resource" not in reasons:
+            reasons.append("it detaches a resource")
+    return reasons
+
+
+def apply_operations(config, operations):
+    """Return `config` as it is once `operations` (plain dicts or Operations) are applied."""
+    config = normalize(config)
+    for op in operations:
+        action = op["action"] if isinstance(op, dict) else op.action
+        params = op["params"] if isinstance(op, dict) else op.params
+        if action == UPDATE:
+            for name in ATTRIBUTE_LABELS:
+                if name in params:
+                    config[name] = params[name]
+            regions = [
+                r
+                for r in config["supported_region_list"]
+                if r not in params.get("delete_supported_region_set", [])
+            ]
+            regions += [r for r in params.get("add_supported_region_set", []) if r not in regions]
+            config["supported_region_list"] = regions
+        elif action == ATTACH:
+            keys = {resource_key(r) for r in config["resources"]}
+            if resource_key(params) not in keys:
+                config["resources"] = [*config["resources"], dict(params)]
+        elif action == DETACH:
+            config["resources"] = [
+                r for r in config["resources"] if resource_key(r) != resource_key(params)
+            ]
+        elif action == TAG:
+            tags = {t["key"]: t["value"] for t in config["tags"]}
+            tags.update({t["key"]: t["value"] for t in params["tags"]})
+            config["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        elif action == UNTAG:
+            config["tags"] = [t for t in config["tags"] if t["key"] not in params["tag_keys"]]
+    return normalize(config)

@@ -1,0 +1,412 @@
+"""Keeping endpoint service records true to the cloud: reading, drift, adoption, deletion.
+
+Cloud calls happen outside any lock; each record is then changed under its row lock, and what
+matters to an owner or an auditor (drift found or gone, a deletion seen, a state accepted)
+is an audit event on the service's chain.
+"""
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.cloud import services as cloud
+from portal.endpoint_services import plans
+from portal.endpoint_services.models import (
+    CLOUD_STATUSES,
+    CONFIG_FIELDS,
+    EndpointService,
+    ServiceStatus,
+)
+
+log = logging.getLogger(__name__)
+READ_FIELDS = [
+    "service_name",
+    "service_domain",
+    "cloud_status",
+    "business_status",
+    "service_description",
+    "service_resource_type",
+    "payer",
+    "auto_accept_enabled",
+    "zone_affinity_enabled",
+    "connect_bandwidth",
+    "address_ip_version",
+    "resource_group_id",
+    "supported_region_list",
+    "cloud_created_at",
+    "tags",
+]
+
+
+class ServiceRefused(Exception):
+    """The user may not do this to this service now; the message says why."""
+
+
+def list_digest(attributes):
+    """Return a digest of all that ListVpcEndpointServices shows of a service."""
+    encoded = json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _locked(pk):
+    return EndpointService.objects.select_for_update().get(pk=pk)
+
+
+def _apply_reading(service, attributes, *, resources=None, users=None, now=None):
+    """Copy what the cloud said onto the record (the caller saves it)."""
+    now = now or timezone.now()
+    for name in READ_FIELDS:
+        if name in attributes:
+            setattr(service, name, attributes[name])
+    service.status = CLOUD_STATUSES.get(attributes.get("cloud_status"), service.status)
+    if "tags" in attributes:  # A listing's reading: what the drift pass compares.
+        service.list_digest = list_digest(attributes)
+    service.read_at = now
+    if resources is not None:
+        service.resources = sorted(resources, key=lambda r: (r["resource_id"], r["zone_id"]))
+        service.zones = sorted({r["zone_id"] for r in resources if r["zone_id"]})
+        service.resources_read_at = now
+    if users is not None:
+        service.allowed_users = users
+
+
+def _drift_lines(service):
+    if not service.managed or not service.approved:
+        return []
+    if service.status == ServiceStatus.DELETED:
+        return ["the service was deleted outside the portal"] if service.deleted_outside else []
+    return plans.differences(service.approved, service.config())
+
+
+def _note_drift(service, *, actor=None):
+    """Recompute the drift of a locked, saved record; record an event when it changed."""
+    lines = _drift_lines(service)
+    if lines == service.drift:
+        return
+    before = service.drift
+    service.drift, service.drifted = lines, bool(lines)
+    service.save(update_fields=["drift", "drifted", "updated_at"])
+    if lines:
+        service.record("drift_detected", actor=actor, details={"differences": lines})
+    elif before:
+        service.record("drift_cleared", actor=actor, details={"was": before})
+
+
+def _mark_gone(service, *, outside):
+    """The cloud no longer knows the service: keep the record, as deleted, for history."""
+    if service.status == ServiceStatus.DELETED:
+        return
+    previous = service.status
+    service.status = ServiceStatus.DELETED
+    service.cloud_status = ""
+    service.deleted_at = timezone.now()
+    service.deleted_outside = outside
+    service.save(
+        update_fields=["status", "cloud_status", "deleted_at", "deleted_outside", "updated_at"]
+    )
+    service.record(
+        "deleted_outside_portal" if outside else "deleted",
+        actor=None,
+        from_state=previous,
+        details={"service_id": service.service_id},
+    )
+
+
+def endpoint_service_from_create(*, service_request, body):
+    """Make the record of a service that CreateVpcEndpointService just answered for."""
+    fields, resources, tags = service_request.create_parameters()
+    service, created = EndpointService.objects.get_or_create(
+        service_id=body["ServiceId"],
+        defaults={
+            "region_id": service_request.region_id,
+            "service_name": body.get("ServiceName", ""),
+            "service_domain": body.get("ServiceDomain", ""),
+            "status": CLOUD_STATUSES.get(body.get("ServiceStatus"), ServiceStatus.CREATING),
+            "cloud_status": body.get("ServiceStatus", ""),
+            "owner_id": service_request.requester_id,
+            "service_description": fields["service_description"],
+            "service_resource_type": fields["service_resource_type"],
+            "payer": fields["payer"],
+            "auto_accept_enabled": fields["auto_accept_enabled"],
+            "zone_affinity_enabled": fields["zone_affinity_enabled"],
+            "address_ip_version": fields["address_ip_version"],
+            "resource_group_id": fields["resource_group_id"],
+            "supported_region_list": fields["supported_region_list"] or [fields["region_id"]],
+            "resources": resources,
+            "zones": sorted({r["zone_id"] for r in resources if r["zone_id"]}),
+            "tags": sorted(tags, key=lambda t: t["key"]),
+        },
+    )
+    if created:
+        service.record(
+            "created",
+            actor=None,
+            details={"by_request": service_request.pk, "service_id": service.service_id},
+        )
+    return service
+
+
+def endpoint_service_went_active(*, service, attributes, service_request):
+    """A create request's service is Active: the portal now stands behind its configuration."""
+    service = _locked(service.pk)
+    _apply_reading(service, attributes)
+    _fields, resources, tags = service_request.create_parameters()
+    service.approved = plans.normalize(
+        {
+            **{name: getattr(service, name) for name in CONFIG_FIELDS},
+            "resources": resources,
+            "tags": tags,
+        }
+    )
+    service.save()
+    return service
+
+
+def endpoint_service_read(service):
+    """Read a service whole from the cloud: attributes and tags, resources, allow-list.
+
+    Returns (attributes or None when the cloud no longer knows it, resources, users, records).
+    Raises CloudError when the cloud does not answer.
+    """
+    body, record = cloud.endpoint_services_page(
+        region_id=service.region_id, service_id=service.service_id, max_results=1
+    )
+    records = [record]
+    items = [i for i in body.get("Services") or [] if i.get("ServiceId") == service.service_id]
+    if not items:
+        return None, None, None, records
+    attributes = cloud.service_attributes(items[0])
+    resources, more = cloud.endpoint_service_resources(
+        region_id=service.region_id, service_id=service.service_id
+    )
+    users, most = cloud.endpoint_service_users(
+        region_id=service.region_id, service_id=service.service_id
+    )
+    return attributes, resources, users, [*records, *more, *most]
+
+
+def endpoint_service_refresh(*, pk, actor=None):
+    """Re-read one service now and note any drift; return the record."""
+    service = EndpointService.objects.get(pk=pk)
+    attributes, resources, users, records = endpoint_service_read(service)
+    with transaction.atomic():
+        service = _locked(pk)
+        if attributes is None:
+            _mark_gone(service, outside=not _deleting_by_portal(service))
+        else:
+            _apply_reading(service, attributes, resources=resources, users=users)
+            service.save()
+        if actor is not None:
+            service.record(
+                "refreshed",
+                actor=actor,
+                details={"cloud_calls": [r.as_dict() for r in records]},
+            )
+        _note_drift(service, actor=actor)
+    return service
+
+
+def _deleting_by_portal(service):
+    from portal.service_requests.models import Kind, State
+
+    return service.requests.filter(
+        kind=Kind.DECOMMISSION, state__in=[State.APPROVED, State.APPLYING]
+    ).exists()
+
+
+def endpoint_service_accept_drift(*, pk, actor):
+    """The owner accepts the cloud's state: the portal now stands behind it (audited)."""
+    with transaction.atomic():
+        service = _locked(pk)
+        if not (service.owner_id == actor.pk or _is_approver(actor)):
+            raise ServiceRefused("Only the service's owner and approvers can accept drift.")
+        if not service.drifted:
+            raise ServiceRefused("The service has not drifted: there is nothing to accept.")
+        before = service.approved
+        if service.status == ServiceStatus.DELETED:
+            service.managed = True
+        service.approved = plans.normalize(service.config())
+        service.save(update_fields=["approved", "updated_at"])
+        service.record(
+            "drift_accepted",
+            actor=actor,
+            details={"differences": service.drift, "was_approved": before},
+        )
+        _note_drift(service, actor=actor)
+    return service
+
+
+def _is_approver(user):
+    from portal.service_requests import policy
+
+    return policy.is_approver(user)
+
+
+def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
+    """Compare every service of a region in the cloud with the portal's records.
+
+    One ListVpcEndpointServices call per 1,000 services; then one resources read for each
+    service whose listing changed (or that is new), plus up to `resource_sweep` of those whose
+    resources were read longest ago (resource changes do not show in the listing). Returns a
+    summary dict.
+    """
+    sweep = settings.DRIFT_RESOURCE_SWEEP if resource_sweep is None else resource_sweep
+    known = {
+        service_id: (pk, digest)
+        for service_id, pk, digest in EndpointService.objects.filter(region_id=region_id)
+        .exclude(status=ServiceStatus.DELETED)
+        .values_list("service_id", "pk", "list_digest")
+        .iterator(chunk_size=5000)
+    }
+    seen, changed, new = set(), [], []
+    calls, next_token = 0, None
+    while True:
+        body, _record = cloud.endpoint_services_page(region_id=region_id, next_token=next_token)
+        calls += 1
+        for item in body.get("Services") or []:
+            attributes = cloud.service_attributes(item)
+            service_id = attributes["service_id"]
+            seen.add(service_id)
+            if service_id not in known:
+                new.append(attributes)
+            elif known[service_id][1] != list_digest(attributes):
+                changed.append((known[service_id][0], attributes))
+        next_token = body.get("NextToken")
+        if not next_token:
+            break
+    for pk, attributes in changed:
+        calls += _reread(pk, attributes, region_id)
+    for attributes in new:
+        calls += _discover(attributes, region_id)
+    gone = [pk for service_id, (pk, _digest) in known.items() if service_id not in seen]
+    for pk in gone:
+        with transaction.atomic():
+            service = _locked(pk)
+            if service.status == ServiceStatus.CREATING and service.read_at is None:
+                continue  # Not listed yet: a Create that has only just answered.
+            _mark_gone(service, outside=not _deleting_by_portal(service))
+            _note_drift(service)
+    stale = timezone.now() - timedelta(seconds=settings.DRIFT_RESOURCE_MAX_AGE)
+    swept = 0
+    if sweep:
+        done = {pk for pk, _a in changed}
+        oldest = (
+            EndpointService.objects.filter(region_id=region_id, resources_read_at__lt=stale)
+            .exclude(status=ServiceStatus.DELETED)
+            .exclude(pk__in=done)
+            .order_by("resources_read_at")
+            .values_list("pk", flat=True)[:sweep]
+        )
+        for pk in oldest:
+            calls += _reread(pk, None, region_id)
+            swept += 1
+    return {
+        "region_id": region_id,
+        "listed": len(seen),
+        "changed": len(changed),
+        "new": len(new),
+        "gone": len(gone),
+        "swept": swept,
+        "calls": calls,
+    }
+
+
+def _reread(pk, attributes, region_id):
+    """Read a changed service's resources and update its record; return the calls made."""
+    service_id = EndpointService.objects.values_list("service_id", flat=True).get(pk=pk)
+    resources, records = cloud.endpoint_service_resources(
+        region_id=region_id, service_id=service_id
+    )
+    with transaction.atomic():
+        service = _locked(pk)
+        if attributes is None:
+            service.resources = sorted(resources, key=lambda r: (r["resource_id"], r["zone_id"]))
+            service.zones = sorted({r["zone_id"] for r in resources if r["zone_id"]})
+            service.resources_read_at = timezone.now()
+        else:
+            _apply_reading(service, attributes, resources=resources)
+        service.save()
+        _note_drift(service)
+    return len(records)
+
+
+def _discover(attributes, region_id):
+    """Record a service found in the cloud that the portal did not know: unmanaged."""
+    resources, records = cloud.endpoint_service_resources(
+        region_id=region_id, service_id=attributes["service_id"]
+    )
+    with transaction.atomic():
+        service, created = EndpointService.objects.get_or_create(
+            service_id=attributes["service_id"],
+            defaults={"region_id": region_id, "managed": False},
+        )
+        service = _locked(service.pk)
+        _apply_reading(service, attributes, resources=resources)
+        service.save()
+        if created:
+            service.record(
+                "discovered",
+                actor=None,
+                details={"service_id": service.service_id, "region_id": region_id},
+            )
+    return len(records)
+
+
+def endpoint_service_adopt(*, service, owner):
+    """Take a service the portal did not create into its care (the worker, once approved)."""
+    attributes, resources, users, _records = endpoint_service_read(service)
+    with transaction.atomic():
+        service = _locked(service.pk)
+        if attributes is None:
+            _mark_gone(service, outside=True)
+            return service
+        _apply_reading(service, attributes, resources=resources, users=users)
+        service.managed = True
+        service.owner = owner
+        service.approved = plans.normalize(service.config())
+        service.save()
+        service.record(
+            "adopted", actor=None, details={"owner": owner.get_username() if owner else None}
+        )
+        _note_drift(service)
+    return service
+
+
+def endpoint_service_note_reading(*, pk, attributes):
+    """Keep what a Get during a request's work said (status, attributes) on the record."""
+    if pk is None:
+        return
+    with transaction.atomic():
+        service = _locked(pk)
+        if service.status == ServiceStatus.DELETED:
+            return
+        _apply_reading(service, attributes)
+        service.save()
+
+
+def endpoint_service_changed(*, pk, operations):
+    """A change request's plan is applied: the portal stands behind its result."""
+    service = _locked(pk)
+    service.approved = plans.apply_operations(service.approved or service.config(), operations)
+    # Until the next reading, what was just applied is the best knowledge of the cloud.
+    applied = plans.apply_operations(service.config(), operations)
+    for name in CONFIG_FIELDS:
+        setattr(service, name, applied[name])
+    service.resources = applied["resources"]
+    service.zones = sorted({r["zone_id"] for r in applied["resources"] if r["zone_id"]})
+    service.tags = applied["tags"]
+    service.save()
+    _note_drift(service)
+    return service
+
+
+def endpoint_service_deleted(*, pk):
+    """A decommission request's Delete is done: the record stays, as deleted."""
+    service = _locked(pk)
+    _mark_gone(service, outside=False)
+    return service

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from portal.endpoint_services import views
+
+app_name = "endpoint_services"
+urlpatterns = [
+    path("", views.service_list, name="list"),
+    path("unmanaged/", views.unmanaged_list, name="unmanaged"),
+    path("<str:service_id>/", views.service_detail, name="detail"),
+    path("<str:service_id>/status/", views.service_status, name="status"),
+    path("<str:service_id>/refresh/", views.service_refresh, name="refresh"),
+    path("<str:service_id>/accept-drift/", views.service_accept_drift, name="accept_drift"),
+    path("<str:service_id>/change/", views.service_change, name="change"),
+    path("<str:service_id>/decommission/", views.service_decommission, name="decommission"),
+    path("<str:service_id>/adopt/", views.service_adopt, name="adopt"),
+]

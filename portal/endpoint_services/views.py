@@ -1,0 +1,257 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from portal.cloud import services as cloud
+from portal.endpoint_services import services
+from portal.endpoint_services.filters import ServiceFilter
+from portal.endpoint_services.models import EndpointService, ServiceStatus
+from portal.http import HttpRequest
+from portal.service_requests import policy
+from portal.service_requests import services as request_services
+from portal.service_requests.forms import AdoptionForm, DecommissionForm, RequestEditor
+from portal.service_requests.models import LIVE_STATES
+from portal.service_requests.views import (
+    handle_request_form,
+    render_request_form,
+    submit_and_redirect,
+)
+
+PAGE_SIZE = 50
+
+
+def _get_service_for_user(user, service_id):
+    """Return the service if `user` may see it; 404 otherwise, so ids leak nothing."""
+    service = get_object_or_404(
+        EndpointService.objects.select_related("owner"), service_id=service_id
+    )
+    if not policy.can_view_service(user, service):
+        raise Http404("No such service.")
+    return service
+
+
+def _page(request, queryset):
+    """One page of `queryset` without counting it all: a page and whether there is another."""
+    try:
+        number = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        number = 1
+    offset = (number - 1) * PAGE_SIZE
+    rows = list(queryset[offset : offset + PAGE_SIZE + 1])
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "rows": rows[:PAGE_SIZE],
+        "page": number,
+        "has_next": len(rows) > PAGE_SIZE,
+        "query": params.urlencode(),
+    }
+
+
+@login_required
+@require_GET
+def service_list(request: HttpRequest):
+    queryset = EndpointService.objects.filter(managed=True).select_related("owner")
+    if not request.GET.getlist("status"):
+        queryset = queryset.exclude(status=ServiceStatus.DELETED)
+    services_filter = ServiceFilter(request.GET, queryset=queryset, request=request)
+    context = {
+        "filter": services_filter,
+        **_page(request, services_filter.qs.order_by("-created_at", "-id")),
+    }
+    return render(request, "endpoint_services/service_list.html", context)
+
+
+@login_required
+@require_GET
+def unmanaged_list(request: HttpRequest):
+    if not (policy.is_approver(request.user) or policy.is_auditor(request.user)):
+        raise PermissionDenied("Unmanaged services are for approvers and admins.")
+    queryset = (
+        EndpointService.objects.filter(managed=False)
+        .exclude(status=ServiceStatus.DELETED)
+        .order_by("region_id", "service_id")
+    )
+    context = {**_page(request, queryset), "unmanaged": True}
+    return render(request, "endpoint_services/service_list.html", context)
+
+
+def _live_context(request, service, **extra):
+    user = request.user
+    requests = list(
+        service.requests.select_related("requester").order_by("-created_at", "-id")[:20]
+    )
+    busy = service.in_flight or any(r.state in LIVE_STATES for r in requests)
+    return {
+        "service": service,
+        "requests": requests,
+        "poll": busy,
+        "token": _token(service),
+        "is_owner": policy.owns(user, service),
+        "change_refusal": policy.change_refusal(user, service),
+        "adoption_refusal": policy.adoption_refusal(user, service),
+        "may_refresh": policy.owns(user, service) or policy.is_approver(user),
+        "events": list(
+            service.events.filter(request__isnull=True)
+            .select_related("actor")
+            .order_by("-created_at", "-id")[:50]
+        ),
+        "csrf_token": SimpleLazyObject(lambda: get_token(request)),
+        **extra,
+    }
+
+
+def _token(service):
+    """What a poll compares: the service's version and its requests' newest version."""
+    newest = service.requests.aggregate(newest=Max("version"))["newest"] or 0
+    return f"{service.version}-{newest}"
+
+
+@login_required
+@require_GET
+def service_detail(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    if request.htmx:
+        return _status_response(request, service)
+    return render(request, "endpoint_services/service_detail.html", _live_context(request, service))
+
+
+def _status_response(request, service):
+    context = _live_context(request, service, oob=True)
+    html = render_to_string("endpoint_services/service_detail.html#live", context)
+    if not context["poll"]:
+        return HttpResponseStopPolling(html)
+    return HttpResponse(html)
+
+
+@login_required
+@require_GET
+def service_status(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    if request.GET.get("v") == _token(service) and (
+        service.in_flight or service.requests.filter(state__in=LIVE_STATES).exists()
+    ):
+        return HttpResponse(status=204)
+    return _status_response(request, service)
+
+
+@login_required
+@require_POST
+def service_refresh(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    if not (policy.owns(request.user, service) or policy.is_approver(request.user)):
+        raise PermissionDenied("Only the service's owner and approvers can refresh it.")
+    try:
+        service = services.endpoint_service_refresh(pk=service.pk, actor=request.user)
+    except cloud.CloudError as error:
+        messages.error(request, f"Not refreshed: {error.message}")
+    else:
+        if service.drifted:
+            messages.warning(
+                request, "Refreshed: the service differs from what the portal approved."
+            )
+        else:
+            messages.success(request, "Refreshed: the service is as the portal approved it.")
+    return redirect(service)
+
+
+@login_required
+@require_POST
+def service_accept_drift(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    if not (policy.owns(request.user, service) or policy.is_approver(request.user)):
+        raise PermissionDenied("Only the service's owner and approvers can accept drift.")
+    try:
+        services.endpoint_service_accept_drift(pk=service.pk, actor=request.user)
+    except services.ServiceRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The cloud's state is now the state the portal stands behind.")
+    return redirect(service)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_change(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    refusal = policy.change_refusal(request.user, service)
+    if refusal:
+        raise PermissionDenied(refusal)
+    if request.method == "POST":
+        return handle_request_form(request, None, service=service)
+    # "Restore" starts from what the portal approved, so that the plan undoes the drift.
+    start = service.approved if request.GET.get("restore") and service.approved else None
+    return render_request_form(request, RequestEditor(service=service, start=start))
+
+
+def _file(request, create, *, form, service, template):
+    """Save a decommission or adoption request from a valid form; submit it if asked."""
+    try:
+        service_request = create()
+    except request_services.DecisionRefused as error:
+        messages.error(request, str(error))
+        context = {"form": form, "service": service}
+        return render(request, template, context, status=409)
+    if request.POST.get("action") == "submit":
+        return submit_and_redirect(request, service_request)
+    messages.success(request, "Draft saved.")
+    return redirect(service_request)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_decommission(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    refusal = policy.change_refusal(request.user, service)
+    if refusal:
+        raise PermissionDenied(refusal)
+    template = "endpoint_services/decommission_form.html"
+    form = DecommissionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return _file(
+            request,
+            lambda: request_services.decommission_request_create(
+                requester=request.user,
+                service=service,
+                justification=form.cleaned_data["justification"],
+            ),
+            form=form,
+            service=service,
+            template=template,
+        )
+    status = 400 if request.method == "POST" else 200
+    return render(request, template, {"form": form, "service": service}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_adopt(request: HttpRequest, service_id):
+    service = _get_service_for_user(request.user, service_id)
+    refusal = policy.adoption_refusal(request.user, service)
+    if refusal:
+        raise PermissionDenied(refusal)
+    template = "endpoint_services/adopt_form.html"
+    form = AdoptionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return _file(
+            request,
+            lambda: request_services.adoption_request_create(
+                requester=request.user,
+                service=service,
+                owner=form.cleaned_data["owner"],
+                justification=form.cleaned_data["justification"],
+            ),
+            form=form,
+            service=service,
+            template=template,
+        )
+    status = 400 if request.method == "POST" else 200
+    return render(request, template, {"form": form, "service": service}, status=status)
