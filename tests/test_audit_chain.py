@@ -172,3 +172,42 @@ def test_generated_history_verifies(db, capsys):
         "mark_active",
         "fail",
     } <= actions
+
+
+@pytest.fixture
+def service_history(requester):
+    from portal.endpoint_services.models import EndpointService
+
+    service = EndpointService.objects.create(
+        service_id="epsrv-chained00000000000", region_id="cn-hangzhou", owner=requester
+    )
+    service.record("created", actor=None)
+    service.record("drift_detected", actor=None, details={"differences": ["- tag team"]})
+    service.record("drift_accepted", actor=requester)
+    return service
+
+
+def test_service_chains_are_verified_too(history, service_history):
+    report = audit_chain_verify()
+    assert report.ok, report
+    assert (report.requests_checked, report.services_checked, report.events_checked) == (2, 1, 10)
+    assert "2 requests, 1 services, 10 events" in str(report)
+
+
+def test_an_edited_service_event_is_named_with_its_service(history, service_history):
+    target = AuditEvent.objects.filter(service=service_history).order_by("seq")[1]
+    sql(
+        "UPDATE audit_auditevent SET details = %s WHERE id = %s", ['{"differences": []}', target.pk]
+    )
+    report = audit_chain_verify()
+    assert not report.ok
+    assert (report.broken_event, report.broken_service) == (target.pk, service_history.pk)
+    assert f"service #{service_history.pk}" in str(report)
+
+
+def test_a_truncated_service_chain_is_caught(history, service_history):
+    newest = AuditEvent.objects.filter(service=service_history).order_by("-seq").first()
+    sql("DELETE FROM audit_auditevent WHERE id = %s", [newest.pk])
+    report = audit_chain_verify()
+    assert not report.ok
+    assert "were removed" in report.message

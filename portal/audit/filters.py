@@ -5,7 +5,13 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from portal.service_requests.models import Approval, RequestResource, ServiceRequest, State
+from portal.service_requests.models import (
+    Approval,
+    Kind,
+    RequestResource,
+    ServiceRequest,
+    State,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -19,6 +25,7 @@ class RequestHistoryFilter(django_filters.FilterSet):
 
     # No DISTINCT: the filter joins nothing, and DISTINCT over every column costs a sort.
     state = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
+    kind = django_filters.MultipleChoiceFilter(choices=Kind.choices, distinct=False)
     region_id = django_filters.CharFilter(label="Region")
     requester = django_filters.CharFilter(
         field_name="requester__username", label="Requester (username)"

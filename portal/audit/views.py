@@ -50,6 +50,7 @@ EXPORT_COLUMNS = [
     "error_message",
     "client_token",
     "justification",
+    "kind",
 ]
 ROW_FIELDS = [
     "id",
@@ -75,6 +76,7 @@ ROW_FIELDS = [
     "error_message",
     "client_token",
     "justification",
+    "kind",
 ]
 
 
@@ -183,6 +185,7 @@ def timeline(request: HttpRequest, pk):
         "resources": list(service_request.resources.all()),
         "tags": list(service_request.tags.all()),
         "approvals": list(service_request.approvals.select_related("approver")),
+        "plan": list(service_request.operations.all()),
         "chain": audit_chain_verify(request_ids=[service_request.pk]),
     }
     return render(request, "audit/request_timeline.html", context)

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
 from portal.service_requests import policy
+from portal.service_requests.models import Kind
 
 
 def notify_approvers(service_request):
@@ -20,12 +21,26 @@ def notify_approvers(service_request):
     requirement = policy.required_approvals(service_request)
     send_mail(
         f"[PrivateLink portal] Request #{service_request.pk} awaits approval",
-        f"{service_request.requester.get_username()} asks for an endpoint service in "
-        f"{service_request.region_id}: {service_request.service_description or '(no description)'}"
+        f"{service_request.requester.get_username()} asks {_what(service_request)}"
         f"\nIt {requirement}.\n\n{settings.SITE_URL}{service_request.get_absolute_url()}\n",
         None,
         recipients,
     )
+
+
+def _what(service_request):
+    """Say in a line or a few what a request asks for."""
+    description = service_request.service_description or "(no description)"
+    if service_request.kind == Kind.CREATE:
+        return f"for an endpoint service in {service_request.region_id}: {description}"
+    service = f"{service_request.service_id} ({service_request.region_id}, {description})"
+    if service_request.kind == Kind.CHANGE:
+        lines = [f"  {line}" for op in service_request.operations.all() for line in op.summary]
+        return f"to change {service}:\n" + "\n".join(lines)
+    if service_request.kind == Kind.ADOPT:
+        owner = service_request.target_owner.get_username()
+        return f"to adopt {service}, owned by {owner}"
+    return f"to {service_request.get_kind_display().lower()}: {service}"
 
 
 def notify_requester(service_request, comment=""):
