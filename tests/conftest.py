@@ -166,3 +166,50 @@ def login(client):
         return client
 
     return as_user
+
+
+# --- the PrivateLink simulator with a clock the test moves (appended for the day-2 tests) ---
+
+
+class SimulatorClock:
+    """A clock for the simulator's backend: time stands still until a test moves it."""
+
+    def __init__(self):
+        self.now = 1_700_000_000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def clocked_simulator_server():
+    clock = SimulatorClock()
+    backend = Backend(
+        ":memory:",
+        create_delay=10,
+        accounts=[Account("dev", DEV_KEY_ID, DEV_KEY_SECRET)],
+        clock=clock,
+    )
+    server = start_in_thread(backend)
+    yield server, clock
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def clocked_simulator(clocked_simulator_server):
+    """A clean simulator whose time moves only by `sim.clock.advance(s)`; create delay 10 s.
+
+    Every transitional status (Creating, Pending, Connecting, ...) lasts exactly 10 s of
+    this clock, so a test sees each one deterministically, without sleeping.
+    """
+    server, clock = clocked_simulator_server
+    sim = Simulator(server)
+    sim.control("reset", {})
+    sim.configure(create_delay=10, quota=20, strict_delete=False, endpoints_per_vpc=50)
+    sim.clock = clock
+    yield sim
+    sim.configure(create_delay=10, quota=20, strict_delete=False, endpoints_per_vpc=50)

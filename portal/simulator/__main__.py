@@ -18,9 +18,20 @@ def main(argv=None):
         "--state", default="var/simulator.sqlite3", help="SQLite file, or :memory: to keep nothing"
     )
     parser.add_argument(
-        "--create-delay", type=float, default=3.0, help="seconds from Creating to Active"
+        "--create-delay",
+        type=float,
+        default=3.0,
+        help="seconds each transitional status lasts (Creating, Pending, Connecting, ...)",
     )
     parser.add_argument("--quota", type=int, default=20, help="endpoint services per region")
+    parser.add_argument(
+        "--strict-delete",
+        action="store_true",
+        help="DeleteVpcEndpointService refuses a service with resources left",
+    )
+    parser.add_argument(
+        "--endpoints-per-vpc", type=int, default=50, help="live endpoints per VPC and account"
+    )
     parser.add_argument("--inventory", default=str(DEFAULT_INVENTORY))
     parser.add_argument("--throttle-rate", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
@@ -37,6 +48,7 @@ def main(argv=None):
         "dev",
         os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "dev-access-key-id"),
         os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "dev-access-key-secret"),
+        uid="1000000000000001",
     )
     backend = Backend(
         args.state,
@@ -44,6 +56,8 @@ def main(argv=None):
         quota=args.quota,
         inventory=load_inventory(args.inventory),
         accounts=[account],
+        strict_delete=args.strict_delete,
+        endpoints_per_vpc=args.endpoints_per_vpc,
     )
     backend.faults.update(
         {

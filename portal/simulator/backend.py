@@ -1,50 +1,68 @@
-"""The simulated PrivateLink control plane: accounts' services, validation, lifecycle, errors.
+"""The simulated PrivateLink control plane: accounts, their services and endpoints, errors.
 
-Pure Python and SQLite, no HTTP: the protocol layer turns requests into `Backend.call()`.
-Parameters arrive as strings (lists and dicts for the flattened arrays), exactly as the
-wire carries them, so that type errors are the backend's to report.
+Pure Python, no HTTP: the protocol layer turns requests into `Backend.call()`. Parameters
+arrive as strings (lists and dicts for the flattened arrays), exactly as the wire carries
+them, so that type errors are the backend's to report. The operations live in three mixins:
+`owner.py` (a service owner's calls), `connections.py` (the owner's view of the endpoints
+connected to its services) and `consumer.py` (endpoints, from the consumer's account).
 """
 
+import copy
 import hashlib
 import json
-import random
-import sqlite3
-import string
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
+
+from .connections import ConnectionOperations
+from .consumer import EndpointOperations
+from .model import (
+    DEFAULT_RESOURCE_GROUP,
+    GONE,
+    SERVICE_RESOURCE_TYPES,
+    Service,
+    Store,
+    allocated,
+    iso,
+    random_id,
+    status_at,
+)
+from .owner import ServiceOperations
+from .params import ApiError, illegal, missing, parse_bool, parse_client_token, scalar
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_RESOURCE_GROUP",
+    "SERVICE_RESOURCE_TYPES",
+    "Account",
+    "ApiError",
+    "Backend",
+    "Faults",
+    "iso",
+    "load_inventory",
+    "missing",
+]
 
 API_VERSION = "2020-04-15"
 DEFAULT_INVENTORY = Path(__file__).with_name("inventory.json")
-SERVICE_RESOURCE_TYPES = ("slb", "alb", "nlb", "gwlb")
-ZONE_REQUIRED_TYPES = ("alb", "nlb", "gwlb")
-DUAL_STACK_TYPES = ("nlb", "gwlb")
-PAYERS = ("Endpoint", "EndpointService")
-IP_VERSIONS = ("IPv4", "DualStack")
-MAX_RESOURCES_AT_CREATION = 10
-MAX_TAGS = 20
-DEFAULT_RESOURCE_GROUP = "rg-acfmdefault000001"
+# Fixed uids of the documented accounts; any other account gets one derived from its name.
+KNOWN_UIDS = {
+    "dev": "1000000000000001",
+    "restricted": "1000000000000002",
+    "consumer": "1000000000000003",
+}
+# Actions whose remembered ClientTokens keep the names of the simulator's first schema.
+TOKEN_SCOPES = {"CreateVpcEndpointService": "Create", "DeleteVpcEndpointService": "Delete"}
+BUSINESS_STATES = ("Normal", "FinancialLocked")
 
 
-class ApiError(Exception):
-    """An error answer of the API: HTTP status, code and message."""
-
-    def __init__(self, code, message, status=400, headers=None):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-        self.headers = headers or {}
-
-
-def missing(param):
-    return ApiError(f"MissingParam.{param}", f"The parameter {param} is mandatory for this action.")
-
-
-def illegal(param, detail="is not valid"):
-    return ApiError(f"IllegalParamFormat.{param}", f"The parameter {param} {detail}.")
+def derived_uid(account_id):
+    """A stable 16-digit uid for an account: the documented one, or one from its name."""
+    if account_id in KNOWN_UIDS:
+        return KNOWN_UIDS[account_id]
+    digest = int(hashlib.sha256(account_id.encode()).hexdigest(), 16)
+    return str(2 * 10**15 + digest % 10**15)
 
 
 @dataclass
@@ -53,6 +71,13 @@ class Account:
     access_key_id: str
     access_key_secret: str
     payer_allowed: bool = True
+    uid: str = ""
+
+    def __post_init__(self):
+        if not self.uid:
+            self.uid = derived_uid(self.account_id)
+        if not (len(self.uid) == 16 and self.uid.isdigit() and self.uid[0] != "0"):
+            raise ValueError(f"uid of {self.account_id} must be 16 digits: {self.uid!r}")
 
 
 @dataclass
@@ -120,95 +145,8 @@ def load_inventory(path=DEFAULT_INVENTORY):
     }
 
 
-def parse_bool(params, name, default=False):
-    """Read a boolean the way the gateway does: true/false in any case."""
-    value = params.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, str) or value.lower() not in ("true", "false"):
-        raise illegal(name, "must be true or false")
-    return value.lower() == "true"
-
-
-def parse_choice(params, name, choices, default, code=None):
-    value = params.get(name)
-    if value is None:
-        return default
-    if value not in choices:
-        if code:
-            raise ApiError(code, f"The parameter {name} must be one of {', '.join(choices)}.")
-        raise illegal(name, f"must be one of {', '.join(choices)}")
-    return value
-
-
-def parse_string(params, name, max_length, required=False):
-    value = params.get(name)
-    if value is None or (required and value == ""):
-        if required:
-            raise missing(name)
-        return None
-    if not isinstance(value, str) or len(value) > max_length:
-        raise illegal(name, f"must be a string of at most {max_length} characters")
-    return value
-
-
-def parse_list(params, name, kind):
-    """Return the 1-based flattened array `name`, or [] when absent."""
-    value = params.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
-        raise illegal(name, "is not a valid list")
-    return value
-
-
-def check_tag(key, value):
-    if key is None or key == "":
-        raise missing("Tag.Key")
-    if len(key) > 64:
-        raise illegal("Tag.Key", "must be at most 64 characters")
-    if value is not None and len(value) > 128:
-        raise illegal("Tag.Value", "must be at most 128 characters")
-    for part, text in (("Key", key), ("Value", value or "")):
-        lowered = text.lower()
-        if lowered.startswith(("aliyun", "acs:")):
-            raise illegal(f"Tag.{part}", "must not start with aliyun or acs:")
-        if "http://" in lowered or "https://" in lowered:
-            raise illegal(f"Tag.{part}", "must not contain http:// or https://")
-
-
-def new_service_id():
-    alphabet = string.ascii_lowercase + string.digits
-    return "epsrv-" + "".join(random.choices(alphabet, k=20))
-
-
-def iso(timestamp):
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS services (
-    service_id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL,
-    region_id TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    active_at REAL,
-    deleting_at REAL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS client_tokens (
-    account_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    client_token TEXT NOT NULL,
-    params_hash TEXT NOT NULL,
-    response TEXT NOT NULL,
-    PRIMARY KEY (account_id, action, client_token)
-);
-"""
-
-
-class Backend:
-    """The state of every simulated account, kept in one SQLite database."""
+class Backend(ServiceOperations, ConnectionOperations, EndpointOperations):
+    """The state of every simulated account, in memory and written through to SQLite."""
 
     def __init__(
         self,
@@ -219,10 +157,14 @@ class Backend:
         inventory=None,
         accounts=(),
         clock=time.time,
+        strict_delete=False,
+        endpoints_per_vpc=50,
     ):
         self.inventory = inventory or load_inventory()
         self.create_delay = create_delay
         self.quota = quota
+        self.strict_delete = strict_delete
+        self.endpoints_per_vpc = endpoints_per_vpc
         self.clock = clock
         self.faults = Faults()
         self.accounts = {a.access_key_id: a for a in accounts}
@@ -232,25 +174,42 @@ class Backend:
                 item["access_key_id"],
                 item["access_key_secret"],
                 item.get("payer_allowed", True),
+                item.get("uid", ""),
             )
             self.accounts.setdefault(account.access_key_id, account)
-        if state != ":memory:":
-            Path(state).parent.mkdir(parents=True, exist_ok=True)
-        # One connection behind one lock: every operation is short, and this makes racing
-        # Creates with one ClientToken trivially safe within the simulator's process.
+        self.accounts_by_id = {}
+        for account in self.accounts.values():
+            self.accounts_by_id.setdefault(account.account_id, account)
+        # One lock over the whole model: every operation is short, and this makes racing
+        # calls with one ClientToken trivially safe within the simulator's process.
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(state, check_same_thread=False, isolation_level=None)
-        if state != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self.store = Store(state, legacy_delay=create_delay)
+
+    # --- accounts ----------------------------------------------------------------------
 
     def account_for_key(self, access_key_id):
         return self.accounts.get(access_key_id)
 
+    def uid_of(self, account_id):
+        account = self.accounts_by_id.get(account_id)
+        return account.uid if account else derived_uid(account_id)
+
+    def find_account(self, name):
+        """An account by AccessKey id, account id or uid (for the control path)."""
+        if name in self.accounts:
+            return self.accounts[name]
+        if name in self.accounts_by_id:
+            return self.accounts_by_id[name]
+        for account in self.accounts.values():
+            if account.uid == name:
+                return account
+        return None
+
+    # --- dispatch ----------------------------------------------------------------------
+
     def reset(self):
         with self._lock:
-            self._db.execute("DELETE FROM services")
-            self._db.execute("DELETE FROM client_tokens")
+            self.store.clear()
             self.faults = Faults()
 
     def call(self, account, action, params):
@@ -264,446 +223,278 @@ class Backend:
         with self._lock:
             return handler(self, account, params)
 
-    # --- state -----------------------------------------------------------------------
+    def _once(self, account, action, params, act, spec=None):
+        """Run a write `act(dry_run)` under ClientToken idempotence.
 
-    def _status(self, row, now):
-        if row["deleting_at"] is not None:
-            if now >= row["deleting_at"] + self.create_delay:
-                return None
-            return "Deleting"
-        if row["active_at"] is None or now < row["active_at"]:
-            return "Creating"
-        return "Active"
+        The same token with the same parameters answers what the first call answered and
+        does nothing; other parameters are IdempotentParameterMismatch. Only successes are
+        remembered, and a DryRun never looks at or stores the token. `act` runs every check,
+        raises DryRunOperation when dry_run, and only then changes anything.
+        """
+        dry_run = parse_bool(params, "DryRun")
+        token = parse_client_token(params)
+        key = digest = None
+        if token and not dry_run:
+            if spec is None:
+                spec = {k: v for k, v in params.items() if k not in ("ClientToken", "DryRun")}
+            key = (account.account_id, TOKEN_SCOPES.get(action, action), token)
+            digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+            found = self.store.tokens.get(key)
+            if found is not None:
+                if found[0] != digest:
+                    raise ApiError(
+                        "IdempotentParameterMismatch",
+                        "The request uses the same client token as a previous, but "
+                        "non-identical request.",
+                    )
+                return copy.deepcopy(found[1])
+        answer = act(dry_run)
+        if key is not None:
+            self.store.remember(key, digest, copy.deepcopy(answer))
+        return answer
 
-    def _services(self, account, region_id):
-        """Yield (row, status) for the account's live services in a region, oldest first."""
-        now = self.clock()
-        cursor = self._db.execute(
-            "SELECT * FROM services WHERE account_id = ? AND region_id = ? "
-            "ORDER BY created_at, service_id",
-            (account.account_id, region_id),
-        )
-        cursor.row_factory = sqlite3.Row
-        gone = []
-        for row in cursor.fetchall():
-            status = self._status(row, now)
-            if status is None:
-                gone.append(row["service_id"])
-                continue
-            yield row, status
-        for service_id in gone:
-            self._db.execute("DELETE FROM services WHERE service_id = ?", (service_id,))
-
-    def _find(self, account, region_id, service_id):
-        for row, status in self._services(account, region_id):
-            if row["service_id"] == service_id:
-                return row, status
-        raise ApiError(
-            "EndpointServiceNotFound", f"The specified endpoint service {service_id} is not found."
-        )
-
-    def _describe(self, row, status, *, zones=True, tags=False):
-        data = json.loads(row["data"])
-        body = {
-            "ServiceId": row["service_id"],
-            "ServiceName": data["ServiceName"],
-            "ServiceDomain": data["ServiceDomain"],
-            "ServiceStatus": status,
-            "ServiceBusinessStatus": "Normal",
-            "ServiceDescription": data["ServiceDescription"],
-            "CreateTime": iso(row["created_at"]),
-            "AutoAcceptEnabled": data["AutoAcceptEnabled"],
-            "ZoneAffinityEnabled": data["ZoneAffinityEnabled"],
-            "ServiceSupportIPv6": data["AddressIpVersion"] == "DualStack",
-            "ResourceGroupId": data["ResourceGroupId"],
-            "AddressIpVersion": data["AddressIpVersion"],
-            "SupportedRegionSet": [
-                {
-                    "SupportedRegionId": region,
-                    "ServiceRegionId": row["region_id"],
-                    "RegionServiceStatus": "Active" if status == "Active" else status,
-                    "RegionBusinessStatus": "Normal",
-                }
-                for region in data["SupportedRegionList"]
-            ],
-            "Payer": data["Payer"],
-            "RegionId": row["region_id"],
-            "ServiceResourceType": data["ServiceResourceType"],
-            "ServiceType": "GatewayLoadBalancer"
-            if data["ServiceResourceType"] == "gwlb"
-            else "Interface",
-            "ConnectBandwidth": 3072,
-            "MaxBandwidth": 10240,
-            "MinBandwidth": 100,
-        }
-        if zones:
-            body["Zones"] = sorted({r["ZoneId"] for r in data["Resources"] if r["ZoneId"]})
-        if tags:
-            body["Tags"] = [{"Key": t["Key"], "Value": t["Value"]} for t in data["Tags"]]
-        return body
-
-    # --- validation ------------------------------------------------------------------
+    # --- shared lookups ----------------------------------------------------------------
 
     def _region(self, params, name="RegionId"):
-        region_id = params.get(name)
-        if not region_id:
-            raise missing(name)
+        region_id = scalar(params, name, required=True)
         if region_id not in self.inventory["regions"]:
             raise illegal(name, f"does not name a supported region ({region_id})")
         return region_id
 
-    def _validate_create(self, account, params):
-        """Check a CreateVpcEndpointService request; return its normalised parameters."""
-        region_id = self._region(params)
-        spec = {
-            "RegionId": region_id,
-            "ServiceDescription": parse_string(params, "ServiceDescription", 256) or "",
-            "AutoAcceptEnabled": parse_bool(params, "AutoAcceptEnabled"),
-            "ZoneAffinityEnabled": parse_bool(params, "ZoneAffinityEnabled"),
-            "Payer": parse_choice(params, "Payer", PAYERS, "Endpoint"),
-            "ServiceResourceType": parse_choice(
-                params, "ServiceResourceType", SERVICE_RESOURCE_TYPES, "slb"
-            ),
-            "AddressIpVersion": parse_choice(
-                params,
-                "AddressIpVersion",
-                IP_VERSIONS,
-                "IPv4",
-                code="IllegalParam.AddressIpVersion",
-            ),
-            "ResourceGroupId": parse_string(params, "ResourceGroupId", 64)
-            or DEFAULT_RESOURCE_GROUP,
-        }
-        parse_bool(params, "ServiceSupportIPv6")
-        token = params.get("ClientToken")
-        if token is not None and (len(token) > 64 or not token.isascii() or token == ""):
-            raise illegal("ClientToken", "must be 1 to 64 ASCII characters")
-        if not spec["ResourceGroupId"].startswith("rg-"):
-            raise illegal("ResourceGroupId", "must start with rg-")
+    def _required(self, params, name):
+        return scalar(params, name, required=True)
 
-        regions = parse_list(params, "SupportedRegionList", str)
-        for region in regions:
-            if region not in self.inventory["regions"]:
-                raise illegal("SupportedRegionList", f"names an unknown region ({region})")
-        spec["SupportedRegionList"] = list(dict.fromkeys(regions)) or [region_id]
+    def service_status(self, service, now):
+        """A service's status at `now`; a service that is gone is dropped from the store."""
+        status = status_at(service.timeline, now)
+        if status is GONE:
+            self.store.drop_service(service)
+        return status
 
-        resources = parse_list(params, "Resource", dict)
-        if len(resources) > MAX_RESOURCES_AT_CREATION:
-            raise illegal("Resource", f"must hold at most {MAX_RESOURCES_AT_CREATION} resources")
-        spec["Resources"] = []
-        for item in resources:
-            resource_id = item.get("ResourceId")
-            resource_type = item.get("ResourceType")
-            zone_id = item.get("ZoneId") or None
-            if not resource_id:
-                raise missing("Resource.ResourceId")
-            if not resource_type:
-                raise missing("Resource.ResourceType")
-            if resource_type not in SERVICE_RESOURCE_TYPES:
-                raise illegal(
-                    "Resource.ResourceType", f"must be one of {', '.join(SERVICE_RESOURCE_TYPES)}"
-                )
-            if resource_type in ZONE_REQUIRED_TYPES and not zone_id:
-                raise missing("Resource.ZoneId")
-            spec["Resources"].append(
-                {"ResourceId": resource_id, "ResourceType": resource_type, "ZoneId": zone_id}
-            )
-        if len({r["ResourceId"] for r in spec["Resources"]}) < len(spec["Resources"]):
-            raise illegal("Resource", "names a resource twice")
+    def _live_services(self, account_id, region_id, now):
+        """[(service, status)] of an account's services in a region, oldest first."""
+        owned = self.store.owned.get((account_id, region_id))
+        if not owned:
+            return []
+        live, gone = [], []
+        for service in owned.values():
+            status = status_at(service.timeline, now)
+            if status is GONE:
+                gone.append(service)
+            else:
+                live.append((service, status))
+        for service in gone:
+            self.store.drop_service(service)
+        return live
 
-        tags = parse_list(params, "Tag", dict)
-        if len(tags) > MAX_TAGS:
-            raise illegal("Tag", f"must hold at most {MAX_TAGS} tags")
-        for item in tags:
-            check_tag(item.get("Key"), item.get("Value"))
-        keys = [t["Key"] for t in tags]
-        if len(set(keys)) < len(keys):
-            raise illegal("Tag.Key", "must not repeat a key")
-        spec["Tags"] = [{"Key": t["Key"], "Value": t.get("Value") or ""} for t in tags]
+    def _owned_service(self, account, region_id, service_id, now):
+        """(service, status) of one of the caller's live services, or EndpointServiceNotFound."""
+        service = self.store.services.get(service_id)
+        if (
+            service is not None
+            and service.account_id == account.account_id
+            and service.region_id == region_id
+        ):
+            status = self.service_status(service, now)
+            if status is not GONE:
+                return service, status
+        raise ApiError(
+            "EndpointServiceNotFound", f"The specified endpoint service {service_id} is not found."
+        )
 
-        service_type = spec["ServiceResourceType"]
-        if spec["AddressIpVersion"] == "DualStack" and service_type not in DUAL_STACK_TYPES:
-            raise ApiError(
-                "OperationDenied.ResourceTypeNotSupportDualStack",
-                f"The resource type {service_type} does not support DualStack.",
-            )
-        if spec["Payer"] == "EndpointService" and not account.payer_allowed:
-            raise ApiError(
-                "EndpointServicePayerForbidden",
-                "The account is not allowed to set the endpoint service as payer.",
-            )
-        region_zones = {z["ZoneId"] for z in self.inventory["regions"][region_id]["Zones"]}
-        for item in spec["Resources"]:
-            self._check_resource(spec, item, region_zones)
-        return spec
-
-    def _check_resource(self, spec, item, region_zones):
-        resource_id, resource_type = item["ResourceId"], item["ResourceType"]
-        if resource_type != spec["ServiceResourceType"]:
-            raise ApiError(
-                "Mismatch.ResourceType",
-                f"The resource type {resource_type} does not match the service resource type "
-                f"{spec['ServiceResourceType']}.",
-            )
-        found = self.inventory["resources"].get((spec["RegionId"], resource_id))
-        if found is None or found["ResourceType"] != resource_type:
-            if resource_type == "alb":
-                raise ApiError("AlbNotFound", f"The ALB instance {resource_id} is not found.")
-            raise ApiError("LoadBalancerNotFound", f"The load balancer {resource_id} is not found.")
-        if not found.get("PrivateLink", True):
-            raise ApiError(
-                "LoadBalancerNotSupportPrivateLink",
-                f"The load balancer {resource_id} does not support PrivateLink.",
-            )
-        zone_id = item["ZoneId"]
-        if zone_id and (zone_id not in region_zones or zone_id not in found["Zones"]):
-            raise ApiError(
-                "EndpointServiceNotSupportedZone",
-                f"The zone {zone_id} is not supported by resource {resource_id}.",
-            )
-        if not zone_id:
-            item["ZoneId"] = found["Zones"][0]
-        if spec["AddressIpVersion"] == "DualStack" and not found.get("DualStack", False):
-            raise ApiError(
-                "OperationDenied.ServiceResourceIpVersionMismatch",
-                f"The resource {resource_id} does not support DualStack.",
-            )
-
-    def _check_state(self, account, spec):
-        live = list(self._services(account, spec["RegionId"]))
-        wanted = {r["ResourceId"] for r in spec["Resources"]}
-        for row, _status in live:
-            used = {r["ResourceId"] for r in json.loads(row["data"])["Resources"]}
-            clash = sorted(wanted & used)
-            if clash:
-                raise ApiError(
-                    "EndpointServiceExist",
-                    f"The resource {clash[0]} already backs the endpoint service "
-                    f"{row['service_id']}.",
-                )
-        if len(live) >= self.quota:
-            raise ApiError(
-                "QuotaMisMatched",
-                f"The quota of {self.quota} endpoint services in {spec['RegionId']} is used up.",
-            )
-
-    def _remembered(self, account, action, params, spec):
-        """Return the stored answer for a repeated ClientToken, or None for a new one."""
-        token = params.get("ClientToken")
-        if not token:
+    def _any_service(self, service_id, now):
+        """(service, status) of any account's live service, or (None, None)."""
+        service = self.store.services.get(service_id)
+        if service is None:
             return None, None
-        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-        row = self._db.execute(
-            "SELECT params_hash, response FROM client_tokens "
-            "WHERE account_id = ? AND action = ? AND client_token = ?",
-            (account.account_id, action, token),
-        ).fetchone()
-        if row is None:
-            return None, digest
-        if row[0] != digest:
-            raise ApiError(
-                "IdempotentParameterMismatch",
-                "The request uses the same client token as a previous, but non-identical request.",
-            )
-        return json.loads(row[1]), digest
+        status = self.service_status(service, now)
+        return (None, None) if status is GONE else (service, status)
 
-    def _remember(self, account, action, params, digest, response):
-        if digest:
-            self._db.execute(
-                "INSERT INTO client_tokens VALUES (?, ?, ?, ?, ?)",
-                (account.account_id, action, params["ClientToken"], digest, json.dumps(response)),
-            )
+    def endpoint_state(self, endpoint, now):
+        """(endpoint status, connection status) at `now`; gone endpoints and zones are dropped."""
+        status = status_at(endpoint.timeline, now)
+        if status is GONE:
+            self.store.drop_endpoint(endpoint)
+            return GONE, GONE
+        live = [z for z in endpoint.zones if status_at(z["timeline"], now) is not GONE]
+        if len(live) < len(endpoint.zones):
+            endpoint.zones = live
+            self.store.save_endpoint(endpoint)
+        return status, status_at(endpoint.connection, now)
 
-    # --- operations ------------------------------------------------------------------
+    def _endpoints_of(self, service_id, now):
+        """[(endpoint, status, connection status)] of the live endpoints of a service."""
+        found = []
+        for endpoint in list(self.store.endpoints_of.get(service_id, {}).values()):
+            status, connection = self.endpoint_state(endpoint, now)
+            if status is not GONE:
+                found.append((endpoint, status, connection))
+        return found
 
-    def create_vpc_endpoint_service(self, account, params):
-        spec = self._validate_create(account, params)
-        dry_run = parse_bool(params, "DryRun")
-        digest = None
-        if not dry_run:
-            previous, digest = self._remembered(account, "Create", params, spec)
-            if previous is not None:
-                return previous
-        self._check_state(account, spec)
-        if dry_run:
-            raise ApiError(
-                "DryRunOperation", "Request validation has been passed with DryRun flag set."
-            )
-        now = self.clock()
-        service_id = new_service_id()
-        region_id = spec["RegionId"]
-        data = dict(
-            spec,
-            ServiceName=f"com.aliyuncs.privatelink.{region_id}.{service_id}",
-            ServiceDomain=f"{service_id}.{region_id}.privatelink.aliyuncs.com",
-        )
-        active_at = None if self.faults.stuck_creating else now + self.create_delay
-        self._db.execute(
-            "INSERT INTO services VALUES (?, ?, ?, ?, ?, NULL, ?)",
-            (service_id, account.account_id, region_id, now, active_at, json.dumps(data)),
-        )
-        row = {
-            "service_id": service_id,
-            "region_id": region_id,
-            "created_at": now,
-            "active_at": active_at,
-            "deleting_at": None,
-            "data": json.dumps(data),
-        }
-        body = self._describe(row, self._status(row, now), zones=False)
-        for key in ("Payer", "RegionId", "ServiceResourceType", "ServiceType"):
-            body.pop(key)
-        for key in ("ConnectBandwidth", "MaxBandwidth", "MinBandwidth"):
-            body.pop(key)
-        self._remember(account, "Create", params, digest, body)
-        return body
+    def related_count(self, service_id, resource_id, zone_id, now):
+        """Endpoint zones allocated to a service row at `now` (RelatedEndpointCount)."""
+        count = 0
+        for endpoint, _status, _connection in self._endpoints_of(service_id, now):
+            for zone in endpoint.zones:
+                if allocated(zone, now) == (resource_id, zone_id):
+                    count += 1
+        return count
 
-    def get_vpc_endpoint_service_attribute(self, account, params):
-        region_id = self._region(params)
-        service_id = params.get("ServiceId")
-        if not service_id:
-            raise missing("ServiceId")
-        row, status = self._find(account, region_id, service_id)
-        return self._describe(row, status)
-
-    LIST_FILTERS = {
-        "ServiceId": lambda s: s["ServiceId"],
-        "ServiceName": lambda s: s["ServiceName"],
-        "ServiceResourceType": lambda s: s["ServiceResourceType"],
-        "ServiceStatus": lambda s: s["ServiceStatus"],
-        "ServiceBusinessStatus": lambda s: s["ServiceBusinessStatus"],
-        "AddressIpVersion": lambda s: s["AddressIpVersion"],
-        "ResourceGroupId": lambda s: s["ResourceGroupId"],
-    }
-
-    def list_vpc_endpoint_services(self, account, params):
-        region_id = self._region(params)
-        max_results = params.get("MaxResults", "50")
-        if not max_results.isdigit() or not 1 <= int(max_results) <= 1000:
-            raise illegal("MaxResults", "must be an integer from 1 to 1000")
-        max_results = int(max_results)
-        start = 0
-        if params.get("NextToken"):
-            token = params["NextToken"]
-            if not (token.startswith("pl-") and token[3:].isdigit()):
-                raise illegal("NextToken", "is not a token this API issued")
-            start = int(token[3:])
-        wanted_bools = {
-            name: parse_bool(params, name)
-            for name in ("AutoAcceptEnabled", "ZoneAffinityEnabled")
-            if params.get(name) is not None
-        }
-        wanted_tags = parse_list(params, "Tag", dict)
-        resource_id = params.get("ResourceId")
-        matches = []
-        for row, status in self._services(account, region_id):
-            service = self._describe(row, status, zones=False, tags=True)
-            if any(
-                params.get(name) not in (None, "") and getter(service) != params[name]
-                for name, getter in self.LIST_FILTERS.items()
-            ):
-                continue
-            if any(service[name] != value for name, value in wanted_bools.items()):
-                continue
-            if resource_id:
-                resources = json.loads(row["data"])["Resources"]
-                if resource_id not in {r["ResourceId"] for r in resources}:
-                    continue
-            have = {(t["Key"], t["Value"]) for t in service["Tags"]}
-            have_keys = {t["Key"] for t in service["Tags"]}
-            if not all(
-                (t.get("Key"), t.get("Value")) in have
-                if t.get("Value") is not None
-                else t.get("Key") in have_keys
-                for t in wanted_tags
-            ):
-                continue
-            matches.append(service)
-        page = matches[start : start + max_results]
-        end = start + len(page)
-        return {
-            "Services": page,
-            "NextToken": f"pl-{end}" if end < len(matches) else "",
-            "MaxResults": max_results,
-            "TotalCount": len(matches),
-        }
-
-    def delete_vpc_endpoint_service(self, account, params):
-        region_id = self._region(params)
-        service_id = params.get("ServiceId")
-        if not service_id:
-            raise missing("ServiceId")
-        token = params.get("ClientToken")
-        if token is not None and (len(token) > 64 or not token.isascii() or token == ""):
-            raise illegal("ClientToken", "must be 1 to 64 ASCII characters")
-        dry_run = parse_bool(params, "DryRun")
-        spec = {"RegionId": region_id, "ServiceId": service_id}
-        digest = None
-        if not dry_run:
-            previous, digest = self._remembered(account, "Delete", params, spec)
-            if previous is not None:
-                return previous
-        _row, status = self._find(account, region_id, service_id)
-        if status != "Active":
-            raise ApiError(
-                "EndpointServiceOperationDenied",
-                f"The endpoint service {service_id} is {status} and cannot be deleted now.",
-            )
-        if dry_run:
-            raise ApiError(
-                "DryRunOperation", "Request validation has been passed with DryRun flag set."
-            )
-        self._db.execute(
-            "UPDATE services SET deleting_at = ? WHERE service_id = ?", (self.clock(), service_id)
-        )
-        self._remember(account, "Delete", params, digest, {})
-        return {}
-
-    def describe_regions(self, account, params):
-        wanted = params.get("ServiceResourceType") or "slb"
-        if wanted not in (*SERVICE_RESOURCE_TYPES, "ALL"):
-            raise illegal("ServiceResourceType", "must be slb, alb, nlb, gwlb or ALL")
-        regions = [
-            {
-                "RegionId": region["RegionId"],
-                "LocalName": region["LocalName"],
-                "RegionEndpoint": f"privatelink.{region['RegionId']}.aliyuncs.com",
-                "ServiceResourceTypes": {"ServiceResourceType": region["ServiceResourceTypes"]},
-            }
-            for region in self.inventory["regions"].values()
-            if wanted == "ALL" or wanted in region["ServiceResourceTypes"]
-        ]
-        return {"Regions": {"Region": regions}}
-
-    def describe_zones(self, account, params):
-        region_id = self._region(params)
-        wanted = params.get("ServiceResourceType")
-        if wanted is not None and wanted not in SERVICE_RESOURCE_TYPES:
-            raise illegal("ServiceResourceType", "must be slb, alb, nlb or gwlb")
-        parse_bool(params, "CrossRegion")
-        zones = [
-            {"ZoneId": zone["ZoneId"], "LocalName": zone["LocalName"]}
-            for zone in self.inventory["regions"][region_id]["Zones"]
-        ]
-        return {"Zones": {"Zone": zones}}
-
-    ACTIONS = {
-        "CreateVpcEndpointService": create_vpc_endpoint_service,
-        "GetVpcEndpointServiceAttribute": get_vpc_endpoint_service_attribute,
-        "ListVpcEndpointServices": list_vpc_endpoint_services,
-        "DeleteVpcEndpointService": delete_vpc_endpoint_service,
-        "DescribeRegions": describe_regions,
-        "DescribeZones": describe_zones,
-    }
+    # --- control path ------------------------------------------------------------------
 
     def snapshot(self):
-        """Return every service of every account, for the loopback inspection path."""
+        """Every live service of every account, for the loopback inspection path."""
         with self._lock:
-            cursor = self._db.execute("SELECT * FROM services ORDER BY created_at")
-            cursor.row_factory = sqlite3.Row
             now = self.clock()
-            return [
-                dict(self._describe(row, status, tags=True), AccountId=row["account_id"])
-                for row in cursor.fetchall()
-                if (status := self._status(row, now)) is not None
-            ]
+            found = []
+            for service in list(self.store.services.values()):
+                status = self.service_status(service, now)
+                if status is not GONE:
+                    body = self._describe_service(service, status, tags=True)
+                    body["AccountId"] = service.account_id
+                    body["AccountUid"] = self.uid_of(service.account_id)
+                    found.append(body)
+            return found
+
+    def endpoint_snapshot(self):
+        """Every live endpoint of every account, with its zones."""
+        with self._lock:
+            now = self.clock()
+            found = []
+            for endpoint in list(self.store.endpoints.values()):
+                status, connection = self.endpoint_state(endpoint, now)
+                if status is not GONE:
+                    body = self._describe_endpoint(endpoint, status, connection, now)
+                    body["AccountId"] = endpoint.account_id
+                    body["Zones"] = [self._describe_zone(endpoint, z, now) for z in endpoint.zones]
+                    found.append(body)
+            return found
+
+    def counts(self):
+        with self._lock:
+            now = self.clock()
+            services = sum(
+                1
+                for s in list(self.store.services.values())
+                if self.service_status(s, now) is not GONE
+            )
+            endpoints = sum(
+                1
+                for e in list(self.store.endpoints.values())
+                if self.endpoint_state(e, now)[0] is not GONE
+            )
+            return services, endpoints
+
+    def set_business_status(self, payload):
+        """Fault injection: FinancialLocked (or back to Normal) for a service or an endpoint."""
+        status = payload.get("BusinessStatus")
+        if status not in BUSINESS_STATES:
+            raise ValueError(f"BusinessStatus must be one of {', '.join(BUSINESS_STATES)}")
+        with self._lock:
+            now = self.clock()
+            if payload.get("ServiceId"):
+                service, _ = self._any_service(payload["ServiceId"], now)
+                if service is None:
+                    raise LookupError(f"no live service {payload['ServiceId']}")
+                service.business_status = status
+                self.store.save_service(service)
+                return {"ServiceId": service.service_id, "BusinessStatus": status}
+            if payload.get("EndpointId"):
+                endpoint = self.store.endpoints.get(payload["EndpointId"])
+                if endpoint is None or self.endpoint_state(endpoint, now)[0] is GONE:
+                    raise LookupError(f"no live endpoint {payload['EndpointId']}")
+                endpoint.business_status = status
+                self.store.save_endpoint(endpoint)
+                return {"EndpointId": endpoint.endpoint_id, "BusinessStatus": status}
+        raise ValueError("give ServiceId or EndpointId")
+
+    BULK_PREFIXES = {"slb": "lb", "alb": "alb", "nlb": "nlb", "gwlb": "gwlb"}
+
+    def bulk_services(self, payload):
+        """Create `count` Active services at once for benchmarks; return their ServiceIds."""
+        unknown = set(payload) - {
+            "count",
+            "region_id",
+            "account",
+            "resource_type",
+            "zone_id",
+            "tags",
+            "description",
+            "auto_accept",
+        }
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
+        count = payload.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise ValueError("count must be an integer from 1 to 100000")
+        region_id = payload.get("region_id", "cn-hangzhou")
+        region = self.inventory["regions"].get(region_id)
+        if region is None:
+            raise ValueError(f"unknown region {region_id!r}")
+        account = self.find_account(payload.get("account", "dev"))
+        if account is None:
+            raise ValueError(f"unknown account {payload.get('account')!r}")
+        resource_type = payload.get("resource_type", "nlb")
+        if resource_type not in self.BULK_PREFIXES:
+            raise ValueError("resource_type must be slb, alb, nlb or gwlb")
+        zone_id = payload.get("zone_id", region["Zones"][0]["ZoneId"])
+        if zone_id not in {z["ZoneId"] for z in region["Zones"]}:
+            raise ValueError(f"unknown zone {zone_id!r} in {region_id}")
+        tags = payload.get("tags", [{"Key": "source", "Value": "bulk-load"}])
+        if not (
+            isinstance(tags, list)
+            and len(tags) <= 20
+            and all(
+                isinstance(t, dict)
+                and set(t) == {"Key", "Value"}
+                and all(isinstance(v, str) for v in t.values())
+                for t in tags
+            )
+        ):
+            raise ValueError('tags must be a list of at most 20 {"Key": ..., "Value": ...}')
+        description = payload.get("description", "")
+        auto_accept = payload.get("auto_accept", False)
+        if not isinstance(description, str) or not isinstance(auto_accept, bool):
+            raise ValueError("description must be a string and auto_accept a boolean")
+        prefix = self.BULK_PREFIXES[resource_type]
+        with self._lock:
+            now = self.clock()
+            services = []
+            for _ in range(count):
+                seq = self.store.next_seq()
+                service_id = random_id("epsrv-")
+                services.append(
+                    Service(
+                        service_id=service_id,
+                        account_id=account.account_id,
+                        region_id=region_id,
+                        created_at=now,
+                        seq=seq,
+                        timeline=[[now, "Active"]],
+                        name=f"com.aliyuncs.privatelink.{region_id}.{service_id}",
+                        domain=f"{service_id}.{region_id}.privatelink.aliyuncs.com",
+                        description=description,
+                        auto_accept=auto_accept,
+                        payer="Endpoint",
+                        resource_type=resource_type,
+                        resource_group_id=DEFAULT_RESOURCE_GROUP,
+                        supported_regions=[region_id],
+                        tags=[dict(t) for t in tags],
+                        resources=[
+                            {
+                                "ResourceId": f"{prefix}-bulk{seq:012d}",
+                                "ResourceType": resource_type,
+                                "ZoneId": zone_id,
+                                "AutoAllocatedEnabled": True,
+                            }
+                        ],
+                    )
+                )
+            self.store.add_services(services)
+        return {"ServiceIds": [s.service_id for s in services], "Count": len(services)}
+
+    ACTIONS = {
+        **ServiceOperations.ACTIONS,
+        **ConnectionOperations.ACTIONS,
+        **EndpointOperations.ACTIONS,
+    }

@@ -106,11 +106,12 @@ class Gateway:
         """Answer the loopback-only `/_simulator/...` paths used by tests and operators."""
         backend = self.backend
         if path == "/_simulator/health" and method == "GET":
+            services, endpoints = backend.counts()
             return 200, {
                 "status": "ok",
-                "create_delay": backend.create_delay,
-                "quota": backend.quota,
-                "services": len(backend.snapshot()),
+                **self.settings(),
+                "services": services,
+                "endpoints": endpoints,
             }
         if path == "/_simulator/reset" and method == "POST":
             backend.reset()
@@ -118,6 +119,15 @@ class Gateway:
             return 200, {"status": "reset"}
         if path == "/_simulator/services" and method == "GET":
             return 200, {"Services": backend.snapshot()}
+        if path == "/_simulator/endpoints" and method == "GET":
+            return 200, {"Endpoints": backend.endpoint_snapshot()}
+        if path == "/_simulator/bulk-services" and method == "POST":
+            return 200, backend.bulk_services(payload)
+        if path == "/_simulator/business-status" and method == "POST":
+            try:
+                return 200, backend.set_business_status(payload)
+            except LookupError as error:
+                return 404, {"error": str(error.args[0])}
         if path == "/_simulator/faults" and method in ("GET", "POST"):
             if method == "POST":
                 with backend._lock:
@@ -126,20 +136,32 @@ class Gateway:
         if path == "/_simulator/config" and method in ("GET", "POST"):
             if method == "POST":
                 self.configure(payload)
-            return 200, {"create_delay": backend.create_delay, "quota": backend.quota}
+            return 200, self.settings()
         return 404, {"error": f"no such control path: {method} {path}"}
+
+    SETTINGS = {
+        "create_delay": float,
+        "quota": int,
+        "strict_delete": bool,
+        "endpoints_per_vpc": int,
+    }
+
+    def settings(self):
+        return {name: getattr(self.backend, name) for name in self.SETTINGS}
 
     def configure(self, payload):
         for name, value in payload.items():
-            if name not in ("create_delay", "quota"):
+            kind = self.SETTINGS.get(name)
+            if kind is None:
                 raise ValueError(f"unknown setting {name!r}")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number")
         with self.backend._lock:
-            if "create_delay" in payload:
-                self.backend.create_delay = float(payload["create_delay"])
-            if "quota" in payload:
-                self.backend.quota = int(payload["quota"])
+            for name, value in payload.items():
+                setattr(self.backend, name, self.SETTINGS[name](value))
 
 
 class Handler(BaseHTTPRequestHandler):
