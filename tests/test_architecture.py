@@ -44,3 +44,8 @@ def test_the_simulator_imports_nothing_from_django_or_the_portal():
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_console_script_is_a_plain_sdk_client():
+    imports = imports_of(ROOT / "scripts" / "console.py")
+    assert not any(m.startswith(("portal", "django", "celery")) for m in imports), imports

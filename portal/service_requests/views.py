@@ -113,7 +113,12 @@ def approval_queue(request: HttpRequest):
 
 def _preview_plan(editor):
     """The plan a change form's current content would make, to show as it is typed."""
-    if not editor.is_change or not editor.is_valid():
+    if not editor.is_change:
+        return None
+    if not editor.show_errors:
+        # A form shown as it was (a first view, a row added): judge the same data afresh.
+        editor = RequestEditor(editor.data, instance=editor.instance, service=editor.service)
+    if not editor.is_valid():
         return None
     _fields, resources, tags = editor.cleaned()
     desired = {**_fields, "resources": resources, "tags": tags}
@@ -141,7 +146,7 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
         "service": editor.service,
         "dry_run": dry_run,
         "cloud_errors": editor.cloud_errors(dry_run),
-        "plan": _preview_plan(editor) if editor.show_errors else None,
+        "plan": _preview_plan(editor),
     }
     return render(request, template, context, status=status)
 
