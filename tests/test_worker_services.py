@@ -13,6 +13,11 @@ from tests.test_worker import (  # noqa: F401  (collected here under the service
     test_worker_killed_mid_create_is_resumed_by_reconcile,
     test_worker_takes_an_approved_request_to_active,
 )
+from tests.test_worker_day2 import (  # noqa: F401
+    service,
+    test_a_worker_applies_a_change,
+    test_a_worker_killed_mid_plan_is_resumed_and_applies_nothing_twice,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

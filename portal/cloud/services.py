@@ -693,7 +693,7 @@ def endpoint_connections(*, region_id, service_id):
 
 def service_attributes(item):
     """Return the portal's view of one service as Get or List describes it."""
-    return {
+    attributes = {
         "service_id": item.get("ServiceId", ""),
         "service_name": item.get("ServiceName", ""),
         "service_domain": item.get("ServiceDomain", ""),
@@ -711,11 +711,10 @@ def service_attributes(item):
             r.get("SupportedRegionId", "") for r in item.get("SupportedRegionSet") or []
         ),
         "cloud_created_at": item.get("CreateTime") or "",
-        "tags": sorted(
-            (
-                {"key": t.get("Key", ""), "value": t.get("Value") or ""}
-                for t in item.get("Tags") or []
-            ),
-            key=lambda t: t["key"],
-        ),
     }
+    if "Tags" in item:  # Get has no tags; only a listing says what they are.
+        attributes["tags"] = sorted(
+            ({"key": t.get("Key", ""), "value": t.get("Value") or ""} for t in item["Tags"]),
+            key=lambda t: t["key"],
+        )
+    return attributes

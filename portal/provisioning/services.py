@@ -310,15 +310,17 @@ def _call_operation(pk, operation, attempt):
     return _operation_done(pk, operation, record)
 
 
-def _operation_done(pk, operation, record, *, already=False):
+def _operation_done(pk, operation, record, *, already=False, recorded=False):
+    """Mark an operation applied; `recorded` when its last call is in the trail already."""
     with transaction.atomic():
         service_request = _locked(pk)
-        _record_call(
-            service_request,
-            record,
-            operation=operation.position + 1,
-            **({"already_done": True} if already else {}),
-        )
+        if not recorded:
+            _record_call(
+                service_request,
+                record,
+                operation=operation.position + 1,
+                **({"already_done": True} if already else {}),
+            )
         type(operation).objects.filter(pk=operation.pk).update(
             state=OperationState.APPLIED,
             outcome="already done" if already else record.outcome,
@@ -351,7 +353,7 @@ def _wait_for_service(pk, operation, attempt):
             pk=service_request.endpoint_service_id, attributes=cloud.service_attributes(body)
         )
     if status == "Active" and operation.action != plans.DELETE:
-        return _operation_done(pk, operation, record)
+        return _operation_done(pk, operation, record, recorded=True)
     return Step("apply", poll_delay(attempt), attempt + 1)
 
 
