@@ -22,6 +22,8 @@ from portal.endpoint_services.models import (
     EndpointService,
     ServiceStatus,
 )
+from portal.service_requests import policy
+from portal.service_requests.models import Kind, State
 
 log = logging.getLogger(__name__)
 READ_FIELDS = [
@@ -212,8 +214,6 @@ def endpoint_service_refresh(*, pk, actor=None):
 
 
 def _deleting_by_portal(service):
-    from portal.service_requests.models import Kind, State
-
     return service.requests.filter(
         kind=Kind.DECOMMISSION, state__in=[State.APPROVED, State.APPLYING]
     ).exists()
@@ -223,7 +223,7 @@ def endpoint_service_accept_drift(*, pk, actor):
     """The owner accepts the cloud's state: the portal now stands behind it (audited)."""
     with transaction.atomic():
         service = _locked(pk)
-        if not (service.owner_id == actor.pk or _is_approver(actor)):
+        if not policy.may_manage(actor, service):
             raise ServiceRefused("Only the service's owner and approvers can accept drift.")
         if not service.drifted:
             raise ServiceRefused("The service has not drifted: there is nothing to accept.")
@@ -239,12 +239,6 @@ def endpoint_service_accept_drift(*, pk, actor):
         )
         _note_drift(service, actor=actor)
     return service
-
-
-def _is_approver(user):
-    from portal.service_requests import policy
-
-    return policy.is_approver(user)
 
 
 def endpoint_services_drift_pass(*, region_id, resource_sweep=None):

@@ -98,7 +98,7 @@ def _live_context(request, service, **extra):
         "is_owner": policy.owns(user, service),
         "change_refusal": policy.change_refusal(user, service),
         "adoption_refusal": policy.adoption_refusal(user, service),
-        "may_refresh": policy.owns(user, service) or policy.is_approver(user),
+        "may_manage": policy.may_manage(user, service),
         "events": list(
             service.events.filter(request__isnull=True)
             .select_related("actor")
@@ -147,7 +147,7 @@ def service_status(request: HttpRequest, service_id):
 @require_POST
 def service_refresh(request: HttpRequest, service_id):
     service = _get_service_for_user(request.user, service_id)
-    if not (policy.owns(request.user, service) or policy.is_approver(request.user)):
+    if not policy.may_manage(request.user, service):
         raise PermissionDenied("Only the service's owner and approvers can refresh it.")
     try:
         service = services.endpoint_service_refresh(pk=service.pk, actor=request.user)
@@ -167,7 +167,7 @@ def service_refresh(request: HttpRequest, service_id):
 @require_POST
 def service_accept_drift(request: HttpRequest, service_id):
     service = _get_service_for_user(request.user, service_id)
-    if not (policy.owns(request.user, service) or policy.is_approver(request.user)):
+    if not policy.may_manage(request.user, service):
         raise PermissionDenied("Only the service's owner and approvers can accept drift.")
     try:
         services.endpoint_service_accept_drift(pk=service.pk, actor=request.user)
@@ -192,66 +192,62 @@ def service_change(request: HttpRequest, service_id):
     return render_request_form(request, RequestEditor(service=service, start=start))
 
 
-def _file(request, create, *, form, service, template):
-    """Save a decommission or adoption request from a valid form; submit it if asked."""
-    try:
-        service_request = create()
-    except request_services.DecisionRefused as error:
-        messages.error(request, str(error))
-        context = {"form": form, "service": service}
-        return render(request, template, context, status=409)
-    if request.POST.get("action") == "submit":
-        return submit_and_redirect(request, service_request)
-    messages.success(request, "Draft saved.")
-    return redirect(service_request)
+def _request_form(request, service, *, refusal, form_class, template, create):
+    """Show a decommission or adoption form; file the request (`create(data)`) when valid.
+
+    `action=submit` submits it as well; either way the answer is the request's own page.
+    """
+    if refusal:
+        raise PermissionDenied(refusal)
+    form = form_class(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                service_request = create(form.cleaned_data)
+            except request_services.DecisionRefused as error:
+                messages.error(request, str(error))
+                status = 409
+            else:
+                if request.POST.get("action") == "submit":
+                    return submit_and_redirect(request, service_request)
+                messages.success(request, "Draft saved.")
+                return redirect(service_request)
+        else:
+            status = 400
+    return render(request, template, {"form": form, "service": service}, status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def service_decommission(request: HttpRequest, service_id):
     service = _get_service_for_user(request.user, service_id)
-    refusal = policy.change_refusal(request.user, service)
-    if refusal:
-        raise PermissionDenied(refusal)
-    template = "endpoint_services/decommission_form.html"
-    form = DecommissionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        return _file(
-            request,
-            lambda: request_services.decommission_request_create(
-                requester=request.user,
-                service=service,
-                justification=form.cleaned_data["justification"],
-            ),
-            form=form,
-            service=service,
-            template=template,
-        )
-    status = 400 if request.method == "POST" else 200
-    return render(request, template, {"form": form, "service": service}, status=status)
+    return _request_form(
+        request,
+        service,
+        refusal=policy.change_refusal(request.user, service),
+        form_class=DecommissionForm,
+        template="endpoint_services/decommission_form.html",
+        create=lambda data: request_services.decommission_request_create(
+            requester=request.user, service=service, justification=data["justification"]
+        ),
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def service_adopt(request: HttpRequest, service_id):
     service = _get_service_for_user(request.user, service_id)
-    refusal = policy.adoption_refusal(request.user, service)
-    if refusal:
-        raise PermissionDenied(refusal)
-    template = "endpoint_services/adopt_form.html"
-    form = AdoptionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        return _file(
-            request,
-            lambda: request_services.adoption_request_create(
-                requester=request.user,
-                service=service,
-                owner=form.cleaned_data["owner"],
-                justification=form.cleaned_data["justification"],
-            ),
-            form=form,
+    return _request_form(
+        request,
+        service,
+        refusal=policy.adoption_refusal(request.user, service),
+        form_class=AdoptionForm,
+        template="endpoint_services/adopt_form.html",
+        create=lambda data: request_services.adoption_request_create(
+            requester=request.user,
             service=service,
-            template=template,
-        )
-    status = 400 if request.method == "POST" else 200
-    return render(request, template, {"form": form, "service": service}, status=status)
+            owner=data["owner"],
+            justification=data["justification"],
+        ),
+    )

@@ -19,6 +19,7 @@ from django.utils import timezone
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
+from portal.endpoint_services.tasks import refresh_service
 from portal.service_requests.models import (
     LIVE_STATES,
     Kind,
@@ -183,8 +184,6 @@ def _went_active(service_request, attributes):
         attributes=attributes,
         service_request=service_request,
     )
-    from portal.endpoint_services.tasks import refresh_service
-
     # Read resources, tags and allow-list once the cloud has settled them.
     refresh_service.delay_on_commit(service.pk)
 
@@ -381,8 +380,6 @@ def _finish(pk):
         service_request.move("mark_applied", actor=None)
         transaction.on_commit(lambda: notify_requester(service_request))
     if service_request.kind == Kind.CHANGE:
-        from portal.endpoint_services.tasks import refresh_service
-
         refresh_service.delay(service.pk)
     return None
 

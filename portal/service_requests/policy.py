@@ -64,6 +64,11 @@ def owns(user, service):
     return service is not None and service.owner_id == user.pk
 
 
+def may_manage(user, service):
+    """Owners and approvers look after a service: refresh it, accept its drift, change it."""
+    return owns(user, service) or is_approver(user)
+
+
 def can_view(user, service_request):
     return (
         service_request.requester_id == user.pk
@@ -83,7 +88,7 @@ def can_view_service(user, service):
 
 def change_refusal(user, service):
     """Return why `user` may not file a change or decommission of `service`, or None."""
-    if not (owns(user, service) or is_approver(user)):
+    if not may_manage(user, service):
         return "Only the service's owner and approvers can change a service."
     if not service.managed:
         return "The portal does not manage this service yet: adopt it first."
