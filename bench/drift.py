@@ -111,7 +111,7 @@ def run(args, port):
     ]
     print(f"loaded {len(ids)} services into the simulator in {time.perf_counter() - started:.1f} s")
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         started = time.perf_counter()
         endpoint_services_drift_pass(region_id=REGION, resource_sweep=0)

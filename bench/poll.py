@@ -58,7 +58,7 @@ def main():
     args = parser.parse_args()
 
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group

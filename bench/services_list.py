@@ -76,7 +76,7 @@ def main():
     ]
 
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         owner = load(args.services)
         if connection.vendor == "postgresql":
