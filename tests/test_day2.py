@@ -463,3 +463,27 @@ def test_the_service_list_filters(login, requester, requester2, service):
     assert service.service_id in client.get("/services/?q=Orders").content.decode()
     assert service.service_id in client.get(f"/services/?q={service.service_id}").content.decode()
     assert service.service_id not in client.get("/services/?status=deleted").content.decode()
+
+
+def test_a_change_submitted_without_justification_says_so_once(login, requester, service):
+    data = form(service, service_description="v2", justification="")
+    response = login(requester).post(f"/services/{service.service_id}/change/", data)
+    html = response.content.decode()
+    assert html.count("Tell the approvers why this change is needed.") == 2  # summary + field
+    assert not ServiceRequest.objects.filter(kind=Kind.CHANGE).exists()
+
+
+def test_each_operation_keeps_the_request_id_of_its_own_call(
+    login, requester, approver, service, simulator
+):
+    data = form(service, service_description="Orders API v2")
+    login(requester).post(f"/services/{service.service_id}/change/", data)
+    change = ServiceRequest.objects.get(kind=Kind.CHANGE)
+    decide(login(approver), change, "approve")
+    run(provisioning.service_request_apply, change.pk)
+    [update] = change.operations.all()
+    [call] = change.events.filter(
+        action="cloud_call", details__cloud_call__action="UpdateVpcEndpointServiceAttribute"
+    )
+    assert update.cloud_request_id == call.details["cloud_call"]["request_id"]
+    assert update.outcome == "ok"

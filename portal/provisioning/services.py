@@ -320,10 +320,11 @@ def _operation_done(pk, operation, record, *, already=False, recorded=False):
                 operation=operation.position + 1,
                 **({"already_done": True} if already else {}),
             )
+        # After a wait, the operation keeps the outcome and RequestId of its own call.
         type(operation).objects.filter(pk=operation.pk).update(
             state=OperationState.APPLIED,
-            outcome="already done" if already else record.outcome,
-            cloud_request_id=record.request_id or operation.cloud_request_id,
+            outcome="already done" if already else operation.outcome or record.outcome,
+            cloud_request_id=operation.cloud_request_id or record.request_id,
             applied_at=timezone.now(),
         )
         service_request.bump_version()

@@ -410,7 +410,11 @@ class RequestEditor:
     def is_valid(self):
         valid = all([self.form.is_valid(), self.resources.is_valid(), self.tags.is_valid()])
         if self.for_submit and not (self.form.cleaned_data.get("justification") or "").strip():
-            self.form.add_error("justification", "Tell the approvers why this service is needed.")
+            if "justification" not in self.form.errors:
+                what = "change" if self.is_change else "service"
+                self.form.add_error(
+                    "justification", f"Tell the approvers why this {what} is needed."
+                )
             valid = False
         return valid
 

@@ -252,6 +252,8 @@ def dry_run_operations(*, region_id, service_id, operations):
             "EmptyPlan",
             "The plan is empty: the desired state is the service's current state.",
         )
+    elif result.ok and len(records) > 1:
+        result.message = f"The cloud would accept all {len(records)} operations of this plan."
     result.records = records
     return result
 
