@@ -7,6 +7,7 @@ duration) for the audit trail.
 """
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -717,4 +718,16 @@ def service_attributes(item):
             ({"key": t.get("Key", ""), "value": t.get("Value") or ""} for t in item["Tags"]),
             key=lambda t: t["key"],
         )
+        attributes["listing_digest"] = listing_digest(item)
     return attributes
+
+
+def listing_digest(item):
+    """Return a digest of all that ListVpcEndpointServices says of one service.
+
+    A drift pass computes 10,000s of them, so it is cheap: the repr of the SDK's map, whose
+    keys the SDK's generated code always writes in the same order, rather than canonical
+    JSON (a third of the cost). Should an SDK upgrade reorder them, every digest differs
+    once and one pass re-reads every service's resources.
+    """
+    return hashlib.blake2b(repr(item).encode(), digest_size=16).hexdigest()

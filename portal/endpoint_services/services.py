@@ -5,8 +5,6 @@ matters to an owner or an auditor (drift found or gone, a deletion seen, a state
 is an audit event on the service's chain.
 """
 
-import hashlib
-import json
 import logging
 from datetime import timedelta
 
@@ -49,12 +47,6 @@ class ServiceRefused(Exception):
     """The user may not do this to this service now; the message says why."""
 
 
-def list_digest(attributes):
-    """Return a digest of all that ListVpcEndpointServices shows of a service."""
-    encoded = json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
-
-
 def _locked(pk):
     return EndpointService.objects.select_for_update().get(pk=pk)
 
@@ -66,8 +58,8 @@ def _apply_reading(service, attributes, *, resources=None, users=None, now=None)
         if name in attributes:
             setattr(service, name, attributes[name])
     service.status = CLOUD_STATUSES.get(attributes.get("cloud_status"), service.status)
-    if "tags" in attributes:  # A listing's reading: what the drift pass compares.
-        service.list_digest = list_digest(attributes)
+    if "listing_digest" in attributes:  # A listing's reading: what the drift pass compares.
+        service.list_digest = attributes["listing_digest"]
     service.read_at = now
     if resources is not None:
         service.resources = sorted(resources, key=lambda r: (r["resource_id"], r["zone_id"]))
@@ -85,14 +77,21 @@ def _drift_lines(service):
     return plans.differences(service.approved, service.config())
 
 
-def _note_drift(service, *, actor=None):
-    """Recompute the drift of a locked, saved record; record an event when it changed."""
+def _note_drift(service, *, actor=None, saved=True):
+    """Recompute the drift of a locked record and record an event when it changed.
+
+    The record is saved whole unless it was `saved` already (then only its drift, if moved):
+    one write per record, which a drift pass over thousands of services notices.
+    """
     lines = _drift_lines(service)
-    if lines == service.drift:
-        return
     before = service.drift
     service.drift, service.drifted = lines, bool(lines)
-    service.save(update_fields=["drift", "drifted", "updated_at"])
+    if not saved:
+        service.save()
+    elif lines != before:
+        service.save(update_fields=["drift", "drifted", "updated_at"])
+    if lines == before:
+        return
     if lines:
         service.record("drift_detected", actor=actor, details={"differences": lines})
     elif before:
@@ -263,18 +262,16 @@ def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
         body, _record = cloud.endpoint_services_page(region_id=region_id, next_token=next_token)
         calls += 1
         for item in body.get("Services") or []:
-            attributes = cloud.service_attributes(item)
-            service_id = attributes["service_id"]
+            service_id = item.get("ServiceId", "")
             seen.add(service_id)
             if service_id not in known:
-                new.append(attributes)
-            elif known[service_id][1] != list_digest(attributes):
-                changed.append((known[service_id][0], attributes))
+                new.append(cloud.service_attributes(item))
+            elif known[service_id][1] != cloud.listing_digest(item):
+                changed.append((known[service_id][0], service_id, cloud.service_attributes(item)))
         next_token = body.get("NextToken")
         if not next_token:
             break
-    for pk, attributes in changed:
-        calls += _reread(pk, attributes, region_id)
+    calls += _reread(changed, region_id)
     for attributes in new:
         calls += _discover(attributes, region_id)
     gone = [pk for service_id, (pk, _digest) in known.items() if service_id not in seen]
@@ -286,47 +283,57 @@ def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
             _mark_gone(service, outside=not _deleting_by_portal(service))
             _note_drift(service)
     stale = timezone.now() - timedelta(seconds=settings.DRIFT_RESOURCE_MAX_AGE)
-    swept = 0
+    oldest = []
     if sweep:
-        done = {pk for pk, _a in changed}
-        oldest = (
+        done = {pk for pk, _id, _attributes in changed}
+        oldest = list(
             EndpointService.objects.filter(region_id=region_id, resources_read_at__lt=stale)
             .exclude(status=ServiceStatus.DELETED)
             .exclude(pk__in=done)
             .order_by("resources_read_at")
-            .values_list("pk", flat=True)[:sweep]
+            .values_list("pk", "service_id")[:sweep]
         )
-        for pk in oldest:
-            calls += _reread(pk, None, region_id)
-            swept += 1
+        calls += _reread([(pk, service_id, None) for pk, service_id in oldest], region_id)
     return {
         "region_id": region_id,
         "listed": len(seen),
         "changed": len(changed),
         "new": len(new),
         "gone": len(gone),
-        "swept": swept,
+        "swept": len(oldest),
         "calls": calls,
     }
 
 
-def _reread(pk, attributes, region_id):
-    """Read a changed service's resources and update its record; return the calls made."""
-    service_id = EndpointService.objects.values_list("service_id", flat=True).get(pk=pk)
-    resources, records = cloud.endpoint_service_resources(
-        region_id=region_id, service_id=service_id
-    )
-    with transaction.atomic():
-        service = _locked(pk)
-        if attributes is None:
-            service.resources = sorted(resources, key=lambda r: (r["resource_id"], r["zone_id"]))
-            service.zones = sorted({r["zone_id"] for r in resources if r["zone_id"]})
-            service.resources_read_at = timezone.now()
-        else:
-            _apply_reading(service, attributes, resources=resources)
-        service.save()
-        _note_drift(service)
-    return len(records)
+def _reread(services, region_id, batch=100):
+    """Read the resources of (pk, ServiceId, attributes or None) and update each record.
+
+    The cloud is read first, outside any transaction; the records are then written a batch
+    per transaction, each under its row lock. Returns the number of calls made.
+    """
+    calls = 0
+    for start in range(0, len(services), batch):
+        chunk = services[start : start + batch]
+        readings = []
+        for pk, service_id, attributes in chunk:
+            resources, records = cloud.endpoint_service_resources(
+                region_id=region_id, service_id=service_id
+            )
+            calls += len(records)
+            readings.append((pk, attributes, resources))
+        with transaction.atomic():
+            for pk, attributes, resources in readings:
+                service = _locked(pk)
+                if attributes is None:
+                    service.resources = sorted(
+                        resources, key=lambda r: (r["resource_id"], r["zone_id"])
+                    )
+                    service.zones = sorted({r["zone_id"] for r in resources if r["zone_id"]})
+                    service.resources_read_at = timezone.now()
+                else:
+                    _apply_reading(service, attributes, resources=resources)
+                _note_drift(service, saved=False)
+    return calls
 
 
 def _discover(attributes, region_id):
@@ -394,8 +401,7 @@ def endpoint_service_changed(*, pk, operations):
     service.resources = applied["resources"]
     service.zones = sorted({r["zone_id"] for r in applied["resources"] if r["zone_id"]})
     service.tags = applied["tags"]
-    service.save()
-    _note_drift(service)
+    _note_drift(service, saved=False)
     return service
 
 
