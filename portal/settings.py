@@ -119,6 +119,9 @@ STORAGES = {
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="privatelink-portal@localhost")
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Who hears of what needs an administrator (a request the worker refused, a broken audit
+# log): "name:email,name:email".
+ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[])]
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -181,6 +184,18 @@ PROVISION_DEADLINE = env.int("PROVISION_DEADLINE", default=30 * 60)
 RECONCILE_AFTER = env.int("RECONCILE_AFTER", default=120)
 RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=30.0)
 AUDIT_VERIFY_EVERY = env.float("AUDIT_VERIFY_EVERY", default=3600.0)
+# The audit log's keys, "id:secret" (32+ characters), the first sealing new events; keep old
+# ones listed to verify what they sealed. Never in the database. Required in production.
+AUDIT_HMAC_KEYS = env.list(
+    "AUDIT_HMAC_KEYS",
+    default=["dev:insecure-development-audit-key-never-used-in-production"] if DEBUG else None,
+)
+# Where the chain's head is appended every AUDIT_CHECKPOINT_EVERY seconds: ship this file to
+# write-once storage (see the README); verification checks the log against it.
+AUDIT_CHECKPOINT_FILE = env(
+    "AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+AUDIT_CHECKPOINT_EVERY = env.float("AUDIT_CHECKPOINT_EVERY", default=60.0)
 # Drift: every DRIFT_EVERY seconds each region's services are listed and compared with the
 # portal's records (DRIFT_REGIONS, default every region DescribeRegions names). Resource changes
 # do not show in the listing: each pass also re-reads the resources of up to
@@ -195,5 +210,9 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {
         "task": "portal.audit.tasks.verify_audit_chain",
         "schedule": AUDIT_VERIFY_EVERY,
+    },
+    "audit-checkpoint": {
+        "task": "portal.audit.tasks.write_checkpoint",
+        "schedule": AUDIT_CHECKPOINT_EVERY,
     },
 }

@@ -1,7 +1,26 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from portal.service_requests.models import RequestResource, RequestTag, ServiceRequest
+from portal.service_requests.models import (
+    Approval,
+    RequestResource,
+    RequestTag,
+    ServiceRequest,
+    State,
+)
+
+# The events the factory writes to explain what it made; tests of later events leave them out.
+FACTORY_EVENTS = ("created", "approval_added", "approve")
+# States a request reaches only through enough approvals.
+APPROVED_STATES = {
+    State.APPROVED,
+    State.PROVISIONING,
+    State.CREATING,
+    State.ACTIVE,
+    State.APPLYING,
+    State.APPLIED,
+    State.FAILED,
+}
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -50,3 +69,42 @@ class ServiceRequestFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             for i, (key, value) in enumerate(extracted):
                 RequestTag.objects.create(request=self, position=i, key=key, value=value)
+
+    @factory.post_generation
+    def history(self, create, extracted, **kwargs):
+        """Write the events the portal would have written, so that the audit log explains
+        the row: its content and, for a request past approval, the approvals it needed (by
+        `history__approvers`, or made-up approvers). `history=False` makes a row with no
+        events, as someone writing the database would."""
+        if not create or extracted is False:
+            return
+        from django.contrib.auth.models import Group
+
+        from portal.service_requests import policy
+
+        self.record("created", actor=self.requester, details=self.explained())
+        if self.state not in APPROVED_STATES:
+            return
+        group, _ = Group.objects.get_or_create(name=policy.APPROVERS_GROUP)
+        needed = policy.required_approvals(self).needed
+        approvers = kwargs.get("approvers") or [
+            UserFactory(username=f"factory-approver{n + 1}") for n in range(needed)
+        ]
+        for n, approver in enumerate(approvers):
+            approver.groups.add(group)
+            approval = Approval.objects.create(
+                request=self,
+                approver=approver,
+                revision=self.revision,
+                digest=self.digest(),
+                decision="approve",
+            )
+            self.record(
+                "approve" if n == len(approvers) - 1 else "approval_added",
+                actor=approver,
+                details={
+                    "revision": self.revision,
+                    "digest": approval.digest,
+                    "approval": approval.as_record(),
+                },
+            )

@@ -1,13 +1,8 @@
-import hashlib
-import json
 import time
-from datetime import UTC
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
-
-GENESIS = "0" * 64
 
 
 class AppendOnlyError(Exception):
@@ -23,15 +18,14 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One thing that happened to a request or an endpoint service: a transition, a cloud call.
+    """One thing that happened: to a request, to a service, or to the portal itself.
 
-    Events are append-only and hash-chained per subject: an event with a request belongs to
-    that request's chain, one without to its service's chain. `seq` counts a subject's events
-    from 1, and `hash` covers the event's canonical content and the hash of the event before
-    it. The subject's row keeps the count and the last hash, so removing the newest events
-    shows too.
+    Events are append-only and form one chain for the whole portal (see `chain.py`): `seq`
+    numbers them 1, 2, 3... with no gap, and `hash` seals each event's content to the hash of
+    the one before it, with a key the database does not hold.
     """
 
+    seq = models.BigIntegerField(unique=True)
     request = models.ForeignKey(
         "service_requests.ServiceRequest",
         on_delete=models.PROTECT,
@@ -47,7 +41,6 @@ class AuditEvent(models.Model):
         related_name="events",
         help_text="The endpoint service the event concerns, when there is one.",
     )
-    seq = models.PositiveIntegerField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -56,36 +49,34 @@ class AuditEvent(models.Model):
         related_name="+",
         help_text="Empty for the system (workers, the reconciler).",
     )
+    # The username at the time: renaming a user later does not rewrite who did what.
+    actor_name = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=40)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
     comment = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["request_id", "seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["request", "seq"], name="audit_event_seq_unique"),
-            models.UniqueConstraint(
-                fields=["service", "seq"],
-                condition=models.Q(request__isnull=True),
-                name="audit_event_service_seq_unique",
-            ),
-        ]
+        ordering = ["seq"]
         indexes = [
             models.Index(fields=["created_at"], name="audit_event_created_idx"),
-            models.Index(fields=["service", "created_at"], name="audit_event_service_idx"),
+            models.Index(fields=["request", "seq"], name="audit_event_request_idx"),
+            models.Index(fields=["service", "seq"], name="audit_event_service_idx"),
         ]
 
     def __str__(self):
         if self.request_id:
-            return f"{self.action} on request {self.request_id}"
-        return f"{self.action} on service {self.service_id}"
+            return f"#{self.seq} {self.action} on request {self.request_id}"
+        if self.service_id:
+            return f"#{self.seq} {self.action} on service {self.service_id}"
+        return f"#{self.seq} {self.action}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -96,77 +87,23 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("audit events are append-only")
 
     @property
-    def actor_name(self):
-        return self.actor.get_username() if self.actor_id else "system"
+    def actor_label(self):
+        return self.actor_name or ("system" if not self.actor_id else f"user {self.actor_id}")
 
     @property
     def cloud_call(self):
         return self.details.get("cloud_call") if isinstance(self.details, dict) else None
 
 
-def canonical(
-    *,
-    request_id,
-    seq,
-    actor_id,
-    action,
-    from_state,
-    to_state,
-    comment,
-    details,
-    created_at,
-    service_id=None,
-):
-    """Return the bytes an event's hash covers: its content, as stable JSON.
+class ChainHead(models.Model):
+    """The end of the audit chain: the last event's position and hash; locked to append."""
 
-    The service is left out when there is none, so that events written before services were
-    records keep the hashes they were given.
-    """
-    extra = {} if service_id is None else {"service": service_id}
-    return json.dumps(
-        {
-            **extra,
-            "request": request_id,
-            "seq": seq,
-            "actor": actor_id,
-            "action": action,
-            "from": from_state,
-            "to": to_state,
-            "comment": comment,
-            "details": details,
-            "at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+    ONLY = 1
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, blank=True)
 
-
-# What an event's hash covers, by attribute name (canonical() takes them as keywords).
-CONTENT_FIELDS = [
-    "request_id",
-    "seq",
-    "actor_id",
-    "action",
-    "from_state",
-    "to_state",
-    "comment",
-    "details",
-    "created_at",
-    "service_id",
-]
-
-
-def event_content(event):
-    # Historical models in old migrations have no service.
-    return canonical(**{name: getattr(event, name, None) for name in CONTENT_FIELDS})
-
-
-def chain_hash(prev_hash, content):
-    return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
-
-
-CHAIN_FIELDS = ("audit_event_count", "audit_last_hash")
+    def __str__(self):
+        return f"head at #{self.seq}"
 
 
 def new_version():
@@ -174,15 +111,13 @@ def new_version():
 
 
 class AuditedSubject(models.Model):
-    """What a request and a service share: the head of their audit chain, and a version.
+    """What requests and services share: events about them, and a version pages poll.
 
-    `version` changes with every write of the row or its chain, so a page that polls with
-    the version it saw learns "nothing changed" from one indexed read. It is a timestamp
-    rather than a counter so that two writers never produce the same value.
+    `version` changes with every write of the row or every event about it, so a page that
+    polls with the version it saw learns "nothing changed" from one indexed read. It is a
+    timestamp rather than a counter so that two writers never produce the same value.
     """
 
-    audit_event_count = models.PositiveIntegerField(default=0, editable=False)
-    audit_last_hash = models.CharField(max_length=64, blank=True, editable=False)
     version = models.BigIntegerField(default=new_version, editable=False)
 
     class Meta:
@@ -190,56 +125,32 @@ class AuditedSubject(models.Model):
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            # Only record() moves the chain head: a save from an instance read before some
-            # event was appended must not rewind it.
             fields = kwargs.get("update_fields")
-            if fields is None:
-                fields = [
-                    f.name
-                    for f in self._meta.concrete_fields
-                    if not f.primary_key and f.name not in CHAIN_FIELDS
-                ]
-            kwargs["update_fields"] = {*fields, "version"}
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "version"}
             self.version = new_version()
         super().save(*args, **kwargs)
 
     def record(self, action, *, actor, comment="", details=None, from_state=None):
-        """Append an audit event to this subject's chain and change its version.
+        """Append an audit event about this subject and change its version."""
+        from portal.audit import chain
 
-        The chain head lives on this row; locking it orders the subject's events, so callers
-        need not hold the lock themselves.
-        """
-        model = type(self)
         state = getattr(self, "state", None) or getattr(self, "status", "")
         with transaction.atomic():
-            head = (
-                model.objects.select_for_update()
-                .values("audit_event_count", "audit_last_hash")
-                .get(pk=self.pk)
-            )
-            event = AuditEvent(
-                seq=head["audit_event_count"] + 1,
-                actor=actor,
+            self.version = new_version()
+            type(self).objects.filter(pk=self.pk).update(version=self.version)
+            return chain.append(
                 action=action,
+                actor=actor,
                 from_state=from_state if from_state is not None else state,
                 to_state=state,
                 comment=comment,
-                details=details or {},
-                created_at=timezone.now(),
-                prev_hash=head["audit_last_hash"] or GENESIS,
+                details=details,
                 **self.chain_links(),
             )
-            event.hash = chain_hash(event.prev_hash, event_content(event))
-            event.save()
-            self.version = new_version()
-            model.objects.filter(pk=self.pk).update(
-                audit_event_count=event.seq, audit_last_hash=event.hash, version=self.version
-            )
-            self.audit_event_count, self.audit_last_hash = event.seq, event.hash
-        return event
 
     def chain_links(self):
-        """Return the foreign keys that put an event in this subject's chain."""
+        """Return the subjects an event about this row names."""
         raise NotImplementedError
 
     def bump_version(self):
@@ -254,9 +165,13 @@ class ChainCheck(models.Model):
     checked_at = models.DateTimeField(default=timezone.now)
     ok = models.BooleanField()
     requests_checked = models.PositiveIntegerField()
+    services_checked = models.PositiveIntegerField(default=0)
     events_checked = models.PositiveIntegerField()
-    broken_event = models.BigIntegerField(null=True, blank=True)
+    broken_event = models.BigIntegerField(
+        null=True, blank=True, help_text="The position (seq) of the first event found wrong."
+    )
     broken_request = models.BigIntegerField(null=True, blank=True)
+    broken_service = models.BigIntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
 
     class Meta:

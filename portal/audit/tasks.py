@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from portal.audit.services import audit_chain_check
+from portal.audit.services import audit_chain_check, audit_checkpoint_write
 
 log = logging.getLogger(__name__)
 
@@ -11,3 +11,10 @@ log = logging.getLogger(__name__)
 def verify_audit_chain():
     report = audit_chain_check()
     (log.info if report.ok else log.error)("%s", report)
+
+
+@shared_task(ignore_result=True)
+def write_checkpoint():
+    line = audit_checkpoint_write()
+    if line:
+        log.info("audit checkpoint at #%s", line["seq"])

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from portal.audit.filters import RequestHistoryFilter
 from portal.audit.models import ChainCheck
-from portal.audit.services import audit_chain_verify
+from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.http import HttpRequest
 from portal.service_requests import policy
@@ -186,7 +186,7 @@ def timeline(request: HttpRequest, pk):
         "tags": list(service_request.tags.all()),
         "approvals": list(service_request.approvals.select_related("approver")),
         "plan": list(service_request.operations.all()),
-        "chain": audit_chain_verify(request_ids=[service_request.pk]),
+        "chain": request_events_verify(service_request),
     }
     return render(request, "audit/request_timeline.html", context)
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditedSubject
+from portal.lib.digests import content_digest
 
 
 class ServiceStatus(models.TextChoices):
@@ -137,6 +138,16 @@ class EndpointService(AuditedSubject):
                 for r in self.resources
             ],
             "tags": [{"key": t["key"], "value": t["value"]} for t in self.tags],
+        }
+
+    def stewardship(self):
+        """What the audit log checks this record against: what the portal approved of the
+        service, whose it is, and whether the portal manages it."""
+        return {
+            "approved": self.approved,
+            "approved_digest": content_digest(self.approved),
+            "owner": self.owner_id,
+            "managed": self.managed,
         }
 
     def resources_by_zone(self):

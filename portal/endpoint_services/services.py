@@ -147,7 +147,11 @@ def endpoint_service_from_create(*, service_request, body):
         service.record(
             "created",
             actor=None,
-            details={"by_request": service_request.pk, "service_id": service.service_id},
+            details={
+                "by_request": service_request.pk,
+                "service_id": service.service_id,
+                "record": service.stewardship(),
+            },
         )
     return service
 
@@ -165,6 +169,11 @@ def endpoint_service_went_active(*, service, attributes, service_request):
         }
     )
     service.save()
+    service.record(
+        "approved_configuration",
+        actor=None,
+        details={"by_request": service_request.pk, "record": service.stewardship()},
+    )
     return service
 
 
@@ -228,13 +237,18 @@ def endpoint_service_accept_drift(*, pk, actor):
             raise ServiceRefused("The service has not drifted: there is nothing to accept.")
         before = service.approved
         if service.status == ServiceStatus.DELETED:
-            service.managed = True
-        service.approved = plans.normalize(service.config())
-        service.save(update_fields=["approved", "updated_at"])
+            service.deleted_outside = False  # The owner acknowledges the deletion.
+        else:
+            service.approved = plans.normalize(service.config())
+        service.save(update_fields=["approved", "deleted_outside", "updated_at"])
         service.record(
             "drift_accepted",
             actor=actor,
-            details={"differences": service.drift, "was_approved": before},
+            details={
+                "differences": service.drift,
+                "was_approved": before,
+                "record": service.stewardship(),
+            },
         )
         _note_drift(service, actor=actor)
     return service
@@ -322,8 +336,16 @@ def _reread(services, region_id, batch=100):
             calls += len(records)
             readings.append((pk, attributes, resources))
         with transaction.atomic():
+            # Every row of the batch is locked before the first event: appending holds the
+            # log's head until commit, so no row lock may be taken after it.
+            locked = {
+                service.pk: service
+                for service in EndpointService.objects.select_for_update()
+                .filter(pk__in=[pk for pk, _a, _r in readings])
+                .order_by("pk")
+            }
             for pk, attributes, resources in readings:
-                service = _locked(pk)
+                service = locked[pk]
                 if attributes is None:
                     service.resources = sorted(
                         resources, key=lambda r: (r["resource_id"], r["zone_id"])
@@ -353,7 +375,11 @@ def _discover(attributes, region_id):
             service.record(
                 "discovered",
                 actor=None,
-                details={"service_id": service.service_id, "region_id": region_id},
+                details={
+                    "service_id": service.service_id,
+                    "region_id": region_id,
+                    "record": service.stewardship(),
+                },
             )
     return len(records)
 
@@ -372,7 +398,12 @@ def endpoint_service_adopt(*, service, owner):
         service.approved = plans.normalize(service.config())
         service.save()
         service.record(
-            "adopted", actor=None, details={"owner": owner.get_username() if owner else None}
+            "adopted",
+            actor=None,
+            details={
+                "owner": owner.get_username() if owner else None,
+                "record": service.stewardship(),
+            },
         )
         _note_drift(service)
     return service
@@ -390,7 +421,7 @@ def endpoint_service_note_reading(*, pk, attributes):
         service.save()
 
 
-def endpoint_service_changed(*, pk, operations):
+def endpoint_service_changed(*, pk, operations, by_request=None):
     """A change request's plan is applied: the portal stands behind its result."""
     service = _locked(pk)
     service.approved = plans.apply_operations(service.approved or service.config(), operations)
@@ -402,6 +433,11 @@ def endpoint_service_changed(*, pk, operations):
     service.zones = sorted({r["zone_id"] for r in applied["resources"] if r["zone_id"]})
     service.tags = applied["tags"]
     _note_drift(service, saved=False)
+    service.record(
+        "approved_configuration",
+        actor=None,
+        details={"by_request": by_request, "record": service.stewardship()},
+    )
     return service
 
 

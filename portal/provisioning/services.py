@@ -16,10 +16,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.endpoint_services.tasks import refresh_service
+from portal.service_requests import policy
 from portal.service_requests.models import (
     LIVE_STATES,
     Kind,
@@ -27,10 +29,11 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
-from portal.service_requests.notifications import notify_requester
+from portal.service_requests.notifications import notify_admins_refused, notify_requester
 
 log = logging.getLogger(__name__)
 TIMEOUT_CODE = "ProvisioningTimeout"
+UNEXPLAINED_CODE = "UnexplainedApproval"
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,58 @@ def _handle_error(pk, error, next_step, **extra):
     return None
 
 
+# --- nothing acts on what the audit log does not explain ----------------------------------
+
+
+def _unexplained(service_request):
+    """Return why the audit log does not explain this approved request, or None if it does.
+
+    The request's events must be sealed with the portal's key and record its content as it
+    is; and enough distinct approvers other than the requester must have approved exactly
+    that content (revision and digest), as the policy asks today.
+    """
+    report = request_events_verify(service_request)
+    if not report.ok:
+        return report.message
+    digest = service_request.digest()
+    approvers = set()
+    events = service_request.events.filter(action__in=("approve", "approval_added", "baseline"))
+    for details in events.values_list("details", flat=True):
+        records = [details["approval"]] if "approval" in details else []
+        for record in records + details.get("decisions", []):
+            if (
+                record.get("decision") == "approve"
+                and record.get("revision") == service_request.revision
+                and record.get("digest") == digest
+                and record.get("approver") != service_request.requester_id
+            ):
+                approvers.add(record["approver"])
+    needed = policy.required_approvals(service_request).needed
+    if len(approvers) < needed:
+        return (
+            f"the audit log holds {len(approvers)} approval(s) of this content by someone other "
+            f"than the requester; the policy needs {needed}"
+        )
+    return None
+
+
+def _refuse(service_request, reason):
+    """Fail an approved request the log does not explain, without a cloud call; tell admins."""
+    service_request.error_code = UNEXPLAINED_CODE
+    service_request.error_message = (
+        f"The portal did not act on this request: {reason}. An administrator must look at "
+        "the audit log before anything is done."
+    )
+    service_request.move(
+        "fail",
+        actor=None,
+        details={"code": UNEXPLAINED_CODE, "reason": reason},
+        fields=["error_code", "error_message"],
+    )
+    log.error("refused to act on request #%s: %s", service_request.pk, reason)
+    transaction.on_commit(lambda: notify_admins_refused(service_request, reason))
+
+
 # --- create ------------------------------------------------------------------------------
 
 
@@ -128,6 +183,10 @@ def service_request_provision(*, pk, attempt=0):
     with transaction.atomic():
         service_request = _locked(pk)
         if service_request.state == State.APPROVED:
+            reason = _unexplained(service_request)
+            if reason:
+                _refuse(service_request, reason)
+                return None
             service_request.provisioning_started_at = timezone.now()
             service_request.move(
                 "start_provisioning", actor=None, fields=["provisioning_started_at"]
@@ -241,6 +300,10 @@ def _start_applying(pk):
     """Move an approved request to applying; return it locked, or None if not for us."""
     service_request = _locked(pk)
     if service_request.state == State.APPROVED:
+        reason = _unexplained(service_request)
+        if reason:
+            _refuse(service_request, reason)
+            return None
         service_request.provisioning_started_at = timezone.now()
         service_request.move("start_applying", actor=None, fields=["provisioning_started_at"])
     elif service_request.state != State.APPLYING:
@@ -294,8 +357,8 @@ def _call_operation(pk, operation, attempt):
         return _handle_error(pk, error, retry, operation=operation.position + 1)
     if plans.Operation(operation.action, operation.params).asynchronous:
         with transaction.atomic():
+            # Rows first, the audit event last: appending holds the log's head until commit.
             service_request = _locked(pk)
-            _record_call(service_request, record, operation=operation.position + 1)
             type(operation).objects.filter(pk=operation.pk).update(
                 state=OperationState.CALLED,
                 outcome=record.outcome,
@@ -305,6 +368,7 @@ def _call_operation(pk, operation, attempt):
                 service = service_request.endpoint_service
                 service.status = "deleting" if operation.action == plans.DELETE else "pending"
                 service.save(update_fields=["status", "updated_at"])
+            _record_call(service_request, record, operation=operation.position + 1)
         return Step("apply", poll_delay(0), 0)
     return _operation_done(pk, operation, record)
 
@@ -313,13 +377,6 @@ def _operation_done(pk, operation, record, *, already=False, recorded=False):
     """Mark an operation applied; `recorded` when its last call is in the trail already."""
     with transaction.atomic():
         service_request = _locked(pk)
-        if not recorded:
-            _record_call(
-                service_request,
-                record,
-                operation=operation.position + 1,
-                **({"already_done": True} if already else {}),
-            )
         # After a wait, the operation keeps the outcome and RequestId of its own call.
         type(operation).objects.filter(pk=operation.pk).update(
             state=OperationState.APPLIED,
@@ -327,7 +384,15 @@ def _operation_done(pk, operation, record, *, already=False, recorded=False):
             cloud_request_id=operation.cloud_request_id or record.request_id,
             applied_at=timezone.now(),
         )
-        service_request.bump_version()
+        if recorded:
+            service_request.bump_version()
+        else:
+            _record_call(
+                service_request,
+                record,
+                operation=operation.position + 1,
+                **({"already_done": True} if already else {}),
+            )
     return Step("apply", 0, 0)
 
 
@@ -347,11 +412,11 @@ def _wait_for_service(pk, operation, attempt):
     with transaction.atomic():
         service_request = _locked(pk)
         service_request.cloud_status = status
-        _record_call(service_request, record, operation=operation.position + 1)
         service_request.save(update_fields=["cloud_status", "updated_at"])
         endpoint_services.endpoint_service_note_reading(
             pk=service_request.endpoint_service_id, attributes=cloud.service_attributes(body)
         )
+        _record_call(service_request, record, operation=operation.position + 1)
     if status == "Active" and operation.action != plans.DELETE:
         return _operation_done(pk, operation, record, recorded=True)
     return Step("apply", poll_delay(attempt), attempt + 1)
@@ -375,7 +440,9 @@ def _finish(pk):
             return None
         operations = [op.content() for op in service_request.operations.all()]
         if service_request.kind == Kind.CHANGE:
-            endpoint_services.endpoint_service_changed(pk=service.pk, operations=operations)
+            endpoint_services.endpoint_service_changed(
+                pk=service.pk, operations=operations, by_request=service_request.pk
+            )
         elif service_request.kind == Kind.DECOMMISSION:
             endpoint_services.endpoint_service_deleted(pk=service.pk)
         service_request.move("mark_applied", actor=None)

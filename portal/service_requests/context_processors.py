@@ -14,6 +14,8 @@ def navigation(request):
         "is_auditor": auditor,
         "read_only": policy.is_read_only(user),
     }
+    if user.is_superuser or auditor:
+        context["integrity_alerts"] = _integrity_alerts()
     if approver:
         context["pending_count"] = (
             ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
@@ -21,3 +23,22 @@ def navigation(request):
             .count()
         )
     return context
+
+
+def _integrity_alerts():
+    """What an admin or auditor must look at: a broken audit log, requests the worker refused."""
+    from portal.audit.models import ChainCheck
+    from portal.provisioning.services import UNEXPLAINED_CODE
+
+    alerts = []
+    check = ChainCheck.objects.only("ok", "message").first()
+    if check is not None and not check.ok:
+        alerts.append(check.message)
+    refused = ServiceRequest.objects.filter(
+        state=State.FAILED, error_code=UNEXPLAINED_CODE
+    ).count()
+    if refused:
+        alerts.append(
+            f"{refused} request(s) refused by the worker: the audit log does not explain them"
+        )
+    return alerts

@@ -1,5 +1,3 @@
-import hashlib
-import json
 import uuid
 
 from django.conf import settings
@@ -9,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditedSubject
+from portal.lib.digests import content_digest
 
 
 def new_client_token():
@@ -97,12 +96,6 @@ class TransitionNotAllowed(Exception):
         super().__init__(f"cannot {action.replace('_', ' ')} a request that is {state}")
         self.action = action
         self.state = state
-
-
-def content_digest(content):
-    """Return the SHA-256 of a request's content as stable JSON: what an approval binds to."""
-    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 class Payer(models.TextChoices):
@@ -315,6 +308,8 @@ class ServiceRequest(AuditedSubject):
         if action == "submit":
             self.submitted_at = self.state_changed_at
             self.revision += 1
+            # A submission is of one content: the event keeps all of it.
+            details = self.explained(**(details or {}))
         if action in ("approve", "reject", "send_back"):
             self.decided_at = self.state_changed_at
         self.save(
@@ -367,6 +362,7 @@ class ServiceRequest(AuditedSubject):
         fields, resources, tags = self.create_parameters()
         return {
             "kind": self.kind,
+            "requester": self.requester_id,
             # A create request's service is its outcome, not part of what was approved.
             "service": None if self.is_create else self.service_id,
             **fields,
@@ -380,6 +376,17 @@ class ServiceRequest(AuditedSubject):
 
     def digest(self):
         return content_digest(self.content())
+
+    def explained(self, **details):
+        """Event details that record the whole content of this revision: what the audit
+        log checks the request against, and what an auditor reads of each revision."""
+        content = self.content()
+        return {
+            **details,
+            "revision": self.revision,
+            "content": content,
+            "digest": content_digest(content),
+        }
 
     def current_approvals(self):
         """Approvals of this revision that bind to its content as it is now."""
@@ -479,6 +486,15 @@ class Approval(models.Model):
 
     def __str__(self):
         return f"{self.approver} {self.get_decision_display().lower()} #{self.request_id}"
+
+    def as_record(self):
+        """What the audit log keeps of the decision, to check this row against."""
+        return {
+            "approver": self.approver_id,
+            "revision": self.revision,
+            "digest": self.digest,
+            "decision": self.decision,
+        }
 
 
 def new_operation_token():

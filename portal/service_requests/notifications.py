@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import mail_admins, send_mail
 
 from portal.service_requests import policy
 from portal.service_requests.models import Kind
@@ -58,4 +58,14 @@ def notify_requester(service_request, comment=""):
         f"{body}\n\n{settings.SITE_URL}{service_request.get_absolute_url()}\n",
         None,
         [email],
+    )
+
+
+def notify_admins_refused(service_request, reason):
+    """Tell the site's admins that the worker refused a request the audit log does not explain."""
+    mail_admins(
+        f"Refused to act on request #{service_request.pk}",
+        f"The worker did not provision or apply request #{service_request.pk}: {reason}.\n"
+        f"Its state was set by something other than the portal's workflow.\n\n"
+        f"{settings.SITE_URL}/audit/requests/{service_request.pk}/\n",
     )

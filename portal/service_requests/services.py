@@ -101,7 +101,7 @@ def _snapshot(service_request):
 def service_request_create(*, requester, fields, resources, tags):
     service_request = ServiceRequest.objects.create(requester=requester, **fields)
     _replace_rows(service_request, resources, tags)
-    service_request.record("created", actor=requester, details={"kind": Kind.CREATE})
+    service_request.record("created", actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -133,9 +133,7 @@ def change_request_create(*, requester, service, fields, resources, tags):
     )
     _replace_rows(service_request, resources, tags)
     _replan(service_request)
-    service_request.record(
-        "created", actor=requester, details={"kind": Kind.CHANGE, "service": service.service_id}
-    )
+    service_request.record("created", actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -152,11 +150,7 @@ def decommission_request_create(*, requester, service, justification):
         **_about_service(service),
     )
     _replan(service_request)
-    service_request.record(
-        "created",
-        actor=requester,
-        details={"kind": Kind.DECOMMISSION, "service": service.service_id},
-    )
+    service_request.record("created", actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -173,11 +167,7 @@ def adoption_request_create(*, requester, service, owner, justification):
         service_description=service.service_description,
         **_about_service(service),
     )
-    service_request.record(
-        "created",
-        actor=requester,
-        details={"kind": Kind.ADOPT, "service": service.service_id, "owner": owner.get_username()},
-    )
+    service_request.record("created", actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -204,7 +194,7 @@ def service_request_update(*, pk, actor, fields, resources, tags):
     _replan(service_request)
     after = _snapshot(service_request)
     changed = sorted(name for name in after if after[name] != before[name])
-    details = {"changed": changed, "revision": service_request.revision}
+    details = service_request.explained(changed=changed)
     if discarded:
         details["approvals_discarded"] = discarded
     service_request.record("edited", actor=actor, details=details)
@@ -372,11 +362,7 @@ def service_request_submit(*, service_request, actor):
         locked.move(
             "submit",
             actor=actor,
-            details={
-                "dry_run": result.code,
-                "policy": str(policy.required_approvals(locked)),
-                "digest": locked.digest(),
-            },
+            details={"dry_run": result.code, "policy": str(policy.required_approvals(locked))},
         )
         transaction.on_commit(lambda: notify_approvers(locked))
     service_request.refresh_from_db()
@@ -437,7 +423,7 @@ def service_request_decide(*, pk, approver, decision, revision, comment=""):
         if refusal:
             raise DecisionRefused(refusal)
         digest = service_request.digest()
-        Approval.objects.create(
+        approval = Approval.objects.create(
             request=service_request,
             approver=approver,
             revision=revision,
@@ -446,7 +432,7 @@ def service_request_decide(*, pk, approver, decision, revision, comment=""):
             comment=comment,
         )
         requirement = policy.required_approvals(service_request)
-        details = {"revision": revision, "digest": digest}
+        details = {"revision": revision, "digest": digest, "approval": approval.as_record()}
         if decision == Decision.APPROVE:
             count = service_request.current_approvals().count()
             details |= {

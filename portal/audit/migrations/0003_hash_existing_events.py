@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from portal.audit.models import GENESIS, chain_hash, event_content
+from portal.audit.legacy import GENESIS, chain_hash, event_content
 
 
 def hash_existing_events(apps, schema_editor):

@@ -7,7 +7,7 @@ hashes do not cover the new fields, and every chain verifies as before.
 
 from django.db import migrations
 
-from portal.service_requests.models import content_digest
+from portal.lib.digests import content_digest
 
 STATUSES = {"Active": "active", "Creating": "creating", "Pending": "pending", "Deleting": "deleting"}
 CONFIG = [
@@ -89,6 +89,7 @@ def forward(apps, schema_editor):
         digest = content_digest(
             {
                 "kind": "create",
+                "requester": request.requester_id,
                 "service": None,
                 **{name: getattr(request, name) for name in FIELDS},
                 "connect_bandwidth": None,

@@ -2,7 +2,8 @@
 
 Requests in every state, over a year, by many requesters, with resources, tags, decisions and
 about ten audit events each (edits, dry runs, decisions, cloud calls with RequestIds and
-durations), all properly hash-chained so that `verify_audit_chain` passes.
+durations), all sealed into the one audit log, recording each request's content and decisions
+as the portal does, so that `verify_audit_chain` passes.
 """
 
 import random
@@ -15,7 +16,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.models import GENESIS, AuditEvent, chain_hash, event_content
+from portal.audit import chain
+from portal.audit.models import AuditEvent, ChainHead
 from portal.service_requests.models import (
     Approval,
     RequestResource,
@@ -144,47 +146,60 @@ class Command(BaseCommand):
         resources, tags, approvals, events = [], [], [], []
         for request in requests:
             zones = ZONES[request.region_id]
-            for position in range(rng.randint(1, 3)):
-                resources.append(
-                    RequestResource(
-                        request=request,
-                        position=position,
-                        resource_type=request.service_resource_type,
-                        resource_id=f"{request.service_resource_type}-{uuid.uuid4().hex[:18]}",
-                        zone_id=rng.choice(zones),
-                    )
+            mine = [
+                RequestResource(
+                    request=request,
+                    position=position,
+                    resource_type=request.service_resource_type,
+                    resource_id=f"{request.service_resource_type}-{uuid.uuid4().hex[:18]}",
+                    zone_id=rng.choice(zones),
                 )
-            for position, key in enumerate(
-                rng.sample(["team", "env", "cost-center", "owner"], rng.randint(0, 4))
-            ):
-                tags.append(
-                    RequestTag(request=request, position=position, key=key, value=rng.choice(TEAMS))
+                for position in range(rng.randint(1, 3))
+            ]
+            labels = [
+                RequestTag(request=request, position=position, key=key, value=rng.choice(TEAMS))
+                for position, key in enumerate(
+                    rng.sample(["team", "env", "cost-center", "owner"], rng.randint(0, 4))
                 )
+            ]
+            resources += mine
+            tags += labels
+            # request.content() reads these, as the portal's own events would record them.
+            request._prefetched_objects_cache = {
+                "resources": mine,
+                "tags": labels,
+                "operations": [],
+            }
             events += self.chain(rng, request, approvers, approvals)
         RequestResource.objects.bulk_create(resources)
         RequestTag.objects.bulk_create(tags)
         Approval.objects.bulk_create(approvals)
+        self.seal(events)
         AuditEvent.objects.bulk_create(events, batch_size=5000)
-        ServiceRequest.objects.bulk_update(
-            requests, ["created_at", "audit_event_count", "audit_last_hash"], batch_size=1000
-        )
+        ServiceRequest.objects.bulk_update(requests, ["created_at", "revision"], batch_size=1000)
         return len(events)
 
+    def seal(self, events):
+        """Put `events` at the end of the one log, in order, as the portal would."""
+        head = chain.locked_head()
+        key_id, secrets = chain.current_key_id(), chain.keys()
+        seq, prev = head.seq, head.hash or chain.GENESIS
+        for event in events:
+            seq += 1
+            event.seq, event.key_id, event.prev_hash = seq, key_id, prev
+            event.actor_name = event.actor.get_username() if event.actor else ""
+            event.hash = prev = chain.seal(prev, chain.event_content(event), key_id, secrets)
+        ChainHead.objects.filter(pk=ChainHead.ONLY).update(seq=seq, hash=prev)
+
     def chain(self, rng, request, approvers, approvals):
-        """Return the request's events, as its life would have written them, hash-chained."""
+        """Return the request's events, as its life would have written them (unsealed)."""
         created = request.created_at
-        steps = [("created", State.DRAFT, State.DRAFT, request.requester, {}, "")]
+        request.revision = 1
+        steps = [("created", State.DRAFT, State.DRAFT, request.requester, request.explained(), "")]
         if rng.random() < 0.3:
-            steps.append(
-                (
-                    "edited",
-                    State.DRAFT,
-                    State.DRAFT,
-                    request.requester,
-                    {"changed": ["tags"], "revision": 2},
-                    "",
-                )
-            )
+            request.revision += 1
+            edited = request.explained(changed=["tags"])
+            steps.append(("edited", State.DRAFT, State.DRAFT, request.requester, edited, ""))
         dry_run = {
             "cloud_call": {
                 "action": "CreateVpcEndpointService",
@@ -203,90 +218,56 @@ class Command(BaseCommand):
             steps.append(("cancel", State.DRAFT, State.CANCELLED, request.requester, {}, ""))
         else:
             steps.append(("dry_run", State.DRAFT, State.DRAFT, request.requester, dry_run, ""))
+            request.revision += 1
+            submitted = request.explained(dry_run="DryRunOperation")
             steps.append(
-                (
-                    "submit",
-                    State.DRAFT,
-                    State.PENDING_APPROVAL,
-                    request.requester,
-                    {"dry_run": "DryRunOperation"},
-                    "",
-                )
+                ("submit", State.DRAFT, State.PENDING_APPROVAL, request.requester, submitted, "")
             )
+            digest = submitted["digest"]
             approver = rng.choice(approvers)
-            if final == State.REJECTED:
-                steps.append(
-                    (
-                        "reject",
-                        State.PENDING_APPROVAL,
-                        State.REJECTED,
-                        approver,
-                        {},
-                        "Not needed: use the shared gateway.",
-                    )
+            decision = {
+                State.REJECTED: ("reject", State.REJECTED, "Not needed: use the shared gateway."),
+                State.CHANGES_REQUESTED: (
+                    "send_back",
+                    State.CHANGES_REQUESTED,
+                    "Add a cost-center tag.",
+                ),
+                State.PENDING_APPROVAL: None,
+            }.get(final, ("approve", State.APPROVED, "Looks right."))
+            if decision:
+                action, to_state, comment = decision
+                approval = Approval(
+                    request=request,
+                    approver=approver,
+                    revision=request.revision,
+                    digest=digest,
+                    decision=action,
+                    comment=comment,
                 )
-                approvals.append(
-                    Approval(
-                        request=request,
-                        approver=approver,
-                        revision=2,
-                        decision="reject",
-                        comment="Not needed.",
-                    )
-                )
-            elif final == State.CHANGES_REQUESTED:
-                steps.append(
-                    (
-                        "send_back",
-                        State.PENDING_APPROVAL,
-                        State.CHANGES_REQUESTED,
-                        approver,
-                        {},
-                        "Add a cost-center tag.",
-                    )
-                )
-                approvals.append(
-                    Approval(
-                        request=request,
-                        approver=approver,
-                        revision=2,
-                        decision="send_back",
-                        comment="Add a tag.",
-                    )
-                )
-            elif final != State.PENDING_APPROVAL:
-                steps.append(
-                    (
-                        "approve",
-                        State.PENDING_APPROVAL,
-                        State.APPROVED,
-                        approver,
-                        {"approvals": 1, "needed": 1},
-                        "Looks right.",
-                    )
-                )
-                approvals.append(
-                    Approval(request=request, approver=approver, revision=2, decision="approve")
-                )
-                steps += self.provisioning(rng, request)
-        prev, events = GENESIS, []
-        for seq, (action, from_state, to_state, actor, details, comment) in enumerate(steps, 1):
+                approvals.append(approval)
+                details = {
+                    "revision": request.revision,
+                    "digest": digest,
+                    "approval": approval.as_record(),
+                }
+                steps.append((action, State.PENDING_APPROVAL, to_state, approver, details, comment))
+                if action == "approve":
+                    steps += self.provisioning(rng, request)
+        events = []
+        for action, from_state, to_state, actor, details, comment in steps:
             created += timedelta(seconds=rng.randint(1, 600))
-            event = AuditEvent(
-                request=request,
-                seq=seq,
-                actor=actor,
-                action=action,
-                from_state=from_state,
-                to_state=to_state,
-                comment=comment,
-                details=details,
-                created_at=created,
-                prev_hash=prev,
+            events.append(
+                AuditEvent(
+                    request=request,
+                    actor=actor,
+                    action=action,
+                    from_state=from_state,
+                    to_state=to_state,
+                    comment=comment,
+                    details=details,
+                    created_at=created,
+                )
             )
-            event.hash = prev = chain_hash(prev, event_content(event))
-            events.append(event)
-        request.audit_event_count, request.audit_last_hash = len(events), prev
         return events
 
     def provisioning(self, rng, request):
