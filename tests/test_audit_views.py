@@ -167,7 +167,7 @@ def test_timeline_shows_every_event_with_cloud_details(login, auditor, requester
     assert request.cloud_request_id in html
     assert "provisioning → creating" in html
     assert " ms</td>" in html
-    assert "events are sealed with the portal&#x27;s key and explain it as it is" in html
+    assert "events are sealed with the portal's key and explain it as it is" in html
 
 
 def test_history_shows_the_last_chain_check(login, auditor, population):
