@@ -121,3 +121,42 @@ def test_admins_and_auditors_see_the_refusal_on_every_page(
         assert 'id="integrity-alerts"' in html
         assert "1 request(s) refused by the worker" in html
     assert 'id="integrity-alerts"' not in login(requester).get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/service_requests/servicerequest/{request}/change/",
+        "/admin/service_requests/servicerequest/{request}/delete/",
+        "/admin/service_requests/servicerequest/add/",
+        "/admin/endpoint_services/endpointservice/add/",
+        "/admin/audit/auditevent/add/",
+    ],
+)
+def test_the_admin_cannot_change_requests_services_or_events(client, admin_user, requester, path):
+    request = ServiceRequestFactory(requester=requester, state=State.PENDING_APPROVAL)
+    client.force_login(admin_user)
+    url = path.format(request=request.pk)
+    response = client.post(
+        url, {"service_description": "edited in the admin", "requester": admin_user.pk}
+    )
+    assert response.status_code == 403
+    request.refresh_from_db()
+    assert request.service_description != "edited in the admin"
+    assert request.requester == requester
+
+
+def test_the_admin_shows_a_request_without_a_save_button(client, admin_user, requester):
+    request = ServiceRequestFactory(requester=requester, state=State.APPROVED)
+    client.force_login(admin_user)
+    page = client.get(f"/admin/service_requests/servicerequest/{request.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="_save"' not in html
+    assert "approvals-0-DELETE" not in html
+
+
+def test_the_admin_still_manages_users_and_groups(client, admin_user, requester):
+    client.force_login(admin_user)
+    assert client.get(f"/admin/auth/user/{requester.pk}/change/").status_code == 200
+    assert 'name="_save"' in client.get("/admin/auth/group/add/").content.decode()

@@ -1,14 +1,10 @@
 from django.contrib import admin
 
-from portal.audit.models import AuditEvent
+from portal.audit.models import AuditEvent, ChainCheck
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "request", "action", "from_state", "to_state", "actor"]
-    list_filter = ["action", "to_state"]
-    list_select_related = ["actor", "request"]
-    raw_id_fields = ["request", "actor"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Seen, never changed: the audit log is written by the portal's workflow alone."""
 
     def has_add_permission(self, request):
         return False
@@ -18,3 +14,17 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "created_at", "request", "service", "action", "to_state", "actor_name"]
+    list_filter = ["action", "to_state"]
+    list_select_related = ["request", "service"]
+    raw_id_fields = ["request", "service", "actor"]
+    show_full_result_count = False
+
+
+@admin.register(ChainCheck)
+class ChainCheckAdmin(ReadOnlyAdmin):
+    list_display = ["checked_at", "ok", "events_checked", "message"]

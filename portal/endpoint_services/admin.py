@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from portal.audit.admin import ReadOnlyAdmin
 from portal.endpoint_services.models import EndpointService
 
 
 @admin.register(EndpointService)
-class EndpointServiceAdmin(admin.ModelAdmin):
+class EndpointServiceAdmin(ReadOnlyAdmin):
     """Read-only: a service changes through approved requests and cloud readings, never here."""
 
     list_display = [
@@ -22,12 +23,3 @@ class EndpointServiceAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     # Counting 10,000s of rows on every page is what the admin docs advise against.
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

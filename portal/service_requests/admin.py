@@ -1,44 +1,74 @@
+"""The admin shows requests; it never changes them.
+
+A request changes only through its workflow (pages, services, the worker), which records
+every change in the audit log; an admin edit would bypass both. Users and groups stay
+editable in the admin (django.contrib.auth's own).
+"""
+
 from django.contrib import admin
 
-from portal.service_requests.models import Approval, RequestResource, RequestTag, ServiceRequest
+from portal.audit.admin import ReadOnlyAdmin
+from portal.service_requests.models import (
+    Approval,
+    RequestOperation,
+    RequestResource,
+    RequestTag,
+    ServiceRequest,
+)
 
 
-class ResourceInline(admin.TabularInline):
-    model = RequestResource
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
-
-
-class TagInline(admin.TabularInline):
-    model = RequestTag
-    extra = 0
-
-
-class ApprovalInline(admin.TabularInline):
-    model = Approval
-    extra = 0
-    readonly_fields = ["approver", "revision", "decision", "comment", "created_at"]
+    can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ResourceInline(ReadOnlyInline):
+    model = RequestResource
+
+
+class TagInline(ReadOnlyInline):
+    model = RequestTag
+
+
+class OperationInline(ReadOnlyInline):
+    model = RequestOperation
+
+
+class ApprovalInline(ReadOnlyInline):
+    model = Approval
+
 
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(admin.ModelAdmin):
-    list_display = ["id", "service_description", "region_id", "state", "requester", "created_at"]
-    list_filter = ["state", "region_id", "service_resource_type", "created_at", "decided_at"]
+class ServiceRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "service_description",
+        "region_id",
+        "state",
+        "requester",
+        "created_at",
+    ]
+    list_filter = [
+        "state",
+        "kind",
+        "region_id",
+        "service_resource_type",
+        "created_at",
+        "decided_at",
+    ]
     search_fields = ["service_description", "justification", "service_id", "service_name"]
     list_select_related = ["requester"]
-    readonly_fields = [
-        "state",
-        "revision",
-        "client_token",
-        "service_id",
-        "service_name",
-        "service_domain",
-        "cloud_status",
-        "cloud_request_id",
-    ]
-    inlines = [ResourceInline, TagInline, ApprovalInline]
+    inlines = [ResourceInline, TagInline, OperationInline, ApprovalInline]
 
     # The lookups the auditors' history filters on, so that both views can be compared.
     EXTRA_LOOKUPS = {

@@ -34,9 +34,7 @@ def _integrity_alerts():
     check = ChainCheck.objects.only("ok", "message").first()
     if check is not None and not check.ok:
         alerts.append(check.message)
-    refused = ServiceRequest.objects.filter(
-        state=State.FAILED, error_code=UNEXPLAINED_CODE
-    ).count()
+    refused = ServiceRequest.objects.filter(state=State.FAILED, error_code=UNEXPLAINED_CODE).count()
     if refused:
         alerts.append(
             f"{refused} request(s) refused by the worker: the audit log does not explain them"
