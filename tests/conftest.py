@@ -213,3 +213,16 @@ def clocked_simulator(clocked_simulator_server):
     sim.clock = clock
     yield sim
     sim.configure(create_delay=10, quota=20, strict_delete=False, endpoints_per_vpc=50)
+
+
+@pytest.fixture(autouse=True)
+def notices_in_process(monkeypatch):
+    """Send the email tasks in the test's own process, as a worker would, when enqueued.
+
+    Provisioning tasks still go to the broker (the worker tests start real workers); email
+    is what unit tests assert on, and a message left on the broker would reach no one.
+    """
+    from portal.service_requests import tasks
+
+    for task in (tasks.notify_approvers, tasks.notify_requester, tasks.notify_admins_refused):
+        monkeypatch.setattr(task, "delay", lambda *args, task=task: task.apply(args))

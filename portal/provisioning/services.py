@@ -21,7 +21,9 @@ from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.endpoint_services.tasks import refresh_service
+from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import policy
+from portal.service_requests import tasks as notices
 from portal.service_requests.models import (
     LIVE_STATES,
     Kind,
@@ -29,7 +31,6 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
-from portal.service_requests.notifications import notify_admins_refused, notify_requester
 
 log = logging.getLogger(__name__)
 TIMEOUT_CODE = "ProvisioningTimeout"
@@ -90,7 +91,7 @@ def _fail(service_request, code, message, request_id=""):
         details={"code": code, "message": message, "request_id": request_id},
         fields=["error_code", "error_message", "cloud_request_id"],
     )
-    transaction.on_commit(lambda: notify_requester(service_request))
+    enqueue_on_commit(notices.notify_requester, service_request.pk)
 
 
 def _timeout(service_request):
@@ -172,7 +173,7 @@ def _refuse(service_request, reason):
         fields=["error_code", "error_message"],
     )
     log.error("refused to act on request #%s: %s", service_request.pk, reason)
-    transaction.on_commit(lambda: notify_admins_refused(service_request, reason))
+    enqueue_on_commit(notices.notify_admins_refused, service_request.pk, reason)
 
 
 # --- create ------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def service_request_provision(*, pk, attempt=0):
         if service_request.cloud_status == "Active":
             _went_active(service_request, cloud.service_attributes(body))
             service_request.move("mark_active", actor=None, details=details, fields=fields)
-            transaction.on_commit(lambda: notify_requester(service_request))
+            enqueue_on_commit(notices.notify_requester, service_request.pk)
             return None
         service_request.move("mark_creating", actor=None, details=details, fields=fields)
     return Step("poll", poll_delay(0), 0)
@@ -244,7 +245,7 @@ def _went_active(service_request, attributes):
         service_request=service_request,
     )
     # Read resources, tags and allow-list once the cloud has settled them.
-    refresh_service.delay_on_commit(service.pk)
+    enqueue_on_commit(refresh_service, service.pk)
 
 
 def service_request_poll(*, pk, attempt=0):
@@ -277,7 +278,7 @@ def service_request_poll(*, pk, attempt=0):
             service_request.move(
                 "mark_active", actor=None, fields=["cloud_status", "service_domain"]
             )
-            transaction.on_commit(lambda: notify_requester(service_request))
+            enqueue_on_commit(notices.notify_requester, service_request.pk)
             return None
         service_request.save(update_fields=["cloud_status", "service_domain", "updated_at"])
     return Step("poll", poll_delay(attempt + 1), attempt + 1)
@@ -446,9 +447,9 @@ def _finish(pk):
         elif service_request.kind == Kind.DECOMMISSION:
             endpoint_services.endpoint_service_deleted(pk=service.pk)
         service_request.move("mark_applied", actor=None)
-        transaction.on_commit(lambda: notify_requester(service_request))
+        enqueue_on_commit(notices.notify_requester, service_request.pk)
     if service_request.kind == Kind.CHANGE:
-        refresh_service.delay(service.pk)
+        enqueue_on_commit(refresh_service, service.pk)
     return None
 
 

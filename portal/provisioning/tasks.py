@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from portal.lib.queue import enqueue_on_commit
 from portal.provisioning import services
 
 log = logging.getLogger(__name__)
@@ -17,9 +18,11 @@ def schedule(pk, step):
 
 
 def start_work(service_request):
-    """Hand an approved request to the worker once the approval commits."""
-    task = provision if service_request.is_create else apply
-    task.delay_on_commit(service_request.pk)
+    """Hand an approved request to the worker once the approval commits.
+
+    Should the broker be down, the request stays approved and the reconciler starts it.
+    """
+    enqueue_on_commit(provision if service_request.is_create else apply, service_request.pk)
 
 
 @shared_task(acks_late=True, ignore_result=True)

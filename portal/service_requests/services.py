@@ -14,8 +14,9 @@ from django.utils import timezone
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
+from portal.lib.queue import enqueue_on_commit
 from portal.provisioning.tasks import start_work
-from portal.service_requests import policy
+from portal.service_requests import policy, tasks
 from portal.service_requests.models import (
     CHANGE_FIELDS,
     EDITABLE_FIELDS,
@@ -28,7 +29,6 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
-from portal.service_requests.notifications import notify_approvers, notify_requester
 
 log = logging.getLogger(__name__)
 SUBMIT_DRY_RUN_ATTEMPTS = 3
@@ -364,7 +364,7 @@ def service_request_submit(*, service_request, actor):
             actor=actor,
             details={"dry_run": result.code, "policy": str(policy.required_approvals(locked))},
         )
-        transaction.on_commit(lambda: notify_approvers(locked))
+        enqueue_on_commit(tasks.notify_approvers, locked.pk)
     service_request.refresh_from_db()
     return result
 
@@ -453,7 +453,7 @@ def service_request_decide(*, pk, approver, decision, revision, comment=""):
             State.APPROVED,
             State.CHANGES_REQUESTED,
         ):
-            transaction.on_commit(lambda: notify_requester(service_request, comment))
+            enqueue_on_commit(tasks.notify_requester, service_request.pk, comment)
     return service_request
 
 
