@@ -226,3 +226,11 @@ def notices_in_process(monkeypatch):
 
     for task in (tasks.notify_approvers, tasks.notify_requester, tasks.notify_admins_refused):
         monkeypatch.setattr(task, "delay", lambda *args, task=task: task.apply(args))
+
+
+@pytest.fixture
+def service(requester, simulator):
+    """An active nlb service in two zones, owned by `requester`, as the portal made it."""
+    from tests.day2 import make_service
+
+    return make_service(requester)

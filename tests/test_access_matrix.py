@@ -371,7 +371,7 @@ def test_access(client, name, role, method, groups):
     if "<int:pk>" in route:
         request = ServiceRequestFactory(requester=owner, state=state)
         route = route.replace("<int:pk>", str(request.pk))
-        data["revision"] = request.revision
+        data.update(revision=request.revision, digest=request.digest())
     if "<str:service_id>" in route:
         service = EndpointService.objects.create(
             service_id="epsrv-matrix0000000000000",

@@ -60,14 +60,18 @@ def test_an_approval_on_a_revision_that_moved_is_refused_and_shows_the_new_conte
 
 
 @pytest.mark.parametrize("action", ["approve", "reject", "send_back"])
-def test_every_decision_carries_its_revision(login, requester, approver, action):
+def test_every_decision_carries_its_revision_and_digest(login, requester, approver, action):
     request = submitted(requester)
     stale = decide(login(approver), request, action, revision=request.revision - 1, comment="x")
     assert stale.status_code == 409
+    other = decide(login(approver), request, action, digest="0" * 64, comment="x")
+    assert other.status_code == 409
+    assert "changed since you opened it" in other.content.decode()
     missing = login(approver).post(
         f"/requests/{request.pk}/{action.replace('_', '-')}/", {"comment": "x"}
     )
     assert missing.status_code == 400
+    assert "does not say which revision" in missing.content.decode()
     request.refresh_from_db()
     assert request.state == State.PENDING_APPROVAL
     assert not Approval.objects.exists()
@@ -113,3 +117,14 @@ def test_an_approver_sees_the_revision_on_the_button(login, requester, approver)
     request = submitted(requester)
     html = login(approver).get(f"/requests/{request.pk}/").content.decode()
     assert f"Approve revision {request.revision}" in html
+
+
+def test_a_decision_forms_errors_stay_with_that_form(login, requester, approver):
+    request = submitted(requester)
+    response = decide(login(approver), request, "approve", comment="x" * 2001)
+    assert response.status_code == 400
+    html = response.content.decode()
+    approve = html.split('id="approve-comment"')[1].split("</textarea>")[0]
+    send_back = html.split('id="send-back-comment"')[1].split("</textarea>")[0]
+    assert "x" * 2001 in approve
+    assert "x" * 100 not in send_back

@@ -102,3 +102,18 @@ def test_a_request_whose_state_was_final_when_opened_does_not_poll(login, reques
     request = ServiceRequestFactory(requester=requester, state=State.ACTIVE)
     html = login(requester).get(f"/requests/{request.pk}/").content.decode()
     assert "hx-trigger" not in html.split('id="status"')[1].split("</section>")[0]
+
+
+def test_a_new_revision_brings_its_resources_tags_and_dry_run(
+    login, requester, pending, approver, approver2
+):
+    watcher = login(approver)
+    url = poll_url(watcher.get(f"/requests/{pending.pk}/").content.decode())
+    decide(login(approver2), pending, "send_back", comment="rename it")
+    watcher.force_login(approver)
+    html = watcher.get(url, headers={"HX-Request": "true"}).content.decode()
+    parameters = html.split('<article id="parameters"')[1].split("</article>")[0]
+    assert "nlb-hz0000000000000001" in parameters
+    assert "None yet" not in parameters
+    assert '<section id="dry-run" aria-live="polite" hx-swap-oob="true">' in html
+    assert f'name="digest" value="{pending.digest()}"' not in html  # no forms: not pending

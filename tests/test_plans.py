@@ -65,6 +65,22 @@ def test_attach_comes_before_detach_and_tags_last():
     assert operations[3].summary == ["~ tag team: orders → payments"]
 
 
+def test_a_renamed_tag_is_untagged_before_the_new_one_is_set():
+    """On a service with 20 tags, tagging first would pass the limit."""
+    operations = plans.change_plan(config(), config(tags=[{"key": "owner", "value": "orders"}]))
+    assert [op.action for op in operations] == [plans.UNTAG, plans.TAG]
+
+
+def test_replacing_a_resource_at_the_limit_detaches_first():
+    full = [
+        {"resource_type": "nlb", "resource_id": f"nlb-hzpool{n:06d}", "zone_id": "cn-hangzhou-h"}
+        for n in range(1, 21)
+    ]
+    replaced = [*full[:19], NLB_J]
+    operations = plans.change_plan(config(resources=full), config(resources=replaced))
+    assert [op.action for op in operations] == [plans.DETACH, plans.ATTACH]
+
+
 def test_removed_tags_are_untagged():
     operations = plans.change_plan(config(), config(tags=[]))
     assert actions(operations) == [plans.UNTAG]
@@ -136,7 +152,8 @@ def test_applying_a_plan_gives_the_desired_configuration():
         tags=[{"key": "env", "value": "prod"}],
     )
     operations = plans.change_plan(config(), desired)
-    assert plans.apply_operations(config(), operations) == plans.normalize(desired)
+    applied = plans.apply_operations(config(), [op.content() for op in operations])
+    assert applied == plans.normalize(desired)
 
 
 def test_differences_read_as_approved_then_cloud():

@@ -102,9 +102,7 @@ def test_detail_page_and_its_status_fragment(login, requester):
     assert csrf.sub(b"", status.content) == csrf.sub(b"", fragment.content)
 
 
-@pytest.mark.parametrize(
-    "state", [State.ACTIVE, State.REJECTED, State.CANCELLED, State.DRAFT, State.CHANGES_REQUESTED]
-)
+@pytest.mark.parametrize("state", [State.ACTIVE, State.REJECTED, State.CANCELLED, State.DRAFT])
 def test_status_fragment_stops_polling_where_only_its_requester_moves_it(login, requester, state):
     request = ServiceRequestFactory(requester=requester, state=state)
     response = login(requester).get(
@@ -114,11 +112,17 @@ def test_status_fragment_stops_polling_where_only_its_requester_moves_it(login, 
     assert "hx-trigger" not in response.content.decode()
 
 
-def test_a_failed_request_keeps_polling_slowly_to_follow_a_retry(login, requester):
-    request = ServiceRequestFactory(requester=requester, state=State.FAILED)
-    response = login(requester).get(f"/requests/{request.pk}/status/")
+@pytest.mark.parametrize(
+    ("state", "every"), [(State.FAILED, "5s"), (State.CHANGES_REQUESTED, "10s")]
+)
+def test_a_page_keeps_polling_slowly_where_someone_else_may_move_it(
+    login, requester, approver, state, every
+):
+    """An approver's retry of a failed request; the requester's resubmission of one sent back."""
+    request = ServiceRequestFactory(requester=requester, state=state)
+    response = login(approver).get(f"/requests/{request.pk}/status/")
     assert response.status_code == 200
-    assert 'hx-trigger="every 5s"' in response.content.decode()
+    assert f'hx-trigger="every {every}"' in response.content.decode()
 
 
 def test_edit_prefills_and_saves(login, requester):
@@ -249,3 +253,35 @@ def test_seed_demo_refuses_outside_the_embedded_setup(db, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="embedded"):
         call_command("seed_demo")
+
+
+def test_an_edit_from_a_stale_tab_is_refused_and_keeps_what_was_typed(login, requester):
+    request = ServiceRequestFactory(requester=requester, service_description="first")
+    client = login(requester)
+    stale = client.get(f"/requests/{request.pk}/edit/").content.decode()
+    assert f'name="revision" value="{request.revision}"' in stale
+    data = {
+        "region_id": "cn-hangzhou",
+        "service_description": "from the second tab",
+        "service_resource_type": "nlb",
+        "address_ip_version": "IPv4",
+        "payer": "Endpoint",
+        "justification": "x",
+        "revision": request.revision,
+        "resources-TOTAL_FORMS": "1",
+        "resources-INITIAL_FORMS": "0",
+        "resources-0-resource_type": "nlb",
+        "resources-0-resource_id": "nlb-hz0000000000000001",
+        "resources-0-zone_id": "cn-hangzhou-h",
+        "tags-TOTAL_FORMS": "0",
+        "tags-INITIAL_FORMS": "0",
+        "action": "draft",
+    }
+    assert client.post(f"/requests/{request.pk}/edit/", data).status_code == 302
+    data["service_description"] = "from the first tab"
+    response = client.post(f"/requests/{request.pk}/edit/", data)
+    assert response.status_code == 409
+    assert "changed since you opened it" in response.content.decode()
+    assert 'value="from the first tab"' in response.content.decode()
+    request.refresh_from_db()
+    assert request.service_description == "from the second tab"

@@ -89,7 +89,7 @@ def test_htmx_posts_pass_with_the_header_token(requester, approver):
     assert 'hx-headers=\'{"X-CSRFToken": "' in page.content.decode()
     response = client.post(
         f"/requests/{request.pk}/approve/",
-        {"revision": request.revision},
+        {"revision": request.revision, "digest": request.digest()},
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 302

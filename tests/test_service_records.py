@@ -87,5 +87,10 @@ def test_the_service_page_shows_status_and_drift_flag(login, requester, requeste
     assert 'data-status="active"' in html
     assert 'data-drift="false"' in html
     assert service.service_name in html
-    assert f"#{request.pk}" in html
     assert "/change/" not in html  # requester2 neither owns it nor approves
+    # Who asked what of it, and who may connect, is for its keepers.
+    assert f'href="/requests/{request.pk}/"' not in html
+    assert "Allow-list" not in html
+    owner = login(requester).get(f"/services/{service.service_id}/").content.decode()
+    assert f'href="/requests/{request.pk}/"' in owner
+    assert "Allow-list" in owner

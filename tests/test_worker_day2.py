@@ -7,7 +7,7 @@ import pytest
 from portal.provisioning import tasks
 from portal.service_requests import services as request_services
 from portal.service_requests.models import CHANGE_FIELDS, OperationState, ServiceRequest, State
-from tests.test_day2 import NLB, cloud_state, service  # noqa: F401  (the fixture)
+from tests.day2 import NLB, cloud_state
 from tests.workers import running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +43,7 @@ def zone_j(record):
     return [*record.config()["resources"], row]
 
 
-def test_a_worker_applies_a_change(service, requester, approver, simulator, tmp_path):  # noqa: F811
+def test_a_worker_applies_a_change(service, requester, approver, simulator, tmp_path):
     with running_worker(simulator.endpoint, tmp_path) as worker:
         change = file_change(
             service,
@@ -63,7 +63,7 @@ def test_a_worker_applies_a_change(service, requester, approver, simulator, tmp_
 
 
 def test_a_worker_killed_mid_plan_is_resumed_and_applies_nothing_twice(
-    service,  # noqa: F811
+    service,
     requester,
     approver,
     simulator,

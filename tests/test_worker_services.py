@@ -14,7 +14,6 @@ from tests.test_worker import (  # noqa: F401  (collected here under the service
     test_worker_takes_an_approved_request_to_active,
 )
 from tests.test_worker_day2 import (  # noqa: F401
-    service,
     test_a_worker_applies_a_change,
     test_a_worker_killed_mid_plan_is_resumed_and_applies_nothing_twice,
 )

@@ -33,7 +33,7 @@ from portal.lib.digests import content_digest
 log = logging.getLogger(__name__)
 EVENT_FIELDS = ["id", *chain.CONTENT_FIELDS, "prev_hash", "hash"]
 # Events that record a request's whole content (details: revision, content, digest).
-CONTENT_EVENTS = ("created", "edited", "submit", "baseline")
+CONTENT_EVENTS = ("created", "edited", "replanned", "submit", "baseline")
 # Events that record a decision (details: approval).
 DECISION_EVENTS = ("approve", "approval_added", "reject", "send_back")
 CHUNK = 2000

@@ -16,6 +16,7 @@ from portal.audit.models import ChainCheck
 from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.http import HttpRequest
+from portal.lib.paging import page_number
 from portal.service_requests import policy
 from portal.service_requests.models import Approval, RequestResource, RequestTag, ServiceRequest
 
@@ -100,10 +101,7 @@ def history(request: HttpRequest):
     queryset = history.qs
     if not queryset.query.order_by:
         queryset = queryset.order_by("-created_at", "-id")
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(request)
     offset = (page - 1) * PAGE_SIZE
     rows = list(queryset.select_related("requester")[offset : offset + PAGE_SIZE + 1])
     has_next = len(rows) > PAGE_SIZE

@@ -48,15 +48,13 @@ TRANSIENT_CODES = {
 }
 # Transient only for these operations: endpoints are still disconnecting.
 TRANSIENT_FOR = {
-    "EndpointServiceConnectionDependence": {
-        "DeleteVpcEndpointService",
-        "DetachResourceFromVpcEndpointService",
-    },
+    "EndpointServiceConnectionDependence": {"DetachResourceFromVpcEndpointService"},
 }
 # A write whose answer means the service is already as the operation would leave it.
 ALREADY_DONE = {
     "AttachResourceToVpcEndpointService": {"EndpointServiceResourceExist"},
     "DetachResourceFromVpcEndpointService": {"EndpointServiceResourceNotFound"},
+    "DeleteVpcEndpointService": {"EndpointServiceNotFound"},
 }
 
 # Every error code of the contract: the plain message a person reads, and the form field at

@@ -8,6 +8,7 @@ the pair (ResourceId, ZoneId), an slb resource its ResourceId alone (privatelink
 from dataclasses import dataclass, field
 
 ZONED_TYPES = {"alb", "nlb", "gwlb"}
+MAX_RESOURCES = 20  # rows a service holds
 ASYNC_ACTIONS = {
     "UpdateVpcEndpointServiceAttribute",
     "AttachResourceToVpcEndpointService",
@@ -40,6 +41,10 @@ class Operation:
     @property
     def asynchronous(self):
         return self.action in ASYNC_ACTIONS
+
+    def content(self):
+        """What an approver approves of it, as a request's plan keeps it."""
+        return {"action": self.action, "params": self.params}
 
 
 def resource_key(row):
@@ -90,7 +95,7 @@ def differences(expected, actual):
         **actual,
         **{name: None for name in ATTRIBUTE_LABELS if expected.get(name) is None},
     }
-    return [line for op in _changes(expected, actual) for line in op.summary]
+    return [line for op in change_plan(expected, actual) for line in op.summary]
 
 
 def _resource_changes(current, desired):
@@ -107,12 +112,13 @@ def _resource_changes(current, desired):
     return added, removed
 
 
-def _changes(current, desired):
+def change_plan(current, desired):
     """Return the operations that turn configuration `current` into `desired`, in order.
 
     Order keeps the service usable and the cloud willing: attributes first, except an upgrade
     to DualStack, which waits until the resources that support it are attached; attach before
-    detach; tags last (they never make the service Pending).
+    detach, unless that would pass the 20 resources a service holds; tags last (they never
+    make the service Pending), untagging before tagging.
     """
     current, desired = normalize(current), normalize(desired)
     operations = []
@@ -143,10 +149,14 @@ def _changes(current, desired):
     if params:
         operations.append(Operation(UPDATE, params, summary))
     added, removed = _resource_changes(current["resources"], desired["resources"])
-    for row in added:
-        operations.append(Operation(ATTACH, dict(row), [_resource_line("+", row)]))
-    for row in removed:
-        operations.append(Operation(DETACH, dict(row), [_resource_line("-", row)]))
+    attaches = [Operation(ATTACH, dict(row), [_resource_line("+", row)]) for row in added]
+    detaches = [Operation(DETACH, dict(row), [_resource_line("-", row)]) for row in removed]
+    if len(current["resources"]) + len(added) > MAX_RESOURCES:
+        # Attaching first would pass the service's limit: make room first.
+        operations += detaches + attaches
+    else:
+        # Attach first, so that the service keeps serving every zone throughout.
+        operations += attaches + detaches
     if upgrade:
         operations.append(upgrade)
     have_tags = {t["key"]: t["value"] for t in current["tags"]}
@@ -159,27 +169,22 @@ def _changes(current, desired):
         elif have_tags[key] != value:
             set_tags.append({"key": key, "value": value})
             tag_lines.append(f"~ tag {key}: {have_tags[key]} → {value}")
-    if set_tags:
-        operations.append(Operation(TAG, {"tags": set_tags}, tag_lines))
     removed_keys = [key for key in have_tags if key not in want_tags]
+    # Untag first: a renamed tag on a service with 20 would pass the limit the other way.
     if removed_keys:
         operations.append(
             Operation(UNTAG, {"tag_keys": removed_keys}, [f"- tag {k}" for k in removed_keys])
         )
+    if set_tags:
+        operations.append(Operation(TAG, {"tags": set_tags}, tag_lines))
     return operations
-
-
-def change_plan(current, desired):
-    """Return the ordered operations of a change from `current` to `desired` (may be empty)."""
-    return _changes(current, desired)
 
 
 def risks(operations):
     """Return why a plan needs the risky number of approvals (empty when it does not)."""
     reasons = []
     for op in operations:
-        params = op["params"] if isinstance(op, dict) else op.params
-        action = op["action"] if isinstance(op, dict) else op.action
+        action, params = op["action"], op["params"]
         if action == UPDATE and params.get("auto_accept_enabled") is True:
             reasons.append("it turns auto-accept on")
         if action == UPDATE and params.get("add_supported_region_set"):
@@ -190,11 +195,10 @@ def risks(operations):
 
 
 def apply_operations(config, operations):
-    """Return `config` as it is once `operations` (plain dicts or Operations) are applied."""
+    """Return `config` as it is once `operations` (their content(): action, params) apply."""
     config = normalize(config)
     for op in operations:
-        action = op["action"] if isinstance(op, dict) else op.action
-        params = op["params"] if isinstance(op, dict) else op.params
+        action, params = op["action"], op["params"]
         if action == UPDATE:
             for name in ATTRIBUTE_LABELS:
                 if name in params:

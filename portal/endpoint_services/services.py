@@ -72,6 +72,9 @@ def _apply_reading(service, attributes, *, resources=None, users=None, now=None)
 def _drift_lines(service):
     if not service.managed or not service.approved:
         return []
+    if service.requests.filter(state__in=[State.APPROVED, State.APPLYING]).exists():
+        # The portal itself is changing it: judge once the plan is through.
+        return service.drift
     if service.status == ServiceStatus.DELETED:
         return ["the service was deleted outside the portal"] if service.deleted_outside else []
     return plans.differences(service.approved, service.config())
@@ -152,6 +155,17 @@ def endpoint_service_from_create(*, service_request, body):
                 "service_id": service.service_id,
                 "record": service.stewardship(),
             },
+        )
+    elif not service.managed and service.owner_id is None:
+        # A drift pass found it before the worker could write its answer down (it died in
+        # between): the service is this request's, not someone else's.
+        service = _locked(service.pk)
+        service.managed, service.owner_id = True, service_request.requester_id
+        service.save(update_fields=["managed", "owner", "updated_at"])
+        service.record(
+            "claimed",
+            actor=None,
+            details={"by_request": service_request.pk, "record": service.stewardship()},
         )
     return service
 
@@ -384,11 +398,16 @@ def _discover(attributes, region_id):
     return len(records)
 
 
-def endpoint_service_adopt(*, service, owner):
+def endpoint_service_adopt(*, service, owner, by_request=None):
     """Take a service the portal did not create into its care (the worker, once approved)."""
     attributes, resources, users, _records = endpoint_service_read(service)
     with transaction.atomic():
         service = _locked(service.pk)
+        if service.managed:
+            raise ServiceRefused(
+                f"The portal already manages {service.service_id} (owner "
+                f"{service.owner.get_username() if service.owner else 'none'}): nothing changed."
+            )
         if attributes is None:
             _mark_gone(service, outside=True)
             return service
@@ -401,6 +420,7 @@ def endpoint_service_adopt(*, service, owner):
             "adopted",
             actor=None,
             details={
+                "by_request": by_request,
                 "owner": owner.get_username() if owner else None,
                 "record": service.stewardship(),
             },
@@ -421,28 +441,53 @@ def endpoint_service_note_reading(*, pk, attributes):
         service.save()
 
 
-def endpoint_service_changed(*, pk, operations, by_request=None):
-    """A change request's plan is applied: the portal stands behind its result."""
+def endpoint_service_deleted(*, pk):
+    """A decommission request's Delete is done: the record stays, as deleted."""
     service = _locked(pk)
-    service.approved = plans.apply_operations(service.approved or service.config(), operations)
+    _mark_gone(service, outside=False)
+    return service
+
+
+def connected_endpoints(region_id, service_id):
+    """Say which endpoints still hold a connection to a service, for a refusal's message."""
+    try:
+        connections, _records = cloud.endpoint_connections(
+            region_id=region_id, service_id=service_id
+        )
+    except cloud.CloudError:
+        return ""
+    busy = [c for c in connections if c["connection_status"] not in ("Disconnected", "")]
+    if not busy:
+        return ""
+    named = ", ".join(
+        f"{c['endpoint_id']} (account {c['endpoint_owner_id']}, {c['connection_status']})"
+        for c in busy
+    )
+    return f" Still connected: {named}. Nothing was deleted."
+
+
+def endpoint_service_operation_applied(*, pk, operation, by_request):
+    """One operation of an approved plan is applied: fold it into what the portal approves."""
+    service = _locked(pk)
+    service.approved = plans.apply_operations(service.approved or service.config(), [operation])
     # Until the next reading, what was just applied is the best knowledge of the cloud.
-    applied = plans.apply_operations(service.config(), operations)
+    applied = plans.apply_operations(service.config(), [operation])
     for name in CONFIG_FIELDS:
         setattr(service, name, applied[name])
     service.resources = applied["resources"]
     service.zones = sorted({r["zone_id"] for r in applied["resources"] if r["zone_id"]})
     service.tags = applied["tags"]
-    _note_drift(service, saved=False)
+    service.save()
     service.record(
         "approved_configuration",
         actor=None,
-        details={"by_request": by_request, "record": service.stewardship()},
+        details={"by_request": by_request, "operation": operation, "record": service.stewardship()},
     )
     return service
 
 
-def endpoint_service_deleted(*, pk):
-    """A decommission request's Delete is done: the record stays, as deleted."""
+def endpoint_service_note_drift(*, pk):
+    """Compare a service with what the portal approves now (after a plan, say)."""
     service = _locked(pk)
-    _mark_gone(service, outside=False)
+    _note_drift(service)
     return service

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal.endpoint_services import views
+from portal.service_requests import views as request_views
 
 app_name = "endpoint_services"
 urlpatterns = [
@@ -10,7 +11,8 @@ urlpatterns = [
     path("<str:service_id>/status/", views.service_status, name="status"),
     path("<str:service_id>/refresh/", views.service_refresh, name="refresh"),
     path("<str:service_id>/accept-drift/", views.service_accept_drift, name="accept_drift"),
-    path("<str:service_id>/change/", views.service_change, name="change"),
-    path("<str:service_id>/decommission/", views.service_decommission, name="decommission"),
-    path("<str:service_id>/adopt/", views.service_adopt, name="adopt"),
+    # Requests about the service: the requests app's forms, under the service's address.
+    path("<str:service_id>/change/", request_views.service_change, name="change"),
+    path("<str:service_id>/decommission/", request_views.service_decommission, name="decommission"),
+    path("<str:service_id>/adopt/", request_views.service_adopt, name="adopt"),
 ]

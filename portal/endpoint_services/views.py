@@ -2,48 +2,32 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from portal.cloud import services as cloud
 from portal.endpoint_services import services
 from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import EndpointService, ServiceStatus
+from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
+from portal.lib.paging import page_number
 from portal.service_requests import policy
-from portal.service_requests import services as request_services
-from portal.service_requests.forms import AdoptionForm, DecommissionForm, RequestEditor
-from portal.service_requests.models import LIVE_STATES
-from portal.service_requests.views import (
-    handle_request_form,
-    render_request_form,
-    submit_and_redirect,
-)
+from portal.service_requests.models import LIVE_STATES, State
 
 PAGE_SIZE = 50
-
-
-def _get_service_for_user(user, service_id):
-    """Return the service if `user` may see it; 404 otherwise, so ids leak nothing."""
-    service = get_object_or_404(
-        EndpointService.objects.select_related("owner"), service_id=service_id
-    )
-    if not policy.can_view_service(user, service):
-        raise Http404("No such service.")
-    return service
+# A service page follows its requests while one can still move (a decision, the worker).
+FOLLOWED_STATES = {*LIVE_STATES, State.PENDING_APPROVAL}
 
 
 def _page(request, queryset):
     """One page of `queryset` without counting it all: a page and whether there is another."""
-    try:
-        number = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        number = 1
+    number = page_number(request)
     offset = (number - 1) * PAGE_SIZE
     rows = list(queryset[offset : offset + PAGE_SIZE + 1])
     params = request.GET.copy()
@@ -89,10 +73,13 @@ def _live_context(request, service, **extra):
     requests = list(
         service.requests.select_related("requester").order_by("-created_at", "-id")[:20]
     )
-    busy = service.in_flight or any(r.state in LIVE_STATES for r in requests)
+    busy = service.in_flight or any(r.state in FOLLOWED_STATES for r in requests)
+    insider = policy.may_manage(user, service) or policy.is_auditor(user)
     return {
         "service": service,
-        "requests": requests,
+        # Who asks what of a service, and which accounts may connect, is for its keepers.
+        "insider": insider,
+        "requests": requests if insider else [],
         "poll": busy,
         "token": _token(service),
         "is_owner": policy.owns(user, service),
@@ -118,7 +105,7 @@ def _token(service):
 @login_required
 @require_GET
 def service_detail(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
+    service = service_for_user(request.user, service_id)
     if request.htmx:
         return _status_response(request, service)
     return render(request, "endpoint_services/service_detail.html", _live_context(request, service))
@@ -135,9 +122,9 @@ def _status_response(request, service):
 @login_required
 @require_GET
 def service_status(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
+    service = service_for_user(request.user, service_id)
     if request.GET.get("v") == _token(service) and (
-        service.in_flight or service.requests.filter(state__in=LIVE_STATES).exists()
+        service.in_flight or service.requests.filter(state__in=FOLLOWED_STATES).exists()
     ):
         return HttpResponse(status=204)
     return _status_response(request, service)
@@ -146,7 +133,7 @@ def service_status(request: HttpRequest, service_id):
 @login_required
 @require_POST
 def service_refresh(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
+    service = service_for_user(request.user, service_id)
     if not policy.may_manage(request.user, service):
         raise PermissionDenied("Only the service's owner and approvers can refresh it.")
     try:
@@ -166,7 +153,7 @@ def service_refresh(request: HttpRequest, service_id):
 @login_required
 @require_POST
 def service_accept_drift(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
+    service = service_for_user(request.user, service_id)
     if not policy.may_manage(request.user, service):
         raise PermissionDenied("Only the service's owner and approvers can accept drift.")
     try:
@@ -176,78 +163,3 @@ def service_accept_drift(request: HttpRequest, service_id):
     else:
         messages.success(request, "The cloud's state is now the state the portal stands behind.")
     return redirect(service)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_change(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
-    refusal = policy.change_refusal(request.user, service)
-    if refusal:
-        raise PermissionDenied(refusal)
-    if request.method == "POST":
-        return handle_request_form(request, None, service=service)
-    # "Restore" starts from what the portal approved, so that the plan undoes the drift.
-    start = service.approved if request.GET.get("restore") and service.approved else None
-    return render_request_form(request, RequestEditor(service=service, start=start))
-
-
-def _request_form(request, service, *, refusal, form_class, template, create):
-    """Show a decommission or adoption form; file the request (`create(data)`) when valid.
-
-    `action=submit` submits it as well; either way the answer is the request's own page.
-    """
-    if refusal:
-        raise PermissionDenied(refusal)
-    form = form_class(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                service_request = create(form.cleaned_data)
-            except request_services.DecisionRefused as error:
-                messages.error(request, str(error))
-                status = 409
-            else:
-                if request.POST.get("action") == "submit":
-                    return submit_and_redirect(request, service_request)
-                messages.success(request, "Draft saved.")
-                return redirect(service_request)
-        else:
-            status = 400
-    return render(request, template, {"form": form, "service": service}, status=status)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_decommission(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.change_refusal(request.user, service),
-        form_class=DecommissionForm,
-        template="endpoint_services/decommission_form.html",
-        create=lambda data: request_services.decommission_request_create(
-            requester=request.user, service=service, justification=data["justification"]
-        ),
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_adopt(request: HttpRequest, service_id):
-    service = _get_service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.adoption_refusal(request.user, service),
-        form_class=AdoptionForm,
-        template="endpoint_services/adopt_form.html",
-        create=lambda data: request_services.adoption_request_create(
-            requester=request.user,
-            service=service,
-            owner=data["owner"],
-            justification=data["justification"],
-        ),
-    )

@@ -81,6 +81,9 @@ def _record_call(service_request, record, **extra):
 
 
 def _fail(service_request, code, message, request_id=""):
+    if not service_request.is_create and service_request.endpoint_service_id:
+        # The service may be left Pending by the operation that failed: read it again.
+        enqueue_on_commit(refresh_service, service_request.endpoint_service_id)
     service_request.error_code = code
     service_request.error_message = message
     if request_id:
@@ -118,6 +121,10 @@ def _handle_error(pk, error, next_step, **extra):
             _timeout(service_request)
         else:
             message = error.message
+            if error.code == "EndpointServiceConnectionDependence":
+                message += endpoint_services.connected_endpoints(
+                    service_request.region_id, service_request.service_id
+                )
             if not service_request.is_create:
                 message = f"{message} {_progress(service_request)}"
             _fail(service_request, error.code, message, error.request_id)
@@ -375,9 +382,20 @@ def _call_operation(pk, operation, attempt):
 
 
 def _operation_done(pk, operation, record, *, already=False, recorded=False):
-    """Mark an operation applied; `recorded` when its last call is in the trail already."""
+    """Mark an operation applied, and the service as the portal now approves it.
+
+    `recorded` when the operation's last call is in the trail already. Folding each applied
+    operation into what the portal approved at once means a plan that fails half way leaves
+    no drift of its own making.
+    """
     with transaction.atomic():
         service_request = _locked(pk)
+        if service_request.endpoint_service_id and operation.action != plans.DELETE:
+            endpoint_services.endpoint_service_operation_applied(
+                pk=service_request.endpoint_service_id,
+                operation=operation.content(),
+                by_request=pk,
+            )
         # After a wait, the operation keeps the outcome and RequestId of its own call.
         type(operation).objects.filter(pk=operation.pk).update(
             state=OperationState.APPLIED,
@@ -430,23 +448,25 @@ def _finish(pk):
     if service_request.kind == Kind.ADOPT:
         try:
             endpoint_services.endpoint_service_adopt(
-                service=service, owner=service_request.target_owner
+                service=service, owner=service_request.target_owner, by_request=pk
             )
         except cloud.CloudError as error:
             retry = Step("apply", retry_delay(0, error.retry_after), 1)
             return _handle_error(pk, error, retry)
+        except endpoint_services.ServiceRefused as error:
+            with transaction.atomic():
+                _fail(_locked(pk), "AlreadyManaged", str(error))
+            return None
     with transaction.atomic():
         service_request = _locked(pk)
         if service_request.state != State.APPLYING:
             return None
-        operations = [op.content() for op in service_request.operations.all()]
-        if service_request.kind == Kind.CHANGE:
-            endpoint_services.endpoint_service_changed(
-                pk=service.pk, operations=operations, by_request=service_request.pk
-            )
-        elif service_request.kind == Kind.DECOMMISSION:
+        if service_request.kind == Kind.DECOMMISSION:
             endpoint_services.endpoint_service_deleted(pk=service.pk)
         service_request.move("mark_applied", actor=None)
+        if service_request.kind == Kind.CHANGE:
+            # Drift waits while the portal changes a service; with the plan through, judge.
+            endpoint_services.endpoint_service_note_drift(pk=service.pk)
         enqueue_on_commit(notices.notify_requester, service_request.pk)
     if service_request.kind == Kind.CHANGE:
         enqueue_on_commit(refresh_service, service.pk)

@@ -471,6 +471,14 @@ class DecisionForm(forms.Form):
         widget=forms.HiddenInput,
         error_messages={"required": "The decision does not say which revision it is about."},
     )
+    digest = forms.RegexField(
+        regex=r"^[0-9a-f]{64}$",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "The decision does not say which content it is about.",
+            "invalid": "The decision does not say which content it is about.",
+        },
+    )
     comment = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -8,6 +8,8 @@ from portal.endpoint_services import plans
 from portal.service_requests.models import Kind, Payer
 
 APPROVERS_GROUP = "approvers"
+# The kinds with a form to edit; the others are a justification and a service.
+EDITABLE_KINDS = (Kind.CREATE, Kind.CHANGE)
 AUDITORS_GROUP = "auditors"
 
 
@@ -69,15 +71,22 @@ def may_manage(user, service):
     return owns(user, service) or is_approver(user)
 
 
+def sees_request(user, *, requester_id, owner_id, in_role):
+    """The one rule: the requester, the service's owner, approvers and auditors see a request.
+
+    `in_role` says whether the user is in the approvers' or auditors' group; the fast poll
+    reads it in its own query (see views.request_status).
+    """
+    return user.is_superuser or in_role or user.pk in (requester_id, owner_id)
+
+
 def can_view(user, service_request):
-    return (
-        service_request.requester_id == user.pk
-        or is_approver(user)
-        or is_auditor(user)
-        or (
-            service_request.endpoint_service_id is not None
-            and owns(user, service_request.endpoint_service)
-        )
+    service = service_request.endpoint_service
+    return sees_request(
+        user,
+        requester_id=service_request.requester_id,
+        owner_id=service.owner_id if service is not None else None,
+        in_role=is_approver(user) or is_auditor(user),
     )
 
 
@@ -129,7 +138,9 @@ def available_actions(user, service_request):
     actions = set()
     mine = service_request.requester_id == user.pk
     if mine and service_request.is_editable:
-        actions |= {"edit", "submit"}
+        actions.add("submit")
+        if service_request.kind in EDITABLE_KINDS:
+            actions.add("edit")
     if mine and service_request.can("cancel"):
         actions.add("cancel")
     if service_request.is_before_approval and (mine or is_approver(user)):

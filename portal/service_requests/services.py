@@ -65,20 +65,20 @@ def _replace_rows(service_request, resources, tags):
     )
 
 
-def _replan(service_request):
-    """Compute the request's plan afresh from its service as last read; return the plan."""
+def _planned(service_request):
+    """Return the operations the request's plan would hold against its service as last read."""
+    service = service_request.endpoint_service
     if service_request.kind == Kind.CHANGE:
-        service = service_request.endpoint_service
-        operations = plans.change_plan(service.config(), service_request.desired_config())
-    elif service_request.kind == Kind.DECOMMISSION:
-        service = service_request.endpoint_service
-        operations = [
-            plans.Operation(
-                plans.DELETE, {}, [f"delete {service.service_id} ({service.region_id})"]
-            )
-        ]
-    else:
-        return []
+        return plans.change_plan(service.config(), service_request.desired_config())
+    if service_request.kind == Kind.DECOMMISSION:
+        summary = [f"delete {service.service_id} ({service.region_id})"]
+        return [plans.Operation(plans.DELETE, {}, summary)]
+    return []
+
+
+def _replan(service_request):
+    """Write the request's plan afresh (each operation with a new ClientToken); return it."""
+    operations = _planned(service_request)
     service_request.operations.all().delete()
     RequestOperation.objects.bulk_create(
         RequestOperation(
@@ -91,10 +91,6 @@ def _replan(service_request):
         for i, op in enumerate(operations)
     )
     return operations
-
-
-def _snapshot(service_request):
-    return service_request.content()
 
 
 @transaction.atomic
@@ -172,16 +168,21 @@ def adoption_request_create(*, requester, service, owner, justification):
 
 
 @transaction.atomic
-def service_request_update(*, pk, actor, fields, resources, tags):
-    """Save an edit; any approvals of the current revision are discarded with it."""
+def service_request_update(*, pk, actor, fields, resources, tags, expected_revision=None):
+    """Save an edit of the revision the editor opened; its approvals are discarded with it."""
     service_request = _locked(pk)
     if service_request.requester_id != actor.pk:
         raise DecisionRefused("Only the requester can edit a request.")
+    if expected_revision is not None and expected_revision != service_request.revision:
+        raise DecisionRefused(
+            f"This request changed since you opened it (it is now revision "
+            f"{service_request.revision}): your edit was not saved. Open it again to see why."
+        )
     if not service_request.is_editable:
         raise DecisionRefused(
             f"A request that is {service_request.get_state_display().lower()} cannot be edited."
         )
-    before = _snapshot(service_request)
+    before = service_request.content()
     discarded = service_request.current_approvals().count()
     for name, value in fields.items():
         setattr(service_request, name, value)
@@ -192,7 +193,7 @@ def service_request_update(*, pk, actor, fields, resources, tags):
     service_request.save()
     _replace_rows(service_request, resources, tags)
     _replan(service_request)
-    after = _snapshot(service_request)
+    after = service_request.content()
     changed = sorted(name for name in after if after[name] != before[name])
     details = service_request.explained(changed=changed)
     if discarded:
@@ -234,7 +235,7 @@ def dry_run_operations(*, region_id, service_id, operations):
         if not result.ok:
             result.message = f"Step {position + 1} ({op['action']}): {result.message}"
             if result.code == "EndpointServiceConnectionDependence":
-                result.message += _connected_endpoints(region_id, service_id)
+                result.message += endpoint_services.connected_endpoints(region_id, service_id)
             break
     if result is None:
         result = cloud.DryRunResult(
@@ -246,23 +247,6 @@ def dry_run_operations(*, region_id, service_id, operations):
         result.message = f"The cloud would accept all {len(records)} operations of this plan."
     result.records = records
     return result
-
-
-def _connected_endpoints(region_id, service_id):
-    try:
-        connections, _records = cloud.endpoint_connections(
-            region_id=region_id, service_id=service_id
-        )
-    except cloud.CloudError:
-        return ""
-    busy = [c for c in connections if c["connection_status"] not in ("Disconnected", "")]
-    if not busy:
-        return ""
-    named = ", ".join(
-        f"{c['endpoint_id']} (account {c['endpoint_owner_id']}, {c['connection_status']})"
-        for c in busy
-    )
-    return f" Still connected: {named}. Nothing was deleted."
 
 
 def service_request_dry_run(*, service_request, actor):
@@ -309,15 +293,36 @@ def service_request_dry_run(*, service_request, actor):
     return result
 
 
+OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.APPLYING)
+
+
 def _submission_refusal(service_request):
     if not service_request.justification.strip():
         return "Add a justification for the approvers, then submit."
     if service_request.kind == Kind.CREATE and not service_request.resources.exists():
         return "Add at least one resource, then submit."
+    service = service_request.endpoint_service
     if service_request.kind in (Kind.CHANGE, Kind.DECOMMISSION):
-        refusal = policy.change_refusal(service_request.requester, service_request.endpoint_service)
+        refusal = policy.change_refusal(service_request.requester, service)
         if refusal:
             return refusal
+    if service_request.kind == Kind.ADOPT:
+        refusal = policy.adoption_refusal(service_request.requester, service)
+        if refusal:
+            return refusal
+    if service is not None and not service_request.is_create:
+        # One open request per service: plans made against the same state cannot both hold.
+        other = (
+            service.requests.filter(state__in=OPEN_STATES)
+            .exclude(pk=service_request.pk)
+            .exclude(kind=Kind.CREATE)
+            .first()
+        )
+        if other is not None:
+            return (
+                f"Request #{other.pk} ({other.get_kind_display().lower()}) is already open for "
+                "this service: wait for it to finish, or cancel it, then submit."
+            )
     if service_request.kind == Kind.CHANGE and not service_request.operations.exists():
         return "Nothing to change: the desired state is the service's current state."
     return None
@@ -328,6 +333,7 @@ def service_request_submit(*, service_request, actor):
 
     Returns the dry run's result. A refusal the cloud would repeat keeps the request where it
     was; a cloud that cannot be reached does not block submission (the approvers see it).
+    The revision submitted is the one checked: an edit saved meanwhile stops the submission.
     """
     if service_request.requester_id != actor.pk:
         raise DecisionRefused("Only the requester can submit a request.")
@@ -335,12 +341,26 @@ def service_request_submit(*, service_request, actor):
         raise DecisionRefused(
             f"A request that is {service_request.get_state_display().lower()} cannot be submitted."
         )
+    checked = service_request.revision
     if service_request.kind == Kind.CHANGE:
         _refresh_quietly(service_request.endpoint_service)
         with transaction.atomic():
             locked = _locked(service_request.pk)
-            if locked.revision == service_request.revision:
+            if locked.revision != checked:
+                raise DecisionRefused(_EDITED_MEANWHILE)
+            before = [op.content() for op in locked.operations.all()]
+            replanned = [op.content() for op in _planned(locked)] != before
+            if replanned:
+                # What the requester saw is not what would be submitted: show it first.
                 _replan(locked)
+                locked.revision += 1
+                locked.save(update_fields=["revision", "updated_at"])
+                locked.record("replanned", actor=None, details=locked.explained())
+        if replanned:
+            raise DecisionRefused(
+                "The service changed since this plan was made: the plan below is the new one; "
+                "review it, then submit again."
+            )
     refusal = _submission_refusal(service_request)
     if refusal:
         raise DecisionRefused(refusal)
@@ -352,13 +372,13 @@ def service_request_submit(*, service_request, actor):
         time.sleep(min(float(result.retry_after or 0.5), 2.0))
     if not result.ok and not result.transient:
         return result
-    checked = service_request.revision
     with transaction.atomic():
         locked = _locked(service_request.pk)
         if locked.revision != checked:
-            raise DecisionRefused(
-                "The request was edited while it was being checked; submit it again."
-            )
+            raise DecisionRefused(_EDITED_MEANWHILE)
+        refusal = _submission_refusal(locked)
+        if refusal:
+            raise DecisionRefused(refusal)
         locked.move(
             "submit",
             actor=actor,
@@ -367,6 +387,9 @@ def service_request_submit(*, service_request, actor):
         enqueue_on_commit(tasks.notify_approvers, locked.pk)
     service_request.refresh_from_db()
     return result
+
+
+_EDITED_MEANWHILE = "The request was edited while it was being checked; submit it again."
 
 
 def _refresh_quietly(service):
@@ -406,11 +429,11 @@ def service_request_cancel(*, pk, actor):
     return service_request
 
 
-def service_request_decide(*, pk, approver, decision, revision, comment=""):
-    """Record one approver's decision on the revision they saw.
+def service_request_decide(*, pk, approver, decision, revision, digest=None, comment=""):
+    """Record one approver's decision on the revision, and the content, they saw.
 
-    A decision on another revision than the request's is refused (StaleRevision): an approval
-    binds to the revision and the digest of the content the approver was shown. The last
+    A decision on another revision than the request's, or on content whose digest is not
+    the one the page showed, is refused (StaleRevision): an approval binds to both. The last
     approval the policy needs approves the request. The row lock makes concurrent decisions
     queue up: two approvals at once never count as one, and only one of them can move the
     request to approved.
@@ -418,6 +441,8 @@ def service_request_decide(*, pk, approver, decision, revision, comment=""):
     with transaction.atomic():
         service_request = _locked(pk)
         if revision != service_request.revision:
+            raise StaleRevision(revision, service_request.revision)
+        if digest is not None and digest != service_request.digest():
             raise StaleRevision(revision, service_request.revision)
         refusal = policy.decision_refusal(approver, service_request)
         if refusal:

@@ -17,9 +17,16 @@ from django_htmx.http import HttpResponseStopPolling
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services.models import EndpointService
+from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.service_requests import policy, services
-from portal.service_requests.forms import DecisionForm, RequestEditor, SendBackForm
+from portal.service_requests.forms import (
+    AdoptionForm,
+    DecisionForm,
+    DecommissionForm,
+    RequestEditor,
+    SendBackForm,
+)
 from portal.service_requests.models import (
     Decision,
     Kind,
@@ -40,6 +47,7 @@ POLL_EVERY = {
     State.CREATING: "2s",
     State.APPLYING: "2s",
     State.FAILED: "5s",
+    State.CHANGES_REQUESTED: "10s",
 }
 
 
@@ -195,8 +203,14 @@ def handle_request_form(request, instance, service=None):
                 tags=tags,
             )
         else:
+            opened = request.POST.get("revision", "")
             instance = services.service_request_update(
-                pk=instance.pk, actor=request.user, fields=fields, resources=resources, tags=tags
+                pk=instance.pk,
+                actor=request.user,
+                fields=fields,
+                resources=resources,
+                tags=tags,
+                expected_revision=int(opened) if opened.isdigit() else None,
             )
     except services.DecisionRefused as error:
         messages.error(request, str(error))
@@ -236,10 +250,11 @@ def request_new(request: HttpRequest):
 def request_edit(request: HttpRequest, pk):
     service_request = _own_request(request.user, pk)
     if "edit" not in service_request.available_actions(request.user):
-        messages.error(request, "Only drafts and requests sent back for changes can be edited.")
-        return redirect(service_request)
-    if service_request.kind not in (Kind.CREATE, Kind.CHANGE):
-        messages.error(request, "This kind of request has nothing to edit; cancel it instead.")
+        messages.error(
+            request,
+            "Only drafts and requests sent back for changes can be edited, and only the kinds "
+            "with a form (create, change): cancel the others and file them again.",
+        )
         return redirect(service_request)
     if request.method == "POST":
         return handle_request_form(request, service_request)
@@ -275,6 +290,7 @@ def _live_context(request, service_request, **extra):
             is_approver=policy.is_approver(request.user),
         )
         context.setdefault("send_back_form", SendBackForm())
+        context["digest"] = digest
     return context
 
 
@@ -304,7 +320,10 @@ def _status_response(request, service_request):
     """
     seen = (request.GET.get("s"), request.GET.get("r"))
     now = (service_request.state, str(service_request.revision))
-    context = _live_context(request, service_request, oob=True, forms_moved=seen != now)
+    moved = seen != now
+    # When the forms move, the content they are about moves with them, shown whole.
+    make = _detail_context if moved else _live_context
+    context = make(request, service_request, oob=True, forms_moved=moved)
     # Rendered without the request: the fragments need no context processors.
     html = render_to_string("service_requests/request_detail.html#live", context)
     if service_request.state not in POLL_EVERY:
@@ -335,7 +354,9 @@ def _unchanged(pk, user, seen):
     if row is None:
         return False
     version, state, requester_id, owner_id, in_role = row
-    may_see = user.is_superuser or in_role or user.pk in (requester_id, owner_id)
+    may_see = policy.sees_request(
+        user, requester_id=requester_id, owner_id=owner_id, in_role=in_role
+    )
     return may_see and str(version) == seen and state in POLL_EVERY
 
 
@@ -405,7 +426,10 @@ def _decide(request, pk, decision, form_class):
         raise PermissionDenied("You cannot decide this request.")
     form = form_class(request.POST)
     if not form.is_valid():
-        context = _detail_context(request, service_request, send_back_form=form)
+        for field in ("revision", "digest"):
+            for error in form.errors.get(field, []):
+                messages.error(request, f"Not recorded: {error} Reload the page and decide again.")
+        context = _detail_context(request, service_request, **{f"{decision}_form": form})
         return render(request, "service_requests/request_detail.html", context, status=400)
     try:
         services.service_request_decide(
@@ -413,6 +437,7 @@ def _decide(request, pk, decision, form_class):
             approver=request.user,
             decision=decision,
             revision=form.cleaned_data["revision"],
+            digest=form.cleaned_data["digest"],
             comment=form.cleaned_data["comment"],
         )
     except services.StaleRevision as error:
@@ -468,3 +493,81 @@ def pending_count(request: HttpRequest):
     if not policy.is_approver(request.user):
         raise PermissionDenied("Only approvers have a queue.")
     return render(request, "service_requests/approval_list.html#pending_count")
+
+
+# --- requests about an existing service (/services/<service_id>/...) ----------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_change(request: HttpRequest, service_id):
+    service = service_for_user(request.user, service_id)
+    refusal = policy.change_refusal(request.user, service)
+    if refusal:
+        raise PermissionDenied(refusal)
+    if request.method == "POST":
+        return handle_request_form(request, None, service=service)
+    # "Restore" starts from what the portal approved, so that the plan undoes the drift.
+    start = service.approved if request.GET.get("restore") and service.approved else None
+    return render_request_form(request, RequestEditor(service=service, start=start))
+
+
+def _request_form(request, service, *, refusal, form_class, template, create):
+    """Show a decommission or adoption form; file the request (`create(data)`) when valid.
+
+    `action=submit` submits it as well; either way the answer is the request's own page.
+    """
+    if refusal:
+        raise PermissionDenied(refusal)
+    form = form_class(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                service_request = create(form.cleaned_data)
+            except services.DecisionRefused as error:
+                messages.error(request, str(error))
+                status = 409
+            else:
+                if request.POST.get("action") == "submit":
+                    return submit_and_redirect(request, service_request)
+                messages.success(request, "Draft saved.")
+                return redirect(service_request)
+        else:
+            status = 400
+    return render(request, template, {"form": form, "service": service}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_decommission(request: HttpRequest, service_id):
+    service = service_for_user(request.user, service_id)
+    return _request_form(
+        request,
+        service,
+        refusal=policy.change_refusal(request.user, service),
+        form_class=DecommissionForm,
+        template="endpoint_services/decommission_form.html",
+        create=lambda data: services.decommission_request_create(
+            requester=request.user, service=service, justification=data["justification"]
+        ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_adopt(request: HttpRequest, service_id):
+    service = service_for_user(request.user, service_id)
+    return _request_form(
+        request,
+        service,
+        refusal=policy.adoption_refusal(request.user, service),
+        form_class=AdoptionForm,
+        template="endpoint_services/adopt_form.html",
+        create=lambda data: services.adoption_request_create(
+            requester=request.user,
+            service=service,
+            owner=data["owner"],
+            justification=data["justification"],
+        ),
+    )

@@ -106,6 +106,12 @@ def forward(apps, schema_editor):
 def backward(apps, schema_editor):
     ServiceRequest = apps.get_model("service_requests", "ServiceRequest")
     EndpointService = apps.get_model("endpoint_services", "EndpointService")
+    AuditEvent = apps.get_model("audit", "AuditEvent")
+    if AuditEvent.objects.filter(service__isnull=False).exists():
+        raise migrations.exceptions.IrreversibleError(
+            "Services have their own audit history now (drift, adoption, decommission): going "
+            "back would delete it. Restore a backup taken before this migration instead."
+        )
     ServiceRequest.objects.update(endpoint_service=None)
     EndpointService.objects.all().delete()
 
@@ -114,6 +120,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("service_requests", "0006_kinds_services_plans"),
         ("endpoint_services", "0001_initial"),
+        ("audit", "0005_service_events"),
     ]
 
     operations = [migrations.RunPython(forward, backward)]
