@@ -45,6 +45,24 @@ def dialogs(page):
     return fired
 
 
+class CspWatch(list):
+    """The Content-Security-Policy refusals Chromium reports on the pages it watches."""
+
+    def watch(self, page):
+        page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and self.append(message.text),
+        )
+        return page
+
+
+@pytest.fixture
+def csp_violations(page):
+    seen = CspWatch()
+    seen.watch(page)
+    return seen
+
+
 def log_in(page, base, username):
     page.goto(f"{base}/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -59,7 +77,7 @@ def shot(page, name):
 
 
 def test_request_approve_watch_active_and_audit(
-    live_server, browser, page, people, simulator, tmp_path, dialogs
+    live_server, browser, page, people, simulator, tmp_path, dialogs, csp_violations
 ):
     base = live_server.url
     log_in(page, base, "requester")
@@ -102,7 +120,7 @@ def test_request_approve_watch_active_and_audit(
     request_url = page.url
     pk = int(re.search(r"/requests/(\d+)/", request_url).group(1))
 
-    approver = browser.new_context().new_page()
+    approver = csp_violations.watch(browser.new_context().new_page())
     log_in(approver, base, "approver")
     approver.get_by_role("link", name=re.compile("Approvals")).click()
     expect(approver.locator("#queue")).to_contain_text("needs 1 approval")
@@ -118,7 +136,7 @@ def test_request_approve_watch_active_and_audit(
     assert ServiceRequest.objects.get(pk=pk).state == State.ACTIVE
     assert len(simulator.services()) == 1
 
-    auditor = browser.new_context(accept_downloads=True).new_page()
+    auditor = csp_violations.watch(browser.new_context(accept_downloads=True).new_page())
     log_in(auditor, base, "auditor")
     expect(auditor.locator("h1")).to_have_text("History")
     auditor.get_by_role("link", name="Active", exact=True).click()
@@ -131,9 +149,10 @@ def test_request_approve_watch_active_and_audit(
     assert f"\n{pk}," in text
     auditor.get_by_role("link", name=f"#{pk}").click()
     expect(auditor.locator("#timeline")).to_contain_text("CreateVpcEndpointService")
-    expect(auditor.locator("#chain-status")).to_contain_text("intact")
+    expect(auditor.locator("#chain-status")).to_contain_text("sealed with the portal")
     shot(auditor, "audit-timeline")
     assert dialogs == []
+    assert csp_violations == []
 
 
 def test_payloads_render_as_text(live_server, browser, page, people, dialogs):
@@ -166,3 +185,23 @@ def test_payloads_render_as_text(live_server, browser, page, people, dialogs):
         pages.append(path)
     assert dialogs == []
     assert len(pages) == 6
+
+
+def test_the_admin_lives_with_the_content_security_policy(
+    live_server, page, groups, csp_violations
+):
+    UserFactory(username="root", password=PASSWORD, is_superuser=True, is_staff=True)
+    request = ServiceRequestFactory(requester=UserFactory(username="someone"))
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    for path in (
+        "/admin/",
+        "/admin/service_requests/servicerequest/",
+        f"/admin/service_requests/servicerequest/{request.pk}/change/",
+        "/admin/auth/user/add/",
+    ):
+        page.goto(live_server.url + path)
+        expect(page.locator("#content")).to_be_visible()
+    assert csp_violations == []
