@@ -54,7 +54,7 @@ def test_the_reconciler_does_not_provision_it_either(requester, simulator, setti
 
     # The reconciler schedules the step on the broker; run it here instead.
     monkeypatch.setattr(
-        tasks, "schedule", lambda pk, step: provisioning.service_request_provision(pk=pk)
+        tasks, "schedule", lambda pk, step, token: provisioning.service_request_provision(pk=pk)
     )
     reconcile()
     refused(forged, simulator)

@@ -170,8 +170,12 @@ def test_stuck_requests_are_found_and_resumed(requester, settings):
     found = set(services.service_requests_stuck().values_list("pk", flat=True))
     assert found == {r.pk for r in stuck.values()}
     assert idle.pk not in found
-    assert services.service_request_resume(pk=stuck[State.CREATING].pk) == Step("poll", 0, 0)
-    assert services.service_request_resume(pk=stuck[State.APPROVED].pk) == Step("provision", 0, 0)
+    step, token = services.service_request_resume(pk=stuck[State.CREATING].pk)
+    assert step == Step("poll", 0, 0)
+    assert reload(stuck[State.CREATING]).work_token == token
+    assert services.service_request_resume(pk=stuck[State.APPROVED].pk)[0] == Step(
+        "provision", 0, 0
+    )
     assert reload(stuck[State.CREATING]).events.last().action == "reconciled"
     assert stuck[State.CREATING].pk not in set(
         services.service_requests_stuck().values_list("pk", flat=True)
@@ -191,7 +195,8 @@ def test_approval_enqueues_provisioning_after_commit(
     assert sent == []
     for callback in callbacks:
         callback()
-    assert sent == [(request.pk,)]
+    request.refresh_from_db()
+    assert sent == [(request.pk, 0, request.work_token)]
 
 
 def test_status_fragment_query_count_is_constant(
@@ -241,3 +246,36 @@ def test_failure_emails_the_requester_with_the_reason(
     assert message.to == [requester.email]
     assert "is now failed" in message.body
     assert "does not exist in this region" in message.body
+
+
+def test_the_reconciler_waits_for_a_step_due_later(requester, settings):
+    """A retry the cloud asked to make in ten minutes is not stuck after two."""
+    settings.RECONCILE_AFTER = 60
+    waiting = ServiceRequestFactory(requester=requester, state=State.PROVISIONING)
+    ServiceRequest.objects.filter(pk=waiting.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=120),
+        next_step_at=timezone.now() + timedelta(seconds=600),
+    )
+    assert waiting.pk not in set(services.service_requests_stuck().values_list("pk", flat=True))
+    later = timezone.now() + timedelta(seconds=600 + 61)
+    assert waiting.pk in set(
+        services.service_requests_stuck(now=later).values_list("pk", flat=True)
+    )
+
+
+def test_a_resumed_request_has_one_chain(requester, simulator, monkeypatch):
+    """The reconciler starts a new chain; a task of the old one, redelivered, does nothing."""
+    from portal.provisioning import tasks
+
+    request = ServiceRequestFactory(requester=requester, state=State.APPROVED)
+    old = services.service_request_new_chain(request)
+    _step, new = services.service_request_resume(pk=request.pk)
+    assert new != old
+    scheduled = []
+    monkeypatch.setattr(tasks, "schedule", lambda *args: scheduled.append(args))
+    tasks.provision.run(request.pk, 0, old)
+    assert reload(request).state == State.APPROVED  # the old chain stopped before any work
+    assert scheduled == []
+    tasks.provision.run(request.pk, 0, new)
+    assert reload(request).state == State.CREATING
+    assert scheduled and scheduled[0][2] == new

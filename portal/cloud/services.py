@@ -9,6 +9,7 @@ duration) for the audit trail.
 import dataclasses
 import hashlib
 import logging
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -729,3 +730,24 @@ def listing_digest(item):
     once and one pass re-reads every service's resources.
     """
     return hashlib.blake2b(repr(item).encode(), digest_size=16).hexdigest()
+
+
+SERVICE_ID = re.compile(r"^epsrv-[a-z0-9]{20}$")
+SERVICE_STATUSES = {"Creating", "Active", "Pending", "Deleting"}
+
+
+def answer_problem(action, body):
+    """Say what is wrong with an answer the contract does not allow, or None if it is sound.
+
+    The SDK checks nothing: a cloud (or a proxy in front of it) that answers a success with a
+    body missing its ServiceId, or a status no contract names, must not be taken at its word.
+    """
+    if action in ("CreateVpcEndpointService", "GetVpcEndpointServiceAttribute"):
+        service_id = body.get("ServiceId")
+        if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
+            shown = repr(service_id)[:80]
+            return f"the answer carries no valid ServiceId (got {shown})"
+        status = body.get("ServiceStatus")
+        if status not in SERVICE_STATUSES:
+            return f"the answer's ServiceStatus {str(status)[:40]!r} is not one the API knows"
+    return None

@@ -9,11 +9,13 @@ Each function returns the next step for the task layer to schedule, or None when
 
 import logging
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.services import request_events_verify
@@ -34,6 +36,7 @@ from portal.service_requests.models import (
 
 log = logging.getLogger(__name__)
 TIMEOUT_CODE = "ProvisioningTimeout"
+INVALID_ANSWER_CODE = "InvalidCloudAnswer"
 UNEXPLAINED_CODE = "UnexplainedApproval"
 
 
@@ -215,8 +218,11 @@ def service_request_provision(*, pk, attempt=0):
     except cloud.CloudError as error:
         retry = Step("provision", retry_delay(attempt, error.retry_after), attempt + 1)
         return _handle_error(pk, error, retry)
+    problem = cloud.answer_problem(record.action, body)
     with transaction.atomic():
         service_request = _locked(pk)
+        if problem:
+            return _invalid_answer(service_request, record, problem, State.PROVISIONING)
         _record_call(service_request, record)
         if service_request.state != State.PROVISIONING:
             return None
@@ -243,6 +249,22 @@ def service_request_provision(*, pk, attempt=0):
             return None
         service_request.move("mark_creating", actor=None, details=details, fields=fields)
     return Step("poll", poll_delay(0), 0)
+
+
+def _invalid_answer(service_request, record, problem, expected_state):
+    """Keep an answer the contract does not allow in the trail, and fail on it: retrying
+    with the same ClientToken would get the same answer; an approver decides what next."""
+    record.outcome = "InvalidAnswer"
+    _record_call(service_request, record, problem=problem)
+    if service_request.state == expected_state:
+        _fail(
+            service_request,
+            INVALID_ANSWER_CODE,
+            f"The portal did not take the cloud's answer to {record.action}: {problem}. "
+            "An approver can retry once the cloud answers as its API says.",
+            record.request_id,
+        )
+    return None
 
 
 def _went_active(service_request, attributes):
@@ -273,8 +295,15 @@ def service_request_poll(*, pk, attempt=0):
     except cloud.CloudError as error:
         retry = Step("poll", retry_delay(attempt, error.retry_after), attempt + 1)
         return _handle_error(pk, error, retry)
+    problem = cloud.answer_problem(record.action, body) or (
+        None
+        if body.get("ServiceStatus") in ("Creating", "Active")
+        else f"the cloud says the service is {body.get('ServiceStatus')} while it is created"
+    )
     with transaction.atomic():
         service_request = _locked(pk)
+        if problem:
+            return _invalid_answer(service_request, record, problem, State.CREATING)
         _record_call(service_request, record)
         if service_request.state != State.CREATING:
             return None
@@ -428,8 +457,11 @@ def _wait_for_service(pk, operation, attempt):
         retry = Step("apply", retry_delay(attempt, error.retry_after), attempt + 1)
         return _handle_error(pk, error, retry, operation=operation.position + 1)
     status = body.get("ServiceStatus", "")
+    problem = cloud.answer_problem(record.action, body)
     with transaction.atomic():
         service_request = _locked(pk)
+        if problem:
+            return _invalid_answer(service_request, record, problem, State.APPLYING)
         service_request.cloud_status = status
         service_request.save(update_fields=["cloud_status", "updated_at"])
         endpoint_services.endpoint_service_note_reading(
@@ -476,26 +508,59 @@ def _finish(pk):
 # --- the reconciler ------------------------------------------------------------------------
 
 
+def service_request_new_chain(service_request):
+    """Give a request a new work token (the caller saves in its transaction); return it."""
+    service_request.work_token = uuid.uuid4().hex
+    service_request.next_step_at = timezone.now()
+    type(service_request).objects.filter(pk=service_request.pk).update(
+        work_token=service_request.work_token, next_step_at=service_request.next_step_at
+    )
+    return service_request.work_token
+
+
+def chain_is_current(pk, token):
+    """Whether a task with `token` belongs to the request's current chain of work."""
+    current = ServiceRequest.objects.filter(pk=pk).values_list("work_token", flat=True).first()
+    if current is None:
+        return False
+    # Tasks from before tokens (and requests that never had one) carry none: let them run.
+    return not token or not current or token == current
+
+
+def service_request_step_due(*, pk, token, delay):
+    """Note when the chain's next task is due, so the reconciler does not start another."""
+    due = timezone.now() + timedelta(seconds=delay)
+    ServiceRequest.objects.filter(pk=pk, work_token=token).update(next_step_at=due)
+
+
 def service_requests_stuck(*, now=None):
-    """Return live requests nobody has touched for RECONCILE_AFTER seconds."""
+    """Return live requests nobody has touched for RECONCILE_AFTER seconds.
+
+    A request whose next task is due later (a poll backing off, a retry after the cloud's
+    retry-after) is not stuck until RECONCILE_AFTER after that.
+    """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.RECONCILE_AFTER)
-    return ServiceRequest.objects.filter(state__in=LIVE_STATES, updated_at__lt=cutoff)
+    return ServiceRequest.objects.filter(state__in=LIVE_STATES, updated_at__lt=cutoff).filter(
+        Q(next_step_at__isnull=True) | Q(next_step_at__lt=cutoff)
+    )
 
 
 def service_request_resume(*, pk):
-    """Mark a stuck request as resumed (audited); return the Step that continues it."""
+    """Start a new chain for a stuck request (audited); return (Step, token), or None."""
     with transaction.atomic():
         service_request = _locked(pk)
         if service_request.state not in LIVE_STATES:
             return None
+        idle_since = service_request.updated_at
+        token = service_request_new_chain(service_request)
+        service_request.save(update_fields=["updated_at"])
         service_request.record(
             "reconciled",
             actor=None,
-            details={"idle_since": service_request.updated_at.isoformat()},
+            details={"idle_since": idle_since.isoformat()},
         )
-        service_request.save(update_fields=["updated_at"])
     if not service_request.is_create:
-        return Step("apply", 0, 0)
+        return Step("apply", 0, 0), token
     task = "poll" if service_request.state == State.CREATING else "provision"
-    return Step(task, 0, 0)
+    return Step(task, 0, 0), token

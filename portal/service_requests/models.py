@@ -212,6 +212,12 @@ class ServiceRequest(AuditedSubject):
     last_cloud_outcome = models.CharField(max_length=100, blank=True)
     last_cloud_at = models.DateTimeField(null=True, blank=True)
     provisioning_started_at = models.DateTimeField(null=True, blank=True)
+    # The worker's chain of tasks for this request: each carries this token, and a chain
+    # whose token is no longer the request's (the reconciler started a new one) stops.
+    work_token = models.CharField(max_length=32, blank=True, editable=False)
+    # When the next task of the chain is due (a poll, a retry after the cloud's retry-after):
+    # until then (and RECONCILE_AFTER more) the reconciler leaves the request alone.
+    next_step_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
