@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_filters",
     "axes",
+    "django_ratelimit",
     "portal.audit",
     "portal.cloud",
     "portal.endpoint_services",
@@ -95,6 +96,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
+# Actions that call the cloud (validate, submit, refresh a zone list or a service) per user and
+# minute; each web process counts its own unless CACHE_URL names a shared cache (Redis).
+CLOUD_ACTIONS_PER_MINUTE = env.int("CLOUD_ACTIONS_PER_MINUTE", default=20)
+# django-ratelimit counts in the cache: Django's own Redis cache is atomic (it does not list
+# it); the embedded default's per-process memory is enough on one laptop, and nowhere else.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + (["django_ratelimit.E003"] if DEBUG else [])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -226,10 +233,12 @@ RECONCILE_EVERY = env.float("RECONCILE_EVERY", default=30.0)
 AUDIT_VERIFY_EVERY = env.float("AUDIT_VERIFY_EVERY", default=3600.0)
 # The audit log's keys, "id:secret" (32+ characters), the first sealing new events; keep old
 # ones listed to verify what they sealed. Never in the database. Required in production.
-AUDIT_HMAC_KEYS = env.list(
-    "AUDIT_HMAC_KEYS",
-    default=["dev:insecure-development-audit-key-never-used-in-production"] if DEBUG else None,
-)
+if DEBUG:
+    AUDIT_HMAC_KEYS = env.list(
+        "AUDIT_HMAC_KEYS", default=["dev:insecure-development-audit-key-never-used-in-production"]
+    )
+else:
+    AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS")
 # Where the chain's head is appended every AUDIT_CHECKPOINT_EVERY seconds: ship this file to
 # write-once storage (see the README); verification checks the log against it.
 AUDIT_CHECKPOINT_FILE = env(

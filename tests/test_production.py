@@ -30,6 +30,8 @@ def test_gunicorn_and_whitenoise_serve_the_app(tmp_path):
         "SECRET_KEY": "production-like-" + "s" * 40,
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": database_url(),
+        "AUDIT_HMAC_KEYS": "k1:" + "a-production-audit-key-" * 2,
+        "CACHE_URL": "redis://127.0.0.1:6379/14",
         "STATIC_ROOT": str(tmp_path / "static"),
         # TLS ends at the load balancer in production; this loopback test speaks plain HTTP.
         "SECURE_SSL_REDIRECT": "false",

@@ -26,6 +26,8 @@ PRODUCTION = {
     "SECRET_KEY": "prod-" + "k3y" * 20,
     "ALLOWED_HOSTS": "portal.example.com",
     "DATABASE_URL": "sqlite:////tmp/never-opened.sqlite3",
+    "AUDIT_HMAC_KEYS": "k1:" + "a-production-audit-key-" * 2,
+    "CACHE_URL": "redis://127.0.0.1:6379/14",
 }
 
 
@@ -47,11 +49,20 @@ def test_check_deploy_is_clean_in_production():
     assert "System check identified no issues" in result.stdout
 
 
-def test_production_requires_a_secret_key():
-    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+@pytest.mark.parametrize("name", ["SECRET_KEY", "AUDIT_HMAC_KEYS"])
+def test_production_requires_its_secrets(name):
+    env = {k: v for k, v in PRODUCTION.items() if k != name}
     result = manage("check", **env)
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+    assert name in result.stderr
+
+
+def test_production_requires_a_shared_cache():
+    """Login throttling and per-user limits count in the cache: one per process is none."""
+    env = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "django_ratelimit.E003" in result.stderr
 
 
 @pytest.mark.django_db

@@ -1,7 +1,8 @@
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -14,6 +15,11 @@ from portal.service_requests.models import (
 )
 
 DATE = forms.DateInput(attrs={"type": "date"})
+# Dates a history can hold: the end of 9999 would overflow the day after it.
+SANE_DATES = [
+    MinValueValidator(date(2000, 1, 1), "Choose a date from 2000 on."),
+    MaxValueValidator(date(2999, 12, 31), "Choose a date before 3000."),
+]
 
 
 def start_of(day):
@@ -32,16 +38,32 @@ class RequestHistoryFilter(django_filters.FilterSet):
     )
     approver = django_filters.CharFilter(method="filter_approver", label="Approver (username)")
     created_after = django_filters.DateFilter(
-        method="filter_from", field_name="created_at", label="Created from", widget=DATE
+        method="filter_from",
+        field_name="created_at",
+        label="Created from",
+        widget=DATE,
+        validators=SANE_DATES,
     )
     created_before = django_filters.DateFilter(
-        method="filter_until", field_name="created_at", label="Created until", widget=DATE
+        method="filter_until",
+        field_name="created_at",
+        label="Created until",
+        widget=DATE,
+        validators=SANE_DATES,
     )
     decided_after = django_filters.DateFilter(
-        method="filter_from", field_name="decided_at", label="Decided from", widget=DATE
+        method="filter_from",
+        field_name="decided_at",
+        label="Decided from",
+        widget=DATE,
+        validators=SANE_DATES,
     )
     decided_before = django_filters.DateFilter(
-        method="filter_until", field_name="decided_at", label="Decided until", widget=DATE
+        method="filter_until",
+        field_name="decided_at",
+        label="Decided until",
+        widget=DATE,
+        validators=SANE_DATES,
     )
     service = django_filters.CharFilter(method="filter_service", label="ServiceId or ServiceName")
     resource_id = django_filters.CharFilter(method="filter_resource", label="Resource id")

@@ -1,13 +1,14 @@
 import csv
 import json
 from collections import defaultdict
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
@@ -98,7 +99,8 @@ def _filtered(request):
 def history(request: HttpRequest):
     _require_auditor(request.user)
     history, regions = _filtered(request)
-    queryset = history.qs
+    # An invalid filter shows its error and no rows, rather than quietly every row.
+    queryset = history.qs if history.is_valid() else ServiceRequest.objects.none()
     if not queryset.query.order_by:
         queryset = queryset.order_by("-created_at", "-id")
     page = page_number(request)
@@ -226,7 +228,7 @@ def export_rows(queryset):
             pk = row["id"]
             yield {
                 **{
-                    k: row[k]
+                    k: rfc3339(row[k]) if isinstance(row[k], datetime) else row[k]
                     for k in ROW_FIELDS
                     if k not in ("requester__username", "supported_region_list")
                 },
@@ -237,6 +239,21 @@ def export_rows(queryset):
                 "approvers": ";".join(approvers[pk]),
             }
         last = ids[-1]
+
+
+def rfc3339(moment):
+    """Every export writes time one way: RFC 3339, in UTC, to the second (2026-11-26T01:02:03Z)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _refusal(history):
+    """A 400 that says which filter is wrong: an export never widens to everything."""
+    problems = "; ".join(
+        f"{name}: {' '.join(errors)}" for name, errors in history.form.errors.items()
+    )
+    return HttpResponseBadRequest(
+        f"Not exported: {problems}\n", content_type="text/plain; charset=utf-8"
+    )
 
 
 class _Echo:
@@ -256,6 +273,8 @@ def _spreadsheet_safe(value):
 def export_csv(request: HttpRequest):
     _require_auditor(request.user)
     history, _regions = _filtered(request)
+    if not history.is_valid():
+        return _refusal(history)
     writer = csv.writer(_Echo())
 
     def lines():
@@ -275,11 +294,15 @@ def export_csv(request: HttpRequest):
 def export_jsonl(request: HttpRequest):
     _require_auditor(request.user)
     history, _regions = _filtered(request)
+    if not history.is_valid():
+        return _refusal(history)
     encoder = DjangoJSONEncoder(ensure_ascii=False)
 
     def lines():
         for row in export_rows(history.qs):
-            yield encoder.encode({c: row[c] for c in EXPORT_COLUMNS}) + "\n"
+            line = encoder.encode({c: row[c] for c in EXPORT_COLUMNS})
+            # Valid JSON, but a line break to JavaScript and to many line readers: escape.
+            yield line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
 
     response = StreamingHttpResponse(lines(), content_type="application/x-ndjson; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="privatelink-requests.jsonl"'

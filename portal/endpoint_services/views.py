@@ -16,6 +16,7 @@ from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import EndpointService, ServiceStatus
 from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
+from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy
 from portal.service_requests.models import LIVE_STATES, State
@@ -136,6 +137,8 @@ def service_refresh(request: HttpRequest, service_id):
     service = service_for_user(request.user, service_id)
     if not policy.may_manage(request.user, service):
         raise PermissionDenied("Only the service's owner and approvers can refresh it.")
+    if cloud_budget_spent(request):
+        return too_many(request, service.get_absolute_url())
     try:
         service = services.endpoint_service_refresh(pk=service.pk, actor=request.user)
     except cloud.CloudError as error:

@@ -12,6 +12,7 @@ from django.forms.utils import ErrorDict
 from django.http import QueryDict
 
 from portal.cloud import services as cloud
+from portal.lib.text import single_line
 from portal.service_requests.models import (
     CHANGE_FIELDS,
     CLOUD_FIELDS,
@@ -47,6 +48,7 @@ class ServiceRequestForm(forms.ModelForm):
 
     def __init__(self, *args, regions=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["service_description"].validators.append(single_line)
         choices = list(regions)
         current = self.data.get("region_id") if self.is_bound else self.initial.get("region_id")
         if not choices and current and REGION_PATTERN.match(current):
@@ -93,6 +95,7 @@ class ChangeForm(forms.ModelForm):
 
     def __init__(self, *args, regions=(), service=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["service_description"].validators.append(single_line)
         self.service = service
         choices = list(regions)
         known = {region_id for region_id, _name in choices}
@@ -149,8 +152,10 @@ class ResourceForm(forms.Form):
 
 
 class TagForm(forms.Form):
-    key = forms.CharField(label="Key", max_length=64)
-    value = forms.CharField(label="Value", max_length=128, required=False, strip=False)
+    key = forms.CharField(label="Key", max_length=64, validators=[single_line])
+    value = forms.CharField(
+        label="Value", max_length=128, required=False, strip=False, validators=[single_line]
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -178,6 +183,10 @@ def check_tag_text(text, what):
 
 
 class ResourceFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "too_many_forms": "At most %(num)d resources on a service.",
+    }
     service_resource_type = None
     region_id = None
     zones = ()
@@ -220,6 +229,11 @@ class ResourceFormSet(forms.BaseFormSet):
 
 
 class TagFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "too_many_forms": "At most %(num)d tags.",
+    }
+
     def clean(self):
         seen = set()
         for form in self.forms:
@@ -233,8 +247,17 @@ class TagFormSet(forms.BaseFormSet):
             raise forms.ValidationError(f"At most {MAX_TAGS} tags.")
 
 
-ResourceRows = forms.formset_factory(ResourceForm, formset=ResourceFormSet, extra=0)
-TagRows = forms.formset_factory(TagForm, formset=TagFormSet, extra=0)
+# absolute_max: a post claiming 2,000 rows builds at most this many forms, and says so.
+ResourceRows = forms.formset_factory(
+    ResourceForm,
+    formset=ResourceFormSet,
+    extra=0,
+    max_num=MAX_SERVICE_RESOURCES,
+    absolute_max=MAX_SERVICE_RESOURCES,
+)
+TagRows = forms.formset_factory(
+    TagForm, formset=TagFormSet, extra=0, max_num=MAX_TAGS, absolute_max=MAX_TAGS
+)
 RESOURCE_FIELDS = ["resource_type", "resource_id", "zone_id"]
 TAG_FIELDS = ["key", "value"]
 
@@ -242,7 +265,7 @@ TAG_FIELDS = ["key", "value"]
 def rows_from(data, prefix, names):
     """Read the rows of a posted formset as plain dicts, whatever their validity."""
     try:
-        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), 100)
+        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), MAX_SERVICE_RESOURCES)
     except ValueError:
         total = 0
     return [{n: data.get(f"{prefix}-{i}-{n}", "") for n in names} for i in range(total)]
@@ -504,6 +527,7 @@ class AdoptionForm(forms.Form):
     owner = forms.CharField(
         label="Owner (username)",
         max_length=150,
+        validators=[single_line],
         help_text="Who will own the service in the portal from now on.",
     )
     justification = forms.CharField(

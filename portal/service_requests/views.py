@@ -19,6 +19,7 @@ from portal.endpoint_services import plans
 from portal.endpoint_services.models import EndpointService
 from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
+from portal.lib.limits import cloud_budget_spent, too_many
 from portal.service_requests import policy, services
 from portal.service_requests.forms import (
     AdoptionForm,
@@ -38,6 +39,8 @@ from portal.service_requests.models import (
 
 User = get_user_model()
 STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh")
+# Form actions that call the cloud: a dry run, the zones of a region, a submission.
+CLOUD_ACTIONS = ("validate", "refresh", "submit")
 # How often an open page asks whether its request moved: often while it can move by itself,
 # less often when only a person (an approver's retry) can move it.
 POLL_EVERY = {
@@ -176,6 +179,8 @@ def _validate_unsaved(editor):
 
 def handle_request_form(request, instance, service=None):
     action = request.POST.get("action", "draft")
+    if action in CLOUD_ACTIONS and cloud_budget_spent(request):
+        return too_many(request, request.path)
     editor = RequestEditor(
         request.POST, instance=instance, for_submit=action == "submit", service=service
     )
@@ -376,6 +381,8 @@ def request_submit(request: HttpRequest, pk):
     if "submit" not in service_request.available_actions(request.user):
         messages.error(request, "This request cannot be submitted now.")
         return redirect(service_request)
+    if cloud_budget_spent(request):
+        return too_many(request, service_request.get_absolute_url())
     return submit_and_redirect(request, service_request)
 
 
@@ -398,6 +405,8 @@ def request_validate(request: HttpRequest, pk):
     service_request = _get_request_for_user(request.user, pk)
     if "validate" not in service_request.available_actions(request.user):
         raise PermissionDenied("Only the requester and approvers can validate a request.")
+    if cloud_budget_spent(request):
+        return too_many(request, service_request.get_absolute_url())
     result = services.service_request_dry_run(service_request=service_request, actor=request.user)
     if request.htmx:
         return render(
