@@ -29,3 +29,34 @@ def test_text_search_has_trigram_indexes(login, auditor, requester):
     ServiceRequestFactory(requester=requester, justification="other")
     response = login(auditor).get("/audit/", {"q": "ledger"})
     assert [row.pk for row in response.context["rows"]] == [match.pk]
+
+
+# Every tampering scenario of the audit log, again on PostgreSQL.
+from tests.test_audit_chain import (  # noqa: E402, F401
+    checkpoints,
+    history,
+    test_a_consistent_rewrite_with_the_key_is_caught_by_the_checkpoints,
+    test_a_deleted_event_is_found_at_the_gap,
+    test_a_forged_approval_row_is_named,
+    test_a_request_edited_after_approval_is_named,
+    test_a_request_given_to_someone_else_is_named,
+    test_a_request_inserted_with_no_events_is_named,
+    test_a_request_state_edited_by_hand_is_named,
+    test_a_request_whose_events_were_all_deleted_is_named,
+    test_a_service_inserted_by_hand_is_named,
+    test_a_service_whose_approved_configuration_was_edited_is_named,
+    test_a_service_whose_owner_was_changed_by_hand_is_named,
+    test_an_edited_event_is_named_wherever_it_is,
+    test_an_event_appended_outside_the_portal_is_caught,
+    test_an_inserted_event_is_caught,
+    test_deleting_the_newest_event_and_rewinding_the_head_is_caught,
+    test_deleting_the_newest_event_without_the_head_is_caught,
+    test_edited_details_are_caught,
+    test_reordered_events_are_caught,
+    test_the_log_is_intact_after_normal_work,
+    test_truncation_behind_a_checkpoint_is_caught,
+)
+
+
+def test_database_is_postgresql():
+    assert connection.vendor == "postgresql"
