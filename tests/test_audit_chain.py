@@ -236,6 +236,39 @@ def test_checkpoints_are_appended_only_when_the_head_moves(history, checkpoints,
     assert report.ok and report.checkpoints_checked == 2
 
 
+def test_a_long_checkpoint_file_is_not_reread_to_append(history, checkpoints):
+    """Appending reads only the file's tail: a year of minute lines (500,000) stays cheap."""
+    first = audit_checkpoint_write()
+    filler = "x" * 200 + "\n"
+    checkpoints.write_text(filler * 1000 + json.dumps(first) + "\n")  # 200 kB before it
+    assert audit_checkpoint_write() is None  # found the head in the tail, not in the filler
+    report = audit_chain_verify()
+    assert not report.ok and "checkpoint line 1 is not one the portal wrote" in report.message
+
+
+def test_a_checkpoint_ahead_of_the_log_names_the_newest(history, checkpoints, requester):
+    history[1].record("note", actor=requester)
+    audit_checkpoint_write()
+    history[1].record("note", actor=requester)
+    newest = audit_checkpoint_write()
+    newest_seq = newest["seq"]
+    sql("DELETE FROM audit_auditevent WHERE seq >= %s", [newest_seq - 1])
+    sql("UPDATE audit_chainhead SET seq = %s, hash = %s", [events()[-1].seq, events()[-1].hash])
+    report = audit_chain_verify()
+    assert not report.ok
+    assert f"saw #{newest_seq}" in report.message
+
+
+def test_a_missing_checkpoint_file_is_a_finding_in_production(history, checkpoints, settings):
+    settings.AUDIT_CHECKPOINTS_REQUIRED = True
+    assert audit_chain_verify().ok  # a log younger than ten checkpoint periods: not yet
+    settings.AUDIT_CHECKPOINT_EVERY = 0  # ten periods have passed
+    report = audit_chain_verify()
+    assert not report.ok and "there is no checkpoint file at" in report.message
+    audit_checkpoint_write()
+    assert audit_chain_verify().ok
+
+
 # --- rows the events must explain ---------------------------------------------------------
 
 
@@ -392,6 +425,16 @@ def test_a_failed_verification_says_where(history):
     with pytest.raises(CommandError, match=f"event #{target.seq}"):
         call_command("verify_audit_chain")
     assert not ChainCheck.objects.get().ok
+
+
+def test_admins_hear_of_a_break_once(history, settings, mailoutbox):
+    settings.ADMINS = [("Security", "security@example.com")]
+    sql("UPDATE audit_auditevent SET comment = 'x' WHERE seq = 3")
+    for _ in range(2):
+        with pytest.raises(CommandError):
+            call_command("verify_audit_chain")
+    assert [m.to for m in mailoutbox] == [["security@example.com"]]
+    assert "event #3" in mailoutbox[0].body
 
 
 def test_audit_events_are_append_only(history):

@@ -20,9 +20,11 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.mail import mail_admins
 from django.db.models import Max
 from django.utils import timezone
 
@@ -89,8 +91,8 @@ def audit_checkpoint_write(path=None):
     head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
     if head is None or head.seq == 0:
         return None
-    last = _read_checkpoints(path)[-1:] if path.exists() else []
-    if last and last[0]["seq"] >= head.seq:
+    last = _last_checkpoint_seq(path)
+    if last is not None and last >= head.seq:
         return None
     at = timezone.now().isoformat(timespec="seconds")
     key_id = chain.current_key_id()
@@ -111,38 +113,63 @@ def audit_checkpoint_write(path=None):
     return line
 
 
-def _read_checkpoints(path):
-    """Return the checkpoint lines of `path`, each checked for its MAC; raise Broken."""
+def _last_checkpoint_seq(path, tail=65536):
+    """Return the sequence number of the file's last line (reading only its tail), or None."""
+    if not path.exists():
+        return None
+    with path.open("rb") as file:
+        file.seek(0, os.SEEK_END)
+        file.seek(max(0, file.tell() - tail))
+        lines = [line for line in file.read().splitlines() if line.strip()]
+    try:
+        return int(json.loads(lines[-1])["seq"]) if lines else None
+    except (ValueError, KeyError, TypeError):
+        return None  # verification names the line; a fresh head line follows it
+
+
+def _checkpoints(path):
+    """Yield the checkpoint lines of `path` in order, each checked for its MAC; raise Broken.
+
+    A generator, so that a year of checkpoints costs no more memory than one.
+    """
+    if not path.exists():
+        return
     secrets = chain.keys()
-    lines, last_seq = [], 0
-    for number, text in enumerate(Path(path).read_text().splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            line = json.loads(text)
-            expected = _checkpoint_mac(
-                line["seq"], line["hash"], line["at"], line["key_id"], secrets
-            )
-        except (ValueError, KeyError, TypeError) as error:
-            raise Broken(
-                f"checkpoint line {number} is not one the portal wrote ({error})"
-            ) from None
-        if not hmac.compare_digest(expected, line["mac"]):
-            raise Broken(f"checkpoint line {number} was edited (its MAC does not match)")
-        if line["seq"] < last_seq:
-            raise Broken(f"checkpoint line {number} goes back in the chain")
-        last_seq = line["seq"]
-        lines.append(line)
-    return lines
+    last_seq = 0
+    with path.open(encoding="utf-8") as file:
+        for number, text in enumerate(file, start=1):
+            if not text.strip():
+                continue
+            try:
+                line = json.loads(text)
+                expected = _checkpoint_mac(
+                    line["seq"], line["hash"], line["at"], line["key_id"], secrets
+                )
+            except (ValueError, KeyError, TypeError) as error:
+                raise Broken(
+                    f"checkpoint line {number} is not one the portal wrote ({error})"
+                ) from None
+            if not hmac.compare_digest(expected, line["mac"]):
+                raise Broken(f"checkpoint line {number} was edited (its MAC does not match)")
+            if line["seq"] < last_seq:
+                raise Broken(f"checkpoint line {number} goes back in the chain")
+            last_seq = line["seq"]
+            yield line
 
 
 # --- the chain ---------------------------------------------------------------------------
 
 
-def _walk_chain(checkpoints):
-    """Check every event in order against the one before and the checkpoints; return count."""
+def _walk_chain(path):
+    """Check every event in order against the one before and the checkpoints.
+
+    Return (events, checkpoints) checked. Events and checkpoint lines are both read as
+    streams, side by side in sequence order.
+    """
     secrets = chain.keys()
-    expected = {line["seq"]: line for line in checkpoints}
+    checkpoints = _checkpoints(path)
+    checkpoint = next(checkpoints, None)
+    checked = 0
     prev, seq = chain.GENESIS, 0
     events = AuditEvent.objects.order_by("seq").values_list(*EVENT_FIELDS)
     for row in events.iterator(chunk_size=5000):
@@ -164,12 +191,15 @@ def _walk_chain(checkpoints):
             raise Broken(f"#{seq} names a key the portal does not hold", seq=seq) from None
         if not hmac.compare_digest(sealed, event["hash"]):
             raise Broken(f"#{seq} was edited", seq=seq, request=event["request_id"])
-        if seq in expected and expected[seq]["hash"] != event["hash"]:
-            raise Broken(
-                f"#{seq} differs from the checkpoint of {expected[seq]['at']}: the log was "
-                "rewritten",
-                seq=seq,
-            )
+        while checkpoint is not None and checkpoint["seq"] == seq:
+            if checkpoint["hash"] != event["hash"]:
+                raise Broken(
+                    f"#{seq} differs from the checkpoint of {checkpoint['at']}: the log was "
+                    "rewritten",
+                    seq=seq,
+                )
+            checked += 1
+            checkpoint = next(checkpoints, None)
         prev = event["hash"]
     head = ChainHead.objects.filter(pk=ChainHead.ONLY).first() or ChainHead(seq=0)
     if (head.seq, head.hash or chain.GENESIS) != (seq, prev):
@@ -178,13 +208,16 @@ def _walk_chain(checkpoints):
             "removed or appended outside the portal",
             seq=seq,
         )
-    if checkpoints and checkpoints[-1]["seq"] > seq:
+    if checkpoint is not None:
+        newest = checkpoint
+        for newest in checkpoints:  # read on: a later line may be the one that was edited
+            pass
         raise Broken(
-            f"the log ends at #{seq} but the checkpoint of {checkpoints[-1]['at']} saw "
-            f"#{checkpoints[-1]['seq']}: the newest events were removed",
+            f"the log ends at #{seq} but the checkpoint of {newest['at']} saw "
+            f"#{newest['seq']}: the newest events were removed",
             seq=seq,
         )
-    return seq
+    return seq, checked
 
 
 # --- what the events explain ---------------------------------------------------------------
@@ -324,14 +357,27 @@ def _explain_services():
     return checked
 
 
+def _checkpoints_expected(path):
+    """Raise Broken if checkpoints should exist at `path` by now and do not."""
+    if path.exists() or not settings.AUDIT_CHECKPOINTS_REQUIRED:
+        return
+    first = AuditEvent.objects.order_by("seq").values_list("created_at", flat=True).first()
+    grace = timedelta(seconds=10 * settings.AUDIT_CHECKPOINT_EVERY)
+    if first is not None and first < timezone.now() - grace:
+        raise Broken(
+            f"there is no checkpoint file at {path}: it was removed, beat is not writing it, "
+            "or this process cannot see it (AUDIT_CHECKPOINT_FILE must name the same file "
+            "for beat and the workers)"
+        )
+
+
 def audit_chain_verify(*, checkpoint_file=None):
     """Verify the whole log, the checkpoints and every row it explains; return a report."""
     path = Path(checkpoint_file or settings.AUDIT_CHECKPOINT_FILE)
     report = ChainReport(ok=True)
     try:
-        checkpoints = _read_checkpoints(path) if path.exists() else []
-        report.checkpoints_checked = len(checkpoints)
-        report.events_checked = _walk_chain(checkpoints)
+        _checkpoints_expected(path)
+        report.events_checked, report.checkpoints_checked = _walk_chain(path)
         report.requests_checked = _explain_requests()
         report.services_checked = _explain_services()
     except Broken as broken:
@@ -346,6 +392,7 @@ def audit_chain_verify(*, checkpoint_file=None):
 def audit_chain_check():
     """Verify the whole log and keep the outcome for the auditors' page."""
     report = audit_chain_verify()
+    previous = ChainCheck.objects.order_by("-id").values_list("message", flat=True).first()
     ChainCheck.objects.create(
         ok=report.ok,
         requests_checked=report.requests_checked,
@@ -358,6 +405,12 @@ def audit_chain_check():
     )
     if not report.ok:
         log.error("%s", report)
+        if previous != str(report):  # once per finding, not every hour while it stands
+            mail_admins(
+                "The audit log failed verification",
+                f"{report}\n\n{settings.SITE_URL}/audit/\n",
+                fail_silently=True,  # SMTP down: the banner and the log still say it
+            )
     return report
 
 
