@@ -15,10 +15,11 @@ It streams: memory stays flat however long the log.
 """
 
 import hmac
+import itertools
 import json
 import logging
 import os
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -209,9 +210,8 @@ def _walk_chain(path):
             seq=seq,
         )
     if checkpoint is not None:
-        newest = checkpoint
-        for newest in checkpoints:  # read on: a later line may be the one that was edited
-            pass
+        # Read on (a later line may be the one edited), keeping only the newest line.
+        newest = deque(itertools.chain([checkpoint], checkpoints), maxlen=1)[0]
         raise Broken(
             f"the log ends at #{seq} but the checkpoint of {newest['at']} saw "
             f"#{newest['seq']}: the newest events were removed",
@@ -234,10 +234,16 @@ def _chunks(queryset):
         last = rows[-1].pk
 
 
-def _last_events(subject_field, pks, **filters):
-    """Return {subject pk: (seq, action, to_state)} of each subject's newest event."""
+def _within(field, span):
+    """Filter arguments for `field` between span's first and last (a foreign key has no range)."""
+    return {f"{field}__gte": span[0], f"{field}__lte": span[1]}
+
+
+def _last_events(subject_field, span, **filters):
+    """Return {subject pk: (seq, action, to_state)} of each subject's newest event, for the
+    subjects whose pk is in `span` (first, last)."""
     newest = (
-        AuditEvent.objects.filter(**{f"{subject_field}__in": pks}, **filters)
+        AuditEvent.objects.filter(**_within(subject_field, span), **filters)
         .values(subject_field)
         .annotate(last=Max("seq"))
         .values_list("last", flat=True)
@@ -250,31 +256,57 @@ def _last_events(subject_field, pks, **filters):
     }
 
 
+def _attach_children(rows):
+    """Load the resources, tags and plans of `rows` in three queries, as a prefetch would,
+    without building a related manager per request (a third of the time at 100k requests)."""
+    from portal.service_requests.models import RequestOperation, RequestResource, RequestTag
+
+    span = (rows[0].pk, rows[-1].pk)  # rows come in pk order: a range, not 2,000 parameters
+    children = {row.pk: {"resources": [], "tags": [], "operations": []} for row in rows}
+    for name, model in (
+        ("resources", RequestResource),
+        ("tags", RequestTag),
+        ("operations", RequestOperation),
+    ):
+        # In the model's own order, as `request.resources.all()` would give them.
+        for child in model.objects.filter(**_within("request_id", span)):
+            children[child.request_id][name].append(child)
+    for row in rows:
+        row._prefetched_objects_cache = children[row.pk]
+
+
 def _explain_requests():
     """Check each request against its events; return how many were checked."""
     from portal.service_requests.models import Approval, ServiceRequest
 
     checked = 0
-    requests = ServiceRequest.objects.prefetch_related("resources", "tags", "operations")
-    for rows in _chunks(requests):
-        pks = [r.pk for r in rows]
-        last = _last_events("request_id", pks)
-        recorded = {}
-        for request_id, seq, details in (
-            AuditEvent.objects.filter(request_id__in=pks, action__in=CONTENT_EVENTS)
-            .order_by("seq")
-            .values_list("request_id", "seq", "details")
-        ):
-            recorded[request_id] = (seq, details)
+    for rows in _chunks(ServiceRequest.objects.all()):
+        _attach_children(rows)
+        span = (rows[0].pk, rows[-1].pk)
+        last = _last_events("request_id", span)
+        # Of the newest event that recorded each request's content, only its revision and
+        # digest: the whole content is large, and the digest covers it.
+        newest = (
+            AuditEvent.objects.filter(**_within("request_id", span), action__in=CONTENT_EVENTS)
+            .values("request_id")
+            .annotate(last=Max("seq"))
+            .values_list("last", flat=True)
+        )
+        recorded = {
+            request_id: (seq, {"revision": revision, "digest": digest})
+            for request_id, seq, revision, digest in AuditEvent.objects.filter(
+                seq__in=list(newest)
+            ).values_list("request_id", "seq", "details__revision", "details__digest")
+        }
         vouched = defaultdict(list)
         for request_id, details in AuditEvent.objects.filter(
-            request_id__in=pks, action__in=(*DECISION_EVENTS, "baseline")
+            **_within("request_id", span), action__in=(*DECISION_EVENTS, "baseline")
         ).values_list("request_id", "details"):
             if "approval" in details:
                 vouched[request_id].append(details["approval"])
             vouched[request_id] += details.get("decisions", [])
         approvals = defaultdict(list)
-        for approval in Approval.objects.filter(request_id__in=pks).order_by("id"):
+        for approval in Approval.objects.filter(**_within("request_id", span)).order_by("id"):
             approvals[approval.request_id].append(approval)
         for request in rows:
             _explain_request(request, last.get(request.pk), recorded.get(request.pk))
@@ -324,16 +356,16 @@ def _explain_services():
 
     checked = 0
     for rows in _chunks(EndpointService.objects.all()):
-        pks = [s.pk for s in rows]
+        span = (rows[0].pk, rows[-1].pk)
         recorded = {}
-        for service_id, seq, details in (
+        for service_id, seq, record in (
             AuditEvent.objects.filter(
-                service_id__in=pks, request__isnull=True, details__has_key="record"
+                **_within("service_id", span), request__isnull=True, details__has_key="record"
             )
             .order_by("seq")
-            .values_list("service_id", "seq", "details")
+            .values_list("service_id", "seq", "details__record")
         ):
-            recorded[service_id] = (seq, details["record"])
+            recorded[service_id] = (seq, record)
         for service in rows:
             if service.pk not in recorded:
                 raise Broken(
