@@ -291,6 +291,24 @@ def test_a_request_whose_events_were_all_deleted_is_named(history):
     assert "has no events" in report.message
 
 
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_whole_request_deleted_is_caught(history, which):
+    """Its events, approvals, resources, tags and row all gone: the log has a gap where its
+    events were (the first request's are in the middle, the second's at the end)."""
+    gone = history[which]
+    seqs = list(gone.events.order_by("seq").values_list("seq", flat=True))
+    for table in ("audit_auditevent", "service_requests_approval"):
+        sql(f"DELETE FROM {table} WHERE request_id = %s", [gone.pk])
+    for table in ("resource", "tag", "operation"):
+        sql(f"DELETE FROM service_requests_request{table} WHERE request_id = %s", [gone.pk])
+    sql("DELETE FROM service_requests_servicerequest WHERE id = %s", [gone.pk])
+    report = broken()
+    if which == 0:
+        assert report.broken_event == seqs[0] and "events were deleted" in report.message
+    else:
+        assert "the newest events were removed" in report.message
+
+
 def test_a_request_inserted_with_no_events_is_named(history, requester):
     """The review's worst finding: an `approved` row written straight into the table."""
     forged = ServiceRequestFactory(requester=requester, state=State.APPROVED, history=False)
