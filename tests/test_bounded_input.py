@@ -36,16 +36,24 @@ def create_form(**overrides):
     return data
 
 
-def test_thousands_of_claimed_rows_build_at_most_twenty_forms(login, requester):
+def test_thousands_of_claimed_rows_build_at_most_the_apis_maximum(login, requester):
     data = create_form(**{"resources-TOTAL_FORMS": "2000", "tags-TOTAL_FORMS": "2000"})
     response = login(requester).post("/requests/new/", data)
     assert response.status_code == 200
     editor = response.context["editor"]
-    assert len(editor.resources.forms) <= MAX_SERVICE_RESOURCES
-    assert len(editor.tags.forms) <= 20
-    assert "At most 20 resources on a service." in response.content.decode()
+    assert len(editor.resources.forms) == 10  # Create takes at most 10
+    assert len(editor.tags.forms) == 20
+    assert "At most 10 resources." in response.content.decode()
     assert "At most 20 tags." in response.content.decode()
     assert len(response.content) < 200_000
+
+
+def test_a_change_builds_at_most_a_services_twenty_resources(login, requester, service):
+    data = {"resources-TOTAL_FORMS": "2000", "resources-INITIAL_FORMS": "0"}
+    response = login(requester).post(f"/services/{service.service_id}/change/", data)
+    assert response.status_code == 200
+    assert len(response.context["editor"].resources.forms) == MAX_SERVICE_RESOURCES
+    assert "At most 20 resources." in response.content.decode()
 
 
 def test_actions_that_call_the_cloud_are_limited_per_user(

@@ -185,7 +185,7 @@ def check_tag_text(text, what):
 class ResourceFormSet(forms.BaseFormSet):
     default_error_messages = {
         **forms.BaseFormSet.default_error_messages,
-        "too_many_forms": "At most %(num)d resources on a service.",
+        "too_many_forms": "At most %(num)d resources.",
     }
     service_resource_type = None
     region_id = None
@@ -247,13 +247,17 @@ class TagFormSet(forms.BaseFormSet):
             raise forms.ValidationError(f"At most {MAX_TAGS} tags.")
 
 
-# absolute_max: a post claiming 2,000 rows builds at most this many forms, and says so.
-ResourceRows = forms.formset_factory(
-    ResourceForm,
-    formset=ResourceFormSet,
-    extra=0,
-    max_num=MAX_SERVICE_RESOURCES,
-    absolute_max=MAX_SERVICE_RESOURCES,
+# absolute_max: a post claiming 2,000 rows builds at most the API's maximum of forms (10 at
+# creation, 20 on a service), and says so.
+CreateResourceRows, ServiceResourceRows = (
+    forms.formset_factory(
+        ResourceForm,
+        formset=ResourceFormSet,
+        extra=0,
+        max_num=maximum,
+        absolute_max=maximum,
+    )
+    for maximum in (MAX_RESOURCES, MAX_SERVICE_RESOURCES)
 )
 TagRows = forms.formset_factory(
     TagForm, formset=TagFormSet, extra=0, max_num=MAX_TAGS, absolute_max=MAX_TAGS
@@ -337,7 +341,8 @@ class RequestEditor:
             self.zones, self.zones_warning = cloud.zones(region_id)
         else:
             self.zones, self.zones_warning = [], ""
-        self.resources = ResourceRows(data, prefix="resources")
+        rows = ServiceResourceRows if self.is_change else CreateResourceRows
+        self.resources = rows(data, prefix="resources")
         self.resources.service_resource_type = service_type
         self.resources.region_id = region_id
         self.resources.zones = {zone_id for zone_id, _name in self.zones}
