@@ -5,6 +5,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django.core.cache import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,7 @@ def rows(names, max_size):
 def test_request_form_never_fails_and_always_explains(
     client, requester, fields, resources, tags, total
 ):
+    cache.clear()  # each example is a fresh minute: the per-user cloud budget is not under test
     client.force_login(requester)
     data = {k: v for k, v in fields.items() if "\x00" not in v}
     for prefix, items in (("resources", resources), ("tags", tags)):
