@@ -1,4 +1,4 @@
-from portal.service_requests import policy
+from portal.service_requests import policy, queue
 from portal.service_requests.models import ServiceRequest, State
 
 
@@ -17,11 +17,9 @@ def navigation(request):
     if user.is_superuser or auditor:
         context["integrity_alerts"] = _integrity_alerts()
     if approver:
-        context["pending_count"] = (
-            ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
-            .exclude(requester=user)
-            .count()
-        )
+        at = queue.version()
+        context["queue_version"] = at
+        context["pending_count"] = queue.pending_count(user, at)
     return context
 
 

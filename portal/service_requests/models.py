@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -230,6 +230,8 @@ class ServiceRequest(AuditedSubject):
         indexes = [
             models.Index(fields=["requester", "-created_at"], name="request_requester_idx"),
             models.Index(fields=["state", "-created_at"], name="request_state_idx"),
+            # The approvers' queue: pending requests, oldest submission first, a page at a time.
+            models.Index(fields=["state", "submitted_at", "id"], name="request_queue_idx"),
             models.Index(fields=["state", "updated_at"], name="request_state_updated_idx"),
             models.Index(fields=["-created_at", "-id"], name="request_created_idx"),
             models.Index(fields=["region_id", "-created_at"], name="request_region_idx"),
@@ -335,6 +337,14 @@ class ServiceRequest(AuditedSubject):
 
     def chain_links(self):
         return {"request": self, "service_id": self.endpoint_service_id}
+
+    def record(self, action, **kwargs):
+        event = super().record(action, **kwargs)
+        if State.PENDING_APPROVAL in (event.from_state, event.to_state):
+            from portal.service_requests import queue
+
+            transaction.on_commit(queue.changed)  # it entered, left, or was decided on
+        return event
 
     def note_cloud_call(self, record):
         """Keep a cloud call's outcome on the row; the caller saves and records the event."""

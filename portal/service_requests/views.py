@@ -5,7 +5,6 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +19,8 @@ from portal.endpoint_services.models import EndpointService
 from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
-from portal.service_requests import policy, services
+from portal.lib.paging import page_number
+from portal.service_requests import policy, queue, services
 from portal.service_requests.forms import (
     AdoptionForm,
     DecisionForm,
@@ -31,13 +31,14 @@ from portal.service_requests.forms import (
 from portal.service_requests.models import (
     Decision,
     Kind,
-    RequestOperation,
     ServiceRequest,
     State,
     TransitionNotAllowed,
 )
 
 User = get_user_model()
+# The first requests of the queue on an approver's dashboard; the rest on /approvals/.
+DASHBOARD_QUEUE = 10
 STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh")
 # Form actions that call the cloud: a dry run, the zones of a region, a submission.
 CLOUD_ACTIONS = ("validate", "refresh", "submit")
@@ -71,33 +72,6 @@ def _own_request(user, pk):
     return service_request
 
 
-def pending_queue(user, limit=None):
-    """Return the requests awaiting `user`'s decision, each with its policy requirement."""
-    queue = (
-        ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
-        .exclude(requester=user)
-        .select_related("requester")
-        .prefetch_related(
-            Prefetch(
-                "operations",
-                queryset=RequestOperation.objects.only("request_id", "action", "params"),
-            )
-        )
-        .annotate(
-            approvals_so_far=Count(
-                "approvals",
-                filter=Q(approvals__decision=Decision.APPROVE)
-                & Q(approvals__revision=F("revision")),
-            )
-        )
-        .order_by("submitted_at", "id")
-    )
-    queue = list(queue[:limit])
-    for item in queue:
-        item.requirement = policy.required_approvals(item)
-    return queue
-
-
 @login_required
 @require_GET
 def home(request: HttpRequest):
@@ -106,8 +80,10 @@ def home(request: HttpRequest):
     mine = Paginator(
         ServiceRequest.objects.filter(requester=request.user).order_by("-created_at", "-id"), 25
     ).get_page(request.GET.get("page"))
-    queue = pending_queue(request.user, limit=50) if policy.is_approver(request.user) else None
-    return render(request, "service_requests/request_list.html", {"page": mine, "queue": queue})
+    context = {"page": mine, "queue": None}
+    if policy.is_approver(request.user):
+        context["queue"] = queue.page(request.user, 1, per_page=DASHBOARD_QUEUE)
+    return render(request, "service_requests/request_list.html", context)
 
 
 @login_required
@@ -115,11 +91,14 @@ def home(request: HttpRequest):
 def approval_queue(request: HttpRequest):
     if not policy.is_approver(request.user):
         raise PermissionDenied("Only approvers see the queue.")
-    queue = pending_queue(request.user)
+    at = queue.version()
+    if request.htmx and request.GET.get("v") == at:
+        return HttpResponse(status=204)  # the poll of an unchanged queue: no database
+    found = queue.page(request.user, page_number(request), at=at)
     template = "service_requests/approval_list.html"
     if request.htmx:
         template += "#queue"
-    return render(request, template, {"queue": queue})
+    return render(request, template, {"queue": found, "queue_version": at})
 
 
 def _preview_plan(editor):
@@ -501,6 +480,8 @@ def request_retry(request: HttpRequest, pk):
 def pending_count(request: HttpRequest):
     if not policy.is_approver(request.user):
         raise PermissionDenied("Only approvers have a queue.")
+    if request.GET.get("v") == queue.version():
+        return HttpResponse(status=204)
     return render(request, "service_requests/approval_list.html#pending_count")
 
 
