@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install run simulator test test-services test-browser lint format bench clean
+.PHONY: install run simulator test test-services test-browser lint format bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ bench: install
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/status.py
 	$(BIN)/python bench/pipeline.py
+
+# Locust against gunicorn + PostgreSQL + Redis with 100k requests (about 15 minutes; makes the
+# database once, which takes longer). Installs Locust (the `load` extra) first.
+load: install
+	$(BIN)/python -m pip install --quiet -e '.[load]'
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var staticfiles
