@@ -1,7 +1,7 @@
 import csv
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -10,10 +10,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from portal.audit.filters import RequestHistoryFilter
-from portal.audit.models import ChainCheck
 from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.http import HttpRequest
@@ -134,8 +136,12 @@ def history(request: HttpRequest):
         "region_links": [
             (region_id, _with(params, region_id=region_id)) for region_id, _name in regions
         ],
-        "quick_links": _quick_links(),
-        "chain": ChainCheck.objects.first(),
+        "quick_links": SimpleLazyObject(_quick_links),
+        "today": timezone.localdate().isoformat(),
+        "regions_version": ",".join(region_id for region_id, _name in regions),
+        # Rows link by prefix: fifty reverse() calls a page cost more than the rest of a row.
+        "timeline_url": reverse("audit:timeline", args=[0]).removesuffix("0/"),
+        "services_url": reverse("endpoint_services:list"),
     }
     return render(request, "audit/request_list.html", context)
 
@@ -156,10 +162,6 @@ def _with(params, **changes):
 
 
 def _quick_links():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     today = timezone.localdate()
     yesterday = today - timedelta(days=1)
     return [

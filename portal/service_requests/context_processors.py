@@ -15,7 +15,7 @@ def navigation(request):
         "read_only": policy.is_read_only(user),
     }
     if user.is_superuser or auditor:
-        context["integrity_alerts"] = _integrity_alerts()
+        context["chain"], context["integrity_alerts"] = _integrity()
     if approver:
         at = queue.version()
         context["queue_version"] = at
@@ -23,13 +23,14 @@ def navigation(request):
     return context
 
 
-def _integrity_alerts():
-    """What an admin or auditor must look at: a broken audit log, requests the worker refused."""
+def _integrity():
+    """The newest check of the audit log (the history page shows it too), and what an admin or
+    auditor must look at: a broken audit log, requests the worker refused."""
     from portal.audit.models import ChainCheck
     from portal.provisioning.services import UNEXPLAINED_CODE
 
     alerts = []
-    check = ChainCheck.objects.only("ok", "message").first()
+    check = ChainCheck.objects.first()
     if check is not None and not check.ok:
         alerts.append(check.message)
     refused = ServiceRequest.objects.filter(state=State.FAILED, error_code=UNEXPLAINED_CODE).count()
@@ -37,4 +38,4 @@ def _integrity_alerts():
         alerts.append(
             f"{refused} request(s) refused by the worker: the audit log does not explain them"
         )
-    return alerts
+    return check, alerts

@@ -232,6 +232,9 @@ class ServiceRequest(AuditedSubject):
             models.Index(fields=["state", "-created_at"], name="request_state_idx"),
             # The approvers' queue: pending requests, oldest submission first, a page at a time.
             models.Index(fields=["state", "submitted_at", "id"], name="request_queue_idx"),
+            # Requests the worker refused (failed, UnexplainedApproval): counted on admins' and
+            # auditors' every page.
+            models.Index(fields=["state", "error_code"], name="request_error_idx"),
             models.Index(fields=["state", "updated_at"], name="request_state_updated_idx"),
             models.Index(fields=["-created_at", "-id"], name="request_created_idx"),
             models.Index(fields=["region_id", "-created_at"], name="request_region_idx"),
