@@ -10,17 +10,7 @@ from portal.service_requests.models import (
 )
 
 # The events the factory writes to explain what it made; tests of later events leave them out.
-FACTORY_EVENTS = ("created", "approval_added", "approve")
-# States a request reaches only through enough approvals.
-APPROVED_STATES = {
-    State.APPROVED,
-    State.PROVISIONING,
-    State.CREATING,
-    State.ACTIVE,
-    State.APPLYING,
-    State.APPLIED,
-    State.FAILED,
-}
+FACTORY_EVENTS = ("created", "submit", "approval_added", "approve")
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -78,33 +68,75 @@ class ServiceRequestFactory(factory.django.DjangoModelFactory):
         events, as someone writing the database would."""
         if not create or extracted is False:
             return
-        from django.contrib.auth.models import Group
 
-        from portal.service_requests import policy
-
-        self.record("created", actor=self.requester, details=self.explained())
-        if self.state not in APPROVED_STATES:
+        final = self.state
+        path = lifecycle_path(self.kind, final)
+        if path is None:  # a state this kind never reaches: a row no history explains
+            self.record("created", actor=self.requester, details=self.explained())
             return
-        group, _ = Group.objects.get_or_create(name=policy.APPROVERS_GROUP)
-        needed = policy.required_approvals(self).needed
-        approvers = kwargs.get("approvers") or [
-            UserFactory(username=f"factory-approver{n + 1}") for n in range(needed)
-        ]
-        for n, approver in enumerate(approvers):
-            approver.groups.add(group)
-            approval = Approval.objects.create(
-                request=self,
-                approver=approver,
-                revision=self.revision,
-                digest=self.digest(),
-                decision="approve",
-            )
-            self.record(
-                "approve" if n == len(approvers) - 1 else "approval_added",
-                actor=approver,
-                details={
-                    "revision": self.revision,
-                    "digest": approval.digest,
-                    "approval": approval.as_record(),
-                },
-            )
+        self.state = State.DRAFT
+        self.record("created", actor=self.requester, details=self.explained())
+        for action, source, target in path:
+            if action == "approve":
+                write_approvals(self, source, target, kwargs.get("approvers"))
+                continue
+            self.state = target
+            details = {}
+            if action == "submit":
+                details = self.explained()
+            elif action in ("mark_creating", "mark_active") and self.service_id:
+                details = {"service_id": self.service_id}
+            actor = self.requester if action in ("submit", "cancel") else None
+            self.record(action, actor=actor, details=details, from_state=source)
+        self.state = final
+
+
+def write_approvals(self, source, target, approvers):  # self: the request
+    """The approvals a request needed, as approvers would have given them."""
+    from django.contrib.auth.models import Group
+
+    from portal.service_requests import policy
+
+    group, _ = Group.objects.get_or_create(name=policy.APPROVERS_GROUP)
+    needed = policy.required_approvals(self).needed
+    approvers = approvers or [
+        UserFactory(username=f"factory-approver{n + 1}") for n in range(needed)
+    ]
+    for n, approver in enumerate(approvers):
+        approver.groups.add(group)
+        approval = Approval.objects.create(
+            request=self,
+            approver=approver,
+            revision=self.revision,
+            digest=self.digest(),
+            decision="approve",
+        )
+        last = n == len(approvers) - 1
+        self.state = target if last else source
+        self.record(
+            "approve" if last else "approval_added",
+            actor=approver,
+            details={
+                "revision": self.revision,
+                "digest": approval.digest,
+                "approval": approval.as_record(),
+            },
+            from_state=source,
+        )
+
+
+def lifecycle_path(kind, final):
+    """The shortest lawful way from a draft to `final`: [(action, from, to)], or None."""
+    from collections import deque
+
+    from portal.service_requests.models import TRANSITIONS
+
+    moves = [(a, src, dst) for a, (srcs, dst) in TRANSITIONS[kind].items() for src in srcs]
+    paths, queue = {State.DRAFT: []}, deque([State.DRAFT])
+    while queue:
+        state = queue.popleft()
+        for action, source, target in moves:
+            if source == state and target not in paths:
+                paths[target] = [*paths[state], (action, source, target)]
+                queue.append(target)
+    return paths.get(final)

@@ -269,6 +269,25 @@ def test_a_missing_checkpoint_file_is_a_finding_in_production(history, checkpoin
     assert audit_chain_verify().ok
 
 
+def test_a_checkpoint_file_cut_short_is_a_finding_in_production(
+    history, checkpoints, settings, requester
+):
+    settings.AUDIT_CHECKPOINTS_REQUIRED = True
+    audit_checkpoint_write()
+    history[1].record("note", actor=requester)
+    audit_checkpoint_write()
+    assert audit_chain_verify().ok
+    first_line = checkpoints.read_text().splitlines()[0]
+    checkpoints.write_text(first_line + "\n")  # the newest line cut off
+    assert audit_chain_verify().ok  # within the grace: beat may not have written it yet
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    report = audit_chain_verify()
+    assert not report.ok and "the checkpoint file was cut short" in report.message
+    checkpoints.write_text("")  # emptied
+    report = audit_chain_verify()
+    assert not report.ok and "the newest checkpoint is of #0" in report.message
+
+
 # --- rows the events must explain ---------------------------------------------------------
 
 
@@ -371,6 +390,73 @@ def test_a_forged_approval_row_is_named(history, approver):
     assert "has no event behind it" in report.message
 
 
+def test_a_state_moved_by_hand_then_written_over_by_the_portal_is_named(history):
+    """A row moved by hand, and an event the portal then wrote about it in good faith (as
+    the reconciler once did): the event is sealed, but the life it tells is not lawful."""
+    second = history[1]  # cancelled
+    sql(
+        "UPDATE service_requests_servicerequest SET state = 'creating' WHERE id = %s",
+        [second.pk],
+    )
+    second.refresh_from_db()
+    event = second.record("reconciled", actor=None)
+    report = broken(broken_request=second.pk, broken_event=event.seq)
+    assert "starts from 'creating', but the event before left the request 'cancelled'" in (
+        report.message
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("DELETE FROM service_requests_approval WHERE id = %s", "it was deleted"),
+        (
+            "UPDATE service_requests_approval SET comment = 'fine by me' WHERE id = %s",
+            "has no event behind it, or was edited",
+        ),
+    ],
+)
+def test_an_approval_deleted_or_edited_is_named(history, statement, message):
+    first = history[0]
+    sql(statement, [first.approvals.order_by("id").first().pk])
+    report = broken(broken_request=first.pk)
+    assert message in report.message
+
+
+def test_a_request_pointed_at_another_service_is_named(history, requester):
+    change = ServiceRequestFactory(
+        requester=requester,
+        kind="change",
+        endpoint_service=history[2],
+        service_id=history[2].service_id,
+        state=State.PENDING_APPROVAL,
+    )
+    assert audit_chain_verify().ok
+    other = EndpointService.objects.create(
+        service_id="epsrv-other0000000000000", region_id="cn-hangzhou", owner=requester
+    )
+    other.record("created", actor=None, details={"record": other.stewardship()})
+    sql(
+        "UPDATE service_requests_servicerequest SET endpoint_service_id = %s WHERE id = %s",
+        [other.pk, change.pk],
+    )
+    report = broken(broken_request=change.pk)
+    assert "is linked to 'epsrv-other0000000000000'" in report.message
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("service_id", "epsrv-swapped00000000000"), ("region_id", "cn-beijing")]
+)
+def test_a_service_whose_identity_was_changed_by_hand_is_named(history, column, value):
+    service = history[2]
+    sql(
+        f"UPDATE endpoint_services_endpointservice SET {column} = %s WHERE id = %s",
+        [value, service.pk],
+    )
+    report = broken(broken_service=service.pk)
+    assert "differs from what its events recorded" in report.message
+
+
 def test_a_service_whose_owner_was_changed_by_hand_is_named(history, requester2):
     service = history[2]
     sql(
@@ -411,6 +497,7 @@ def test_events_record_content_approvals_and_actor(history, approver):
         "revision": first.revision,
         "digest": first.digest(),
         "decision": "approve",
+        "comment": "",
     }
 
 

@@ -148,17 +148,24 @@ def test_a_permanent_failure_says_what_was_applied_and_retry_resumes(
 
 
 def test_a_redelivered_operation_is_not_applied_twice(
-    login, requester, approver, service, simulator
+    login, requester, approver, service, simulator, monkeypatch
 ):
     data = form(service, tags=[*service.tags, {"key": "env", "value": "prod"}])
     login(requester).post(f"/services/{service.service_id}/change/", data)
     change = ServiceRequest.objects.get(kind=Kind.CHANGE)
     decide(login(approver), change, "approve")
-    run(provisioning.service_request_apply, change.pk)
-    # As if the worker had died after the call and before it wrote the outcome down.
-    change.operations.update(state=OperationState.PENDING)
-    ServiceRequest.objects.filter(pk=change.pk).update(state=State.APPLYING)
-    run(provisioning.service_request_apply, change.pk)
+
+    def killed(*args, **kwargs):
+        raise SystemExit("the worker died after the call, before it wrote the outcome down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(provisioning, "_operation_done", killed)
+        with pytest.raises(SystemExit):
+            run(provisioning.service_request_apply, change.pk)
+    change.refresh_from_db()
+    assert change.state == State.APPLYING
+    assert change.operations.filter(state=OperationState.PENDING).exists()
+    run(provisioning.service_request_apply, change.pk)  # the message, redelivered
     change.refresh_from_db()
     assert change.state == State.APPLIED
     listed, _resources = cloud_state(simulator, service.service_id)

@@ -62,26 +62,30 @@ def test_the_reconciler_does_not_provision_it_either(requester, simulator, setti
 
 def test_a_forged_approval_does_not_make_up_the_count(requester, approver, simulator):
     request = ServiceRequestFactory(
-        requester=requester, state=State.APPROVED, auto_accept_enabled=True, history=False
+        requester=requester, state=State.PENDING_APPROVAL, auto_accept_enabled=True
     )
-    request.record("created", actor=requester, details=request.explained())
-    # One approval through the portal, one written into the table.
+    # One approval through the portal (of two needed), then a second written into the table
+    # and the row moved on by hand.
     genuine = Approval.objects.create(
-        request=request, approver=approver, revision=1, digest=request.digest(), decision="approve"
-    )
-    request.record(
-        "approve", actor=approver, details={"approval": genuine.as_record(), "revision": 1}
-    )
-    Approval.objects.create(
         request=request,
-        approver=UserFactory(username="stranger"),
-        revision=1,
+        approver=approver,
+        revision=request.revision,
         digest=request.digest(),
         decision="approve",
     )
+    details = {"approval": genuine.as_record(), "revision": request.revision}
+    request.record("approval_added", actor=approver, details=details)
+    Approval.objects.create(
+        request=request,
+        approver=UserFactory(username="stranger"),
+        revision=request.revision,
+        digest=request.digest(),
+        decision="approve",
+    )
+    ServiceRequest.objects.filter(pk=request.pk).update(state=State.APPROVED)
     provisioning.service_request_provision(pk=request.pk)
     reason = refused(request, simulator)
-    assert "policy needs 2" in reason
+    assert "its events lead to 'pending_approval'" in reason  # not approved: not acted on
 
 
 def test_parameters_edited_after_approval_are_not_provisioned(requester, simulator):
@@ -160,3 +164,142 @@ def test_the_admin_still_manages_users_and_groups(client, admin_user, requester)
     client.force_login(admin_user)
     assert client.get(f"/admin/auth/user/{requester.pk}/change/").status_code == 200
     assert 'name="_save"' in client.get("/admin/auth/group/add/").content.decode()
+
+
+# --- rows moved by hand past approval (an attacker's review, after issue 10) ----------------
+
+
+def stale(request):
+    ServiceRequest.objects.filter(pk=request.pk).update(
+        updated_at=timezone.now() - timedelta(hours=1)
+    )
+
+
+@pytest.fixture
+def reconciler_runs_steps(monkeypatch, settings):
+    """The reconciler, with the step it schedules run here instead of on the broker."""
+    from portal.provisioning import tasks
+
+    settings.RECONCILE_AFTER = 60
+    steps = {
+        "provision": provisioning.service_request_provision,
+        "poll": provisioning.service_request_poll,
+        "apply": provisioning.service_request_apply,
+    }
+    monkeypatch.setattr(tasks, "schedule", lambda pk, step, token: step and steps[step.task](pk=pk))
+    return reconcile
+
+
+@pytest.mark.parametrize("state", [State.PROVISIONING, State.APPROVED])
+def test_a_request_moved_past_its_approvals_is_not_provisioned(
+    requester, approver, simulator, reconciler_runs_steps, state
+):
+    """One approval of the two it needs, then the row moved on by hand."""
+    request = ServiceRequestFactory(
+        requester=requester, state=State.PENDING_APPROVAL, auto_accept_enabled=True
+    )
+    from portal.service_requests import services as requests
+
+    requests.service_request_decide(
+        pk=request.pk, approver=approver, decision="approve", revision=request.revision
+    )
+    ServiceRequest.objects.filter(pk=request.pk).update(state=state)
+    stale(request)
+    reconciler_runs_steps()
+    reason = refused(request, simulator)
+    assert "its events lead to 'pending_approval'" in reason
+    assert not request.events.filter(action="reconciled").exists()
+
+
+def test_a_row_inserted_in_provisioning_is_not_provisioned(
+    requester, simulator, reconciler_runs_steps
+):
+    forged = ServiceRequestFactory(requester=requester, state=State.PROVISIONING, history=False)
+    stale(forged)
+    reconciler_runs_steps()
+    assert "no events" in refused(forged, simulator)
+
+
+def test_a_draft_decommission_moved_to_applying_deletes_nothing(
+    requester, service, simulator, reconciler_runs_steps
+):
+    from portal.service_requests import services as requests
+
+    draft = requests.decommission_request_create(
+        requester=requester, service=service, justification="x"
+    )
+    ServiceRequest.objects.filter(pk=draft.pk).update(state=State.APPLYING)
+    stale(draft)
+    reconciler_runs_steps()
+    draft.refresh_from_db()
+    assert draft.state == State.FAILED and draft.error_code == provisioning.UNEXPLAINED_CODE
+    assert not draft.events.filter(action__in=("reconciled", "cloud_call")).exists()
+    assert [s["ServiceId"] for s in simulator.services()] == [service.service_id]
+
+
+def test_an_active_request_moved_back_to_approved_is_not_created_again(
+    requester, simulator, reconciler_runs_steps
+):
+    active = ServiceRequestFactory(requester=requester, state=State.ACTIVE)
+    ServiceRequest.objects.filter(pk=active.pk).update(state=State.APPROVED, client_token="new")
+    stale(active)
+    reconciler_runs_steps()
+    assert "its events lead to 'active'" in refused(active, simulator)
+
+
+def test_a_rejected_request_moved_to_creating_is_not_polled_into_a_service(
+    requester, service, simulator, reconciler_runs_steps
+):
+    rejected = ServiceRequestFactory(requester=requester, state=State.REJECTED)
+    ServiceRequest.objects.filter(pk=rejected.pk).update(
+        state=State.CREATING, service_id=service.service_id
+    )
+    stale(rejected)
+    reconciler_runs_steps()
+    rejected.refresh_from_db()
+    assert rejected.state == State.FAILED
+    assert rejected.error_code == provisioning.UNEXPLAINED_CODE
+    assert not rejected.events.filter(action="reconciled").exists()
+
+
+def test_a_change_pointed_at_another_service_is_not_applied(
+    login, requester, approver, service, simulator, django_capture_on_commit_callbacks
+):
+    from tests.day2 import form, run
+    from tests.helpers import decide
+
+    made = ServiceRequestFactory(
+        requester=requester,
+        state=State.APPROVED,
+        resources=[
+            {
+                "resource_type": "nlb",
+                "resource_id": "nlb-hz0000000000000009",
+                "zone_id": "cn-hangzhou-h",
+            }
+        ],
+    )
+    run(provisioning.service_request_provision, made.pk)
+    made.refresh_from_db()
+    other = made.endpoint_service
+    login(requester).post(
+        f"/services/{service.service_id}/change/", form(service, service_description="Moved")
+    )
+    change = ServiceRequest.objects.get(kind=Kind.CHANGE)
+    ServiceRequest.objects.filter(pk=change.pk).update(endpoint_service=other)
+    decide(login(approver), change, "approve")
+    run(provisioning.service_request_apply, change.pk)
+    change.refresh_from_db()
+    assert change.state == State.FAILED
+    assert "linked to" in change.events.get(action="fail").details["reason"]
+
+
+def test_a_creating_request_with_no_service_record_fails_rather_than_polls_for_ever(
+    requester, simulator
+):
+    request = ServiceRequestFactory(
+        requester=requester, state=State.CREATING, service_id="epsrv-none0000000000000"
+    )
+    assert provisioning.service_request_poll(pk=request.pk) is None
+    request.refresh_from_db()
+    assert request.state == State.FAILED and request.error_code == "NoServiceRecord"

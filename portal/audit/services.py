@@ -26,7 +26,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import mail_admins
-from django.db.models import Max
 from django.utils import timezone
 
 from portal.audit import chain
@@ -37,6 +36,8 @@ log = logging.getLogger(__name__)
 EVENT_FIELDS = ["id", *chain.CONTENT_FIELDS, "prev_hash", "hash"]
 # Events that record a request's whole content (details: revision, content, digest).
 CONTENT_EVENTS = ("created", "edited", "replanned", "submit", "baseline")
+# Events that record which service a create request made (details: service_id).
+OUTCOME_EVENTS = ("mark_creating", "mark_active", "baseline")
 # Events that record a decision (details: approval).
 DECISION_EVENTS = ("approve", "approval_added", "reject", "send_back")
 CHUNK = 2000
@@ -170,7 +171,7 @@ def _walk_chain(path):
     secrets = chain.keys()
     checkpoints = _checkpoints(path)
     checkpoint = next(checkpoints, None)
-    checked = 0
+    checked = newest = 0
     prev, seq = chain.GENESIS, 0
     events = AuditEvent.objects.order_by("seq").values_list(*EVENT_FIELDS)
     for row in events.iterator(chunk_size=5000):
@@ -200,6 +201,7 @@ def _walk_chain(path):
                     seq=seq,
                 )
             checked += 1
+            newest = seq
             checkpoint = next(checkpoints, None)
         prev = event["hash"]
     head = ChainHead.objects.filter(pk=ChainHead.ONLY).first() or ChainHead(seq=0)
@@ -217,7 +219,24 @@ def _walk_chain(path):
             f"#{newest['seq']}: the newest events were removed",
             seq=seq,
         )
+    _checkpoints_current(newest)
     return seq, checked
+
+
+def _checkpoints_current(newest):
+    """Raise Broken if events older than the checkpoints' grace follow the newest checkpoint
+    (#`newest`): the file was cut short or emptied, or beat stopped writing it."""
+    if not settings.AUDIT_CHECKPOINTS_REQUIRED:
+        return
+    after = AuditEvent.objects.filter(seq=newest + 1).values_list("created_at", flat=True).first()
+    grace = timedelta(seconds=10 * settings.AUDIT_CHECKPOINT_EVERY)
+    if after is not None and after < timezone.now() - grace:
+        raise Broken(
+            f"the newest checkpoint is of #{newest}, but #{newest + 1} was written "
+            f"{after:%Y-%m-%d %H:%M} UTC, longer ago than checkpoints are written: the "
+            "checkpoint file was cut short, or beat stopped writing it",
+            seq=newest + 1,
+        )
 
 
 # --- what the events explain ---------------------------------------------------------------
@@ -237,23 +256,6 @@ def _chunks(queryset):
 def _within(field, span):
     """Filter arguments for `field` between span's first and last (a foreign key has no range)."""
     return {f"{field}__gte": span[0], f"{field}__lte": span[1]}
-
-
-def _last_events(subject_field, span, **filters):
-    """Return {subject pk: (seq, action, to_state)} of each subject's newest event, for the
-    subjects whose pk is in `span` (first, last)."""
-    newest = (
-        AuditEvent.objects.filter(**_within(subject_field, span), **filters)
-        .values(subject_field)
-        .annotate(last=Max("seq"))
-        .values_list("last", flat=True)
-    )
-    return {
-        subject: (seq, action, to_state)
-        for subject, seq, action, to_state in AuditEvent.objects.filter(
-            seq__in=list(newest)
-        ).values_list(subject_field, "seq", "action", "to_state")
-    }
 
 
 def _attach_children(rows):
@@ -277,76 +279,127 @@ def _attach_children(rows):
 
 def _explain_requests():
     """Check each request against its events; return how many were checked."""
+    from portal.endpoint_services.models import EndpointService
     from portal.service_requests.models import Approval, ServiceRequest
 
     checked = 0
     for rows in _chunks(ServiceRequest.objects.all()):
         _attach_children(rows)
         span = (rows[0].pk, rows[-1].pk)
-        last = _last_events("request_id", span)
+        lives = defaultdict(list)
+        for request_id, *event in (
+            AuditEvent.objects.filter(**_within("request_id", span))
+            .order_by("request_id", "seq")
+            .values_list("request_id", "seq", "action", "from_state", "to_state")
+        ):
+            lives[request_id].append(tuple(event))
         # Of the newest event that recorded each request's content, only its revision and
         # digest: the whole content is large, and the digest covers it.
-        newest = (
+        recorded = {}
+        for request_id, seq, revision, digest in (
             AuditEvent.objects.filter(**_within("request_id", span), action__in=CONTENT_EVENTS)
-            .values("request_id")
-            .annotate(last=Max("seq"))
-            .values_list("last", flat=True)
-        )
-        recorded = {
-            request_id: (seq, {"revision": revision, "digest": digest})
-            for request_id, seq, revision, digest in AuditEvent.objects.filter(
-                seq__in=list(newest)
-            ).values_list("request_id", "seq", "details__revision", "details__digest")
-        }
+            .order_by("seq")
+            .values_list("request_id", "seq", "details__revision", "details__digest")
+        ):
+            recorded[request_id] = (seq, {"revision": revision, "digest": digest})
+        outcomes = {}
+        for request_id, service_id in (
+            AuditEvent.objects.filter(
+                **_within("request_id", span),
+                action__in=OUTCOME_EVENTS,
+                details__has_key="service_id",
+            )
+            .order_by("seq")
+            .values_list("request_id", "details__service_id")
+        ):
+            outcomes[request_id] = service_id
         vouched = defaultdict(list)
         for request_id, details in AuditEvent.objects.filter(
             **_within("request_id", span), action__in=(*DECISION_EVENTS, "baseline")
         ).values_list("request_id", "details"):
-            if "approval" in details:
-                vouched[request_id].append(details["approval"])
-            vouched[request_id] += details.get("decisions", [])
+            vouched[request_id] += _decisions(details)
         approvals = defaultdict(list)
         for approval in Approval.objects.filter(**_within("request_id", span)).order_by("id"):
             approvals[approval.request_id].append(approval)
+        linked = dict(
+            EndpointService.objects.filter(
+                pk__in={r.endpoint_service_id for r in rows if r.endpoint_service_id}
+            ).values_list("pk", "service_id")
+        )
         for request in rows:
-            _explain_request(request, last.get(request.pk), recorded.get(request.pk))
-            for approval in approvals[request.pk]:
-                if approval.as_record() not in vouched[request.pk]:
-                    raise Broken(
-                        f"an approval by user {approval.approver_id} of revision "
-                        f"{approval.revision} has no event behind it",
-                        request=request.pk,
-                    )
+            _explain_request(
+                request,
+                life=lives.get(request.pk, []),
+                recorded=recorded.get(request.pk),
+                vouched=vouched[request.pk],
+                approvals=approvals[request.pk],
+                outcome=outcomes.get(request.pk),
+                linked_service_id=linked.get(request.endpoint_service_id),
+            )
             checked += 1
     return checked
 
 
-def _explain_request(request, last, recorded):
-    if last is None:
-        raise Broken("the request has no events: the portal never made it", request=request.pk)
-    seq, _action, to_state = last
+def _decisions(details):
+    """The approval records an event's details vouch for."""
+    return ([details["approval"]] if "approval" in details else []) + details.get("decisions", [])
+
+
+def _explain_request(request, *, life, recorded, vouched, approvals, outcome, linked_service_id):
+    """Raise Broken naming the first thing about `request` its events do not explain."""
+    from portal.service_requests.models import lifecycle_problem
+
+    def broken(message, seq=None):
+        return Broken(message, seq=seq, request=request.pk)
+
+    if not life:
+        raise broken("the request has no events: the portal never made it")
+    seq, _action, _from_state, to_state = life[-1]
     if to_state != request.state:
-        raise Broken(
-            f"the request says {request.state!r} but its events lead to {to_state!r}",
-            seq=seq,
-            request=request.pk,
-        )
+        raise broken(f"the request says {request.state!r} but its events lead to {to_state!r}", seq)
+    problem = lifecycle_problem(request.kind, life)
+    if problem:
+        raise broken(problem[1], problem[0])
     if recorded is None:
-        raise Broken("no event records the request's content", request=request.pk)
+        raise broken("no event records the request's content")
     seq, details = recorded
     if details.get("revision") != request.revision:
-        raise Broken(
+        raise broken(
             f"the request is at revision {request.revision} but its events recorded revision "
             f"{details.get('revision')}",
-            seq=seq,
-            request=request.pk,
+            seq,
         )
     if details.get("digest") != content_digest(request.content()):
-        raise Broken(
+        raise broken(
             "the request's parameters, resources, tags or plan differ from what its events "
             "recorded",
-            seq=seq,
-            request=request.pk,
+            seq,
+        )
+    unmatched = list(vouched)
+    for approval in approvals:
+        record = approval.as_record()
+        if record not in unmatched:
+            raise broken(
+                f"an approval by user {approval.approver_id} of revision {approval.revision} "
+                "has no event behind it, or was edited"
+            )
+        unmatched.remove(record)
+    if unmatched:
+        raise broken(
+            f"a decision by user {unmatched[0].get('approver')} that the events recorded has no "
+            "approval row: it was deleted"
+        )
+    # Which service the request is about (or made) is part of what it is.
+    if request.is_create:
+        if request.service_id and request.service_id != outcome:
+            raise broken(
+                f"the request says it made {request.service_id!r} but its events say {outcome!r}"
+            )
+        if request.endpoint_service_id and linked_service_id != request.service_id:
+            raise broken("the request is linked to a service other than the one it made")
+    elif linked_service_id != request.service_id:
+        raise broken(
+            f"the request is about {request.service_id!r} but is linked to {linked_service_id!r}"
         )
 
 
@@ -378,6 +431,8 @@ def _explain_services():
                 ("approved_digest", "approved configuration"),
                 ("owner", "owner"),
                 ("managed", "management"),
+                ("service_id", "ServiceId"),
+                ("region_id", "region"),
             ):
                 if now[name] != record.get(name):
                     raise Broken(
@@ -451,6 +506,8 @@ def request_events_verify(service_request):
 
     The whole-log walk is the full check; this is what a timeline or a worker can afford.
     """
+    from portal.endpoint_services.models import EndpointService
+
     secrets = chain.keys()
     report = ChainReport(ok=True, requests_checked=1)
     try:
@@ -462,8 +519,33 @@ def request_events_verify(service_request):
         recorded = next(
             ((e.seq, e.details) for e in reversed(events) if e.action in CONTENT_EVENTS), None
         )
-        last = (events[-1].seq, events[-1].action, events[-1].to_state) if events else None
-        _explain_request(service_request, last, recorded)
+        outcome = next(
+            (
+                e.details["service_id"]
+                for e in reversed(events)
+                if e.action in OUTCOME_EVENTS and "service_id" in e.details
+            ),
+            None,
+        )
+        linked = (
+            EndpointService.objects.filter(pk=service_request.endpoint_service_id)
+            .values_list("service_id", flat=True)
+            .first()
+        )
+        _explain_request(
+            service_request,
+            life=[(e.seq, e.action, e.from_state, e.to_state) for e in events],
+            recorded=recorded,
+            vouched=[
+                r
+                for e in events
+                if e.action in (*DECISION_EVENTS, "baseline")
+                for r in _decisions(e.details)
+            ],
+            approvals=list(service_request.approvals.order_by("id")),
+            outcome=outcome,
+            linked_service_id=linked,
+        )
     except Broken as broken:
         report.ok = False
         report.broken_event = broken.seq

@@ -141,13 +141,15 @@ class EndpointService(AuditedSubject):
         }
 
     def stewardship(self):
-        """What the audit log checks this record against: what the portal approved of the
-        service, whose it is, and whether the portal manages it."""
+        """What the audit log checks this record against: which service it is, what the
+        portal approved of it, whose it is, and whether the portal manages it."""
         return {
             "approved": self.approved,
             "approved_digest": content_digest(self.approved),
             "owner": self.owner_id,
             "managed": self.managed,
+            "service_id": self.service_id,
+            "region_id": self.region_id,
         }
 
     def resources_by_zone(self):

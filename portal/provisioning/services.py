@@ -138,7 +138,7 @@ def _handle_error(pk, error, next_step, **extra):
 
 
 def _unexplained(service_request):
-    """Return why the audit log does not explain this approved request, or None if it does.
+    """Return why the audit log does not explain this live request, or None if it does.
 
     The request's events must be sealed with the portal's key and record its content as it
     is; and enough distinct approvers other than the requester must have approved exactly
@@ -169,6 +169,17 @@ def _unexplained(service_request):
     return None
 
 
+def _explained(service_request):
+    """Whether the audit log explains this live request; if not, refuse it. Every step of
+    the worker and the reconciler asks, whatever the state: a row moved by hand into
+    provisioning, creating or applying is refused as one moved into approved is."""
+    reason = _unexplained(service_request)
+    if reason:
+        _refuse(service_request, reason)
+        return False
+    return True
+
+
 def _refuse(service_request, reason):
     """Fail an approved request the log does not explain, without a cloud call; tell admins."""
     service_request.error_code = UNEXPLAINED_CODE
@@ -193,17 +204,15 @@ def service_request_provision(*, pk, attempt=0):
     """Create the endpoint service of an approved request; return the next Step or None."""
     with transaction.atomic():
         service_request = _locked(pk)
+        if service_request.state not in (State.APPROVED, State.PROVISIONING):
+            return None  # Another run got further; nothing to do.
+        if not _explained(service_request):
+            return None
         if service_request.state == State.APPROVED:
-            reason = _unexplained(service_request)
-            if reason:
-                _refuse(service_request, reason)
-                return None
             service_request.provisioning_started_at = timezone.now()
             service_request.move(
                 "start_provisioning", actor=None, fields=["provisioning_started_at"]
             )
-        elif service_request.state != State.PROVISIONING:
-            return None  # Another run got further; nothing to do.
         if _past_deadline(service_request):
             _timeout(service_request)
             return None
@@ -279,9 +288,20 @@ def _went_active(service_request, attributes):
 
 def service_request_poll(*, pk, attempt=0):
     """Ask the cloud how a creating service is doing; return the next Step or None."""
-    service_request = ServiceRequest.objects.get(pk=pk)
-    if service_request.state != State.CREATING:
-        return None
+    with transaction.atomic():
+        service_request = _locked(pk)
+        if service_request.state != State.CREATING or not _explained(service_request):
+            return None
+        if service_request.endpoint_service_id is None:
+            # The portal links the record when the cloud answers Create; without it there is
+            # nothing to mark active, and polling would go round for ever.
+            _fail(
+                service_request,
+                "NoServiceRecord",
+                "The portal holds no record of the service this request created; an "
+                "administrator must look at it.",
+            )
+            return None
     if _past_deadline(service_request):
         with transaction.atomic():
             service_request = _locked(pk)
@@ -336,15 +356,13 @@ def _progress(service_request):
 def _start_applying(pk):
     """Move an approved request to applying; return it locked, or None if not for us."""
     service_request = _locked(pk)
+    if service_request.state not in (State.APPROVED, State.APPLYING):
+        return None
+    if not _explained(service_request):
+        return None
     if service_request.state == State.APPROVED:
-        reason = _unexplained(service_request)
-        if reason:
-            _refuse(service_request, reason)
-            return None
         service_request.provisioning_started_at = timezone.now()
         service_request.move("start_applying", actor=None, fields=["provisioning_started_at"])
-    elif service_request.state != State.APPLYING:
-        return None
     if _past_deadline(service_request):
         _timeout(service_request)
         return None
@@ -551,6 +569,10 @@ def service_request_resume(*, pk):
     with transaction.atomic():
         service_request = _locked(pk)
         if service_request.state not in LIVE_STATES:
+            return None
+        # Nothing is written about a request the log does not explain but its refusal: a
+        # `reconciled` event on a row moved by hand would carry the forgery into the log.
+        if not _explained(service_request):
             return None
         idle_since = service_request.updated_at
         token = service_request_new_chain(service_request)

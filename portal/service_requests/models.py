@@ -83,6 +83,42 @@ PATHS[Kind.CREATE] = (
 USER_ACTIONS = ("edit", "submit", "validate", "approve", "send_back", "reject", "cancel", "retry")
 
 
+def lifecycle_problem(kind, events):
+    """Return why a request's events do not make one lawful life, or None.
+
+    `events` are (seq, action, from_state, to_state) in order. Each event must start from the
+    state the one before left, and each change of state must be a transition of the kind's
+    lifecycle: a row moved by hand, and an event written on top of it, show here. The life
+    begins with its creation as a draft, or (for requests older than the one audit log) at
+    its baseline, which attests the state it had then.
+    """
+    events = list(events)
+    if not events:
+        return None
+    starts = [i for i, event in enumerate(events) if event[1] == "baseline"]
+    if starts:
+        start = starts[-1]
+    else:
+        start = 0
+        seq, action, _from_state, to_state = events[0]
+        if action != "created" or to_state != State.DRAFT:
+            return seq, f"the request's life does not begin with its creation ({action})"
+    transitions = TRANSITIONS[kind]
+    current = events[start][3]
+    for seq, action, from_state, to_state in events[start + 1 :]:
+        if from_state != current:
+            return seq, (
+                f"#{seq} ({action}) starts from {from_state!r}, but the event before left the "
+                f"request {current!r}"
+            )
+        if to_state != from_state:
+            sources, target = transitions.get(action, ((), None))
+            if from_state not in sources or to_state != target:
+                return seq, f"#{seq}: {action} does not lead from {from_state!r} to {to_state!r}"
+        current = to_state
+    return None
+
+
 def states_of(kind):
     """Return the states a request of `kind` can be in, in lifecycle order."""
     used = {State.DRAFT}
@@ -513,6 +549,7 @@ class Approval(models.Model):
             "revision": self.revision,
             "digest": self.digest,
             "decision": self.decision,
+            "comment": self.comment,
         }
 
 

@@ -141,12 +141,14 @@ def seal_forward(apps, schema_editor):
                 "revision": request.revision,
                 "content": content,
                 "digest": content_digest(content),
+                "service_id": request.service_id,
                 "decisions": [
                     {
                         "approver": a.approver_id,
                         "revision": a.revision,
                         "digest": a.digest,
                         "decision": a.decision,
+                        "comment": a.comment,
                     }
                     for a in Approval.objects.filter(request_id=request.pk).order_by("id")
                 ],
@@ -170,6 +172,8 @@ def seal_forward(apps, schema_editor):
                     "approved_digest": content_digest(service.approved),
                     "owner": service.owner_id,
                     "managed": service.managed,
+                    "service_id": service.service_id,
+                    "region_id": service.region_id,
                 }
             },
             created_at=now,
