@@ -57,6 +57,12 @@ from tests.test_audit_chain import (  # noqa: E402, F401
     test_truncation_behind_a_checkpoint_is_caught,
 )
 
+# PostgreSQL refuses what SQLite takes: a NUL in text, a value longer than its column.
+from tests.test_hardening import (  # noqa: E402, F401
+    test_a_huge_username_is_a_failed_login_not_a_500,
+    test_a_nul_in_a_url_is_a_400,
+)
+
 
 def test_database_is_postgresql():
     assert connection.vendor == "postgresql"

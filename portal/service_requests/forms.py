@@ -12,7 +12,7 @@ from django.forms.utils import ErrorDict
 from django.http import QueryDict
 
 from portal.cloud import services as cloud
-from portal.lib.text import single_line
+from portal.lib.text import shown_as_typed, single_line
 from portal.service_requests.models import (
     CHANGE_FIELDS,
     CLOUD_FIELDS,
@@ -49,6 +49,7 @@ class ServiceRequestForm(forms.ModelForm):
     def __init__(self, *args, regions=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["service_description"].validators.append(single_line)
+        self.fields["justification"].validators.append(shown_as_typed)
         choices = list(regions)
         current = self.data.get("region_id") if self.is_bound else self.initial.get("region_id")
         if not choices and current and REGION_PATTERN.match(current):
@@ -96,6 +97,7 @@ class ChangeForm(forms.ModelForm):
     def __init__(self, *args, regions=(), service=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["service_description"].validators.append(single_line)
+        self.fields["justification"].validators.append(shown_as_typed)
         self.service = service
         choices = list(regions)
         known = {region_id for region_id, _name in choices}
@@ -508,7 +510,10 @@ class DecisionForm(forms.Form):
         },
     )
     comment = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[shown_as_typed],
     )
 
 
@@ -516,6 +521,7 @@ class SendBackForm(DecisionForm):
     comment = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[shown_as_typed],
         error_messages={"required": "Say what the requester should change."},
     )
 
@@ -524,6 +530,7 @@ class DecommissionForm(forms.Form):
     justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Why the service can go, and how its consumers were told.",
+        validators=[shown_as_typed],
         error_messages={"required": "Tell the approvers why this service can be deleted."},
     )
 
@@ -537,6 +544,7 @@ class AdoptionForm(forms.Form):
     )
     justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[shown_as_typed],
         error_messages={"required": "Tell the approvers why the portal should manage it."},
     )
 

@@ -42,9 +42,14 @@ class StaleRevision(DecisionRefused):
     """A decision was taken on a page showing a revision that is no longer the request's."""
 
     def __init__(self, seen, current):
+        changed = (
+            f"you saw revision {seen}; it is now revision {current}"
+            if seen != current
+            else f"revision {current} was replanned since you saw it"
+        )
         super().__init__(
-            f"This request changed since you opened it (you saw revision {seen}; it is now "
-            f"revision {current}). Nothing was recorded: review the new content below."
+            f"This request changed since you opened it ({changed}). Nothing was recorded: "
+            "review the new content below."
         )
         self.seen, self.current = seen, current
 
