@@ -1,5 +1,7 @@
 """The history's PostgreSQL-only paths: the count estimate and the trigram text search."""
 
+import threading
+
 import pytest
 from django.db import connection
 
@@ -66,3 +68,81 @@ from tests.test_hardening import (  # noqa: E402, F401
 
 def test_database_is_postgresql():
     assert connection.vendor == "postgresql"
+
+
+# --- verification in one snapshot, with its reader thread (outside any test transaction) ---
+
+
+@pytest.fixture
+def committed_history(transactional_db, requester, approver, settings, tmp_path):
+    from portal.audit.services import audit_checkpoint_write
+
+    settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "checkpoints.jsonl")
+    made = ServiceRequestFactory.create_batch(30, requester=requester, state="active")
+    audit_checkpoint_write()
+    return made
+
+
+def test_the_snapshot_path_verifies_and_reads_in_a_second_thread(committed_history, monkeypatch):
+    from portal.audit import services as audit
+
+    readers = []
+    original = audit._in_snapshot
+
+    def spy(snapshot, function):
+        readers.append(snapshot)
+        return original(snapshot, function)
+
+    monkeypatch.setattr(audit, "_in_snapshot", spy)
+    monkeypatch.setattr(audit, "READ_CHUNK", 7)  # several chunks through the queue
+    report = audit.audit_chain_verify()
+    assert report.ok, report
+    assert report.checkpoints_checked == 1 and report.requests_checked == 30
+    assert readers and readers[0]  # the events came through the exported snapshot
+
+
+def test_the_snapshot_path_names_an_edited_event(committed_history):
+    from portal.audit.models import AuditEvent
+    from portal.audit.services import audit_chain_verify
+
+    target = AuditEvent.objects.order_by("seq")[40]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditevent SET details = jsonb_set(details, '{x}', '1') WHERE id = %s",
+            [target.pk],
+        )
+    report = audit_chain_verify()
+    assert not report.ok and report.broken_event == target.seq
+    assert "was edited" in report.message
+
+
+def test_events_written_while_verifying_are_not_mistaken_for_tampering(
+    committed_history, requester, monkeypatch
+):
+    """The portal goes on writing during the walk; what verification reads is one moment."""
+    from portal.audit import services as audit
+
+    original = audit._checkpoints
+    request = committed_history[0]
+
+    def write(request_pk):
+        from django.db import connection as own
+
+        from portal.service_requests.models import ServiceRequest
+
+        try:  # another connection, committed at once: the portal at work
+            ServiceRequest.objects.get(pk=request_pk).record("note", actor=requester)
+        finally:
+            own.close()
+
+    def write_meanwhile(path):
+        writer = threading.Thread(target=write, args=[request.pk])
+        writer.start()
+        writer.join()
+        yield from original(path)
+
+    monkeypatch.setattr(audit, "_checkpoints", write_meanwhile)
+    report = audit.audit_chain_verify()
+    assert report.ok, report
+    assert request.events.filter(action="note").exists()  # it was written, and is next time's
+    assert audit.audit_chain_verify().ok

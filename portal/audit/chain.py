@@ -17,6 +17,7 @@ import hmac
 import json
 from datetime import UTC
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -61,9 +62,33 @@ def current_key_id():
 
 def canonical(**fields):
     """Return the bytes an event's hash covers: its content, as stable JSON."""
-    content = {name: fields.get(name) for name in CONTENT_FIELDS}
+    return canonical_content({name: fields.get(name) for name in CONTENT_FIELDS})
+
+
+def canonical_content(fields):
+    """canonical() of a dict holding (at least) CONTENT_FIELDS; the walk's fast path."""
+    content = {name: fields[name] for name in CONTENT_FIELDS}
     content["created_at"] = fields["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encode(content)
+
+
+_encode_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def canonical_fast(fields):
+    """canonical_content() by orjson, several times faster, for the walk over the whole log.
+
+    The same bytes for what the portal writes (str keys, str/int/bool/None values, sorted by
+    code point, no spaces, non-ASCII as is); a value where it could differ (a float, an int
+    past 64 bits) is checked again by canonical_content() before anything is called edited.
+    """
+    content = {name: fields[name] for name in CONTENT_FIELDS}
+    content["created_at"] = fields["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+
+
+def _encode(content):
+    return _encode_text(content).encode()
 
 
 def seal(prev_hash, content, key_id, secrets=None):

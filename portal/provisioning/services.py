@@ -144,10 +144,10 @@ def _unexplained(service_request):
     is; and enough distinct approvers other than the requester must have approved exactly
     that content (revision and digest), as the policy asks today.
     """
-    report = request_events_verify(service_request)
+    digest = service_request.digest()
+    report = request_events_verify(service_request, digest=digest)
     if not report.ok:
         return report.message
-    digest = service_request.digest()
     approvers = set()
     events = service_request.events.filter(action__in=("approve", "approval_added", "baseline"))
     for details in events.values_list("details", flat=True):

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models, transaction
+from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
@@ -395,6 +396,11 @@ class ServiceRequest(AuditedSubject):
 
     def create_parameters(self):
         """Return (fields, resources, tags) as plain data, the way the cloud layer takes them."""
+        cached = getattr(self, "_prefetched_objects_cache", {})
+        if self.state not in EDITABLE_STATES and self.pk and "tags" not in cached:
+            # Rows nobody may edit any more: read them once per instance (a worker's step
+            # asks four times: its check, the call, the service record, its approval).
+            prefetch_related_objects([self], "resources", "tags")
         fields = {name: getattr(self, name) for name in CLOUD_FIELDS}
         resources = [
             {"resource_type": r.resource_type, "resource_id": r.resource_id, "zone_id": r.zone_id}
