@@ -46,7 +46,7 @@ format: install
 # The quick ones; bench/history.py (generates 100k requests once) and bench/soak.py take minutes.
 bench: install
 	$(BIN)/python bench/simulator.py
-	$(BIN)/python bench/status.py
+	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/pipeline.py
 
 # Locust against gunicorn + PostgreSQL + Redis with 100k requests (about 15 minutes; makes the

@@ -143,8 +143,9 @@ def main():
             username="soak-requester",
         )
         began = time.monotonic()
-        for pk in ids:
-            provision.delay(pk)
+        for pk, token in ids:
+            provision.delay(pk, 0, token)
+        ids = [pk for pk, _token in ids]
         next_kill = began + args.kill_every
         while time.monotonic() - began < args.timeout:
             states = Counter(
