@@ -116,7 +116,8 @@ def append(*, action, actor=None, request=None, service=None, details=None, **fi
     """Append one event at the end of the log, in the caller's transaction; return it."""
     from portal.audit.models import AuditEvent, ChainHead
 
-    with transaction.atomic():
+    # No savepoint: an event that cannot be written fails the caller's whole transaction.
+    with transaction.atomic(savepoint=False):
         head = locked_head()
         key_id = current_key_id()
         event = AuditEvent(

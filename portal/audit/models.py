@@ -131,14 +131,20 @@ class AuditedSubject(models.Model):
             self.version = new_version()
         super().save(*args, **kwargs)
 
-    def record(self, action, *, actor, comment="", details=None, from_state=None):
-        """Append an audit event about this subject and change its version."""
+    def record(self, action, *, actor, comment="", details=None, from_state=None, saved=False):
+        """Append an audit event about this subject and change its version.
+
+        `saved`: the caller has just saved (or made) the row in this transaction, which
+        gave it a new version already; one write fewer.
+        """
         from portal.audit import chain
 
         state = getattr(self, "state", None) or getattr(self, "status", "")
-        with transaction.atomic():
-            self.version = new_version()
-            type(self).objects.filter(pk=self.pk).update(version=self.version)
+        # No savepoint: an event that cannot be written fails the whole transaction.
+        with transaction.atomic(savepoint=False):
+            if not saved:
+                self.version = new_version()
+                type(self).objects.filter(pk=self.pk).update(version=self.version)
             return chain.append(
                 action=action,
                 actor=actor,

@@ -150,6 +150,7 @@ def endpoint_service_from_create(*, service_request, body):
         service.record(
             "created",
             actor=None,
+            saved=True,
             details={
                 "by_request": service_request.pk,
                 "service_id": service.service_id,
@@ -186,6 +187,7 @@ def endpoint_service_went_active(*, service, attributes, service_request):
     service.record(
         "approved_configuration",
         actor=None,
+        saved=True,
         details={"by_request": service_request.pk, "record": service.stewardship()},
     )
     return service
@@ -481,6 +483,7 @@ def endpoint_service_operation_applied(*, pk, operation, by_request):
     service.record(
         "approved_configuration",
         actor=None,
+        saved=True,
         details={"by_request": by_request, "operation": operation, "record": service.stewardship()},
     )
     return service

@@ -57,8 +57,16 @@ def retry_delay(attempt, retry_after=None):
     return max(random.uniform(ceiling / 2, ceiling), float(retry_after or 0))
 
 
-def _locked(pk):
-    return ServiceRequest.objects.select_for_update().get(pk=pk)
+def _locked(pk, earlier=None):
+    """Return the request, locked. `earlier`: this step's first reading of it, whose content
+    rows (resources, tags, plan) it keeps if the revision is the same: a step reads them once.
+    """
+    service_request = ServiceRequest.objects.select_for_update().get(pk=pk)
+    if earlier is not None and earlier.revision == service_request.revision:
+        cached = getattr(earlier, "_prefetched_objects_cache", None)
+        if cached:
+            service_request._prefetched_objects_cache = dict(cached)
+    return service_request
 
 
 def _past_deadline(service_request):
@@ -79,7 +87,7 @@ def _record_call(service_request, record, **extra):
         ]
     )
     service_request.record(
-        "cloud_call", actor=None, details={"cloud_call": record.as_dict(), **extra}
+        "cloud_call", actor=None, details={"cloud_call": record.as_dict(), **extra}, saved=True
     )
 
 
@@ -229,7 +237,7 @@ def service_request_provision(*, pk, attempt=0):
         return _handle_error(pk, error, retry)
     problem = cloud.answer_problem(record.action, body)
     with transaction.atomic():
-        service_request = _locked(pk)
+        service_request = _locked(pk, earlier=service_request)
         if problem:
             return _invalid_answer(service_request, record, problem, State.PROVISIONING)
         _record_call(service_request, record)
@@ -321,7 +329,7 @@ def service_request_poll(*, pk, attempt=0):
         else f"the cloud says the service is {body.get('ServiceStatus')} while it is created"
     )
     with transaction.atomic():
-        service_request = _locked(pk)
+        service_request = _locked(pk, earlier=service_request)
         if problem:
             return _invalid_answer(service_request, record, problem, State.CREATING)
         _record_call(service_request, record)

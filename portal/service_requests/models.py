@@ -372,7 +372,7 @@ class ServiceRequest(AuditedSubject):
             ]
         )
         return self.record(
-            action, actor=actor, comment=comment, details=details, from_state=previous
+            action, actor=actor, comment=comment, details=details, from_state=previous, saved=True
         )
 
     def chain_links(self):
@@ -399,8 +399,9 @@ class ServiceRequest(AuditedSubject):
         cached = getattr(self, "_prefetched_objects_cache", {})
         if self.state not in EDITABLE_STATES and self.pk and "tags" not in cached:
             # Rows nobody may edit any more: read them once per instance (a worker's step
-            # asks four times: its check, the call, the service record, its approval).
-            prefetch_related_objects([self], "resources", "tags")
+            # asks four times: its check, the call, the service record, its approval),
+            # with the plan that the content digest also reads.
+            prefetch_related_objects([self], "resources", "tags", "operations")
         fields = {name: getattr(self, name) for name in CLOUD_FIELDS}
         resources = [
             {"resource_type": r.resource_type, "resource_id": r.resource_id, "zone_id": r.zone_id}
