@@ -23,6 +23,7 @@ os.environ.update(
     {
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "DEBUG": "false",
+        "AUDIT_HMAC_KEYS": "bench:bench-only-audit-key-" + "x" * 32,
         "SECRET_KEY": "bench-only-" + "x" * 40,
         "ALLOWED_HOSTS": "testserver",
         "SECURE_SSL_REDIRECT": "false",
