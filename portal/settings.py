@@ -258,9 +258,22 @@ DRIFT_EVERY = env.float("DRIFT_EVERY", default=300.0)
 DRIFT_REGIONS = env.list("DRIFT_REGIONS", default=[])
 DRIFT_RESOURCE_SWEEP = env.int("DRIFT_RESOURCE_SWEEP", default=50)
 DRIFT_RESOURCE_MAX_AGE = env.int("DRIFT_RESOURCE_MAX_AGE", default=6 * 3600)
+# Connections: every CONNECTIONS_EVERY seconds the connections of up to CONNECTIONS_PASS_LIMIT
+# services that wait for their owner's acceptance (active, auto-accept off, someone on the
+# allow-list), least recently read first, are read; owners hear once of each waiting endpoint.
+# A service's page reads them when its reading is older than CONNECTIONS_MAX_AGE seconds, and
+# every CONNECTIONS_FOLLOW_EVERY seconds while one is being accepted or rejected.
+CONNECTIONS_EVERY = env.float("CONNECTIONS_EVERY", default=60.0)
+CONNECTIONS_PASS_LIMIT = env.int("CONNECTIONS_PASS_LIMIT", default=200)
+CONNECTIONS_MAX_AGE = env.int("CONNECTIONS_MAX_AGE", default=30)
+CONNECTIONS_FOLLOW_EVERY = env.int("CONNECTIONS_FOLLOW_EVERY", default=2)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "portal.provisioning.tasks.reconcile", "schedule": RECONCILE_EVERY},
     "drift-pass": {"task": "portal.endpoint_services.tasks.drift_pass", "schedule": DRIFT_EVERY},
+    "connections-pass": {
+        "task": "portal.endpoint_services.tasks.connections_pass",
+        "schedule": CONNECTIONS_EVERY,
+    },
     "verify-audit-chain": {
         "task": "portal.audit.tasks.verify_audit_chain",
         "schedule": AUDIT_VERIFY_EVERY,

@@ -222,9 +222,15 @@ def notices_in_process(monkeypatch):
     Provisioning tasks still go to the broker (the worker tests start real workers); email
     is what unit tests assert on, and a message left on the broker would reach no one.
     """
+    from portal.endpoint_services import tasks as service_tasks
     from portal.service_requests import tasks
 
-    for task in (tasks.notify_approvers, tasks.notify_requester, tasks.notify_admins_refused):
+    for task in (
+        tasks.notify_approvers,
+        tasks.notify_requester,
+        tasks.notify_admins_refused,
+        service_tasks.notify_connections_waiting,
+    ):
         monkeypatch.setattr(task, "delay", lambda *args, task=task: task.apply(args))
 
 

@@ -81,6 +81,7 @@ def test_every_post_needs_the_csrf_token(requester, approver, htmx):
             continue
         path = route.replace("<int:pk>", str(request.pk))
         path = path.replace("<str:service_id>", service.service_id)
+        path = path.replace("<str:endpoint_id>", "ep-csrf0000000000000000")
         response = client.post(path, {"comment": "x"}, headers=headers)
         assert response.status_code == 403, path
         assert b"CSRF" in response.content

@@ -691,6 +691,24 @@ def endpoint_connections(*, region_id, service_id):
     return rows, records
 
 
+def endpoint_connection_decide(*, accept, region_id, service_id, endpoint_id, client_token):
+    """Accept (EnableVpcEndpointConnection) or reject (DisableVpcEndpointConnection) one
+    endpoint's connection to a service; return (body, CallRecord) or raise CloudError."""
+    model = (
+        sdk.EnableVpcEndpointConnectionRequest
+        if accept
+        else sdk.DisableVpcEndpointConnectionRequest
+    )
+    request = model(
+        region_id=region_id,
+        service_id=service_id,
+        endpoint_id=endpoint_id,
+        client_token=client_token,
+    )
+    action = "EnableVpcEndpointConnection" if accept else "DisableVpcEndpointConnection"
+    return call(action, request)
+
+
 def service_attributes(item):
     """Return the portal's view of one service as Get or List describes it."""
     attributes = {

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from portal.audit.admin import ReadOnlyAdmin
-from portal.endpoint_services.models import EndpointService
+from portal.endpoint_services.models import EndpointConnection, EndpointService
 
 
 @admin.register(EndpointService)
@@ -22,4 +22,23 @@ class EndpointServiceAdmin(ReadOnlyAdmin):
     search_fields = ["service_id", "service_name", "service_description"]
     list_select_related = ["owner"]
     # Counting 10,000s of rows on every page is what the admin docs advise against.
+    show_full_result_count = False
+
+
+@admin.register(EndpointConnection)
+class EndpointConnectionAdmin(ReadOnlyAdmin):
+    """Read-only: connections are the cloud's, accepted or rejected on the service's page."""
+
+    list_display = [
+        "endpoint_id",
+        "service",
+        "endpoint_owner_id",
+        "status",
+        "bandwidth",
+        "access_request",
+        "first_seen_at",
+    ]
+    list_filter = ["status", "gone"]
+    search_fields = ["=endpoint_id", "=endpoint_owner_id", "=service__service_id"]
+    list_select_related = ["service"]
     show_full_result_count = False

@@ -31,5 +31,7 @@ class ServiceFilter(django_filters.FilterSet):
         if value.startswith("com.aliyuncs.privatelink."):
             return queryset.filter(service_name=value)
         return queryset.filter(
-            Q(service_description__icontains=value) | Q(service_id__icontains=value)
+            Q(service_description__icontains=value)
+            | Q(service_id__icontains=value)
+            | Q(service_name__icontains=value)
         )

@@ -94,6 +94,7 @@ class EndpointService(AuditedSubject):
     list_digest = models.CharField(max_length=64, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     resources_read_at = models.DateTimeField(null=True, blank=True)
+    connections_read_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -138,6 +139,7 @@ class EndpointService(AuditedSubject):
                 for r in self.resources
             ],
             "tags": [{"key": t["key"], "value": t["value"]} for t in self.tags],
+            "allowed_users": sorted(self.allowed_users),
         }
 
     def stewardship(self):
@@ -158,3 +160,66 @@ class EndpointService(AuditedSubject):
         for row in self.resources:
             zones.setdefault(row.get("zone_id") or "", []).append(row)
         return sorted(zones.items())
+
+
+# ConnectionStatus values in which the cloud is still moving a connection.
+CONNECTION_IN_FLIGHT = {"Connecting", "Disconnecting", "Pending", "Deleting"}
+
+
+class EndpointConnection(models.Model):
+    """A consumer's endpoint connected (or asking to connect) to a service, as last read.
+
+    ListVpcEndpointConnections is the truth; a row keeps what it said, which access request
+    admitted the endpoint's account, what the owner last asked of it, and whether the owner
+    has been told that it waits.
+    """
+
+    service = models.ForeignKey(
+        EndpointService, on_delete=models.CASCADE, related_name="connections"
+    )
+    endpoint_id = models.CharField("EndpointId", max_length=64)
+    endpoint_owner_id = models.CharField("consumer account", max_length=32, blank=True)
+    endpoint_vpc_id = models.CharField("VPC", max_length=64, blank=True)
+    status = models.CharField("ConnectionStatus", max_length=20, blank=True)
+    bandwidth = models.PositiveIntegerField(null=True, blank=True)
+    zones = models.JSONField(default=list, blank=True)
+    modified_time = models.CharField(max_length=32, blank=True)
+    access_request = models.ForeignKey(
+        "service_requests.ServiceRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The access request that put the consumer's account on the allow-list.",
+    )
+    # What the owner asked last ("accept" or "reject") while the cloud has not settled it;
+    # a second click meanwhile makes no second call.
+    pending_action = models.CharField(max_length=10, blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    waiting_notified_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(default=timezone.now)
+    gone = models.BooleanField(default=False, help_text="No longer listed by the cloud.")
+
+    class Meta:
+        ordering = ["-first_seen_at", "endpoint_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "endpoint_id"], name="one_connection_per_endpoint"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["service", "gone", "-first_seen_at"], name="connection_list_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.endpoint_id} -> {self.service_id}"
+
+    @property
+    def in_flight(self):
+        return bool(self.pending_action) or self.status in CONNECTION_IN_FLIGHT
+
+    @property
+    def waiting(self):
+        """An endpoint the owner has not accepted yet (or rejected: it may be accepted)."""
+        return self.status == "Disconnected" and not self.gone

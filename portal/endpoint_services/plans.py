@@ -1,8 +1,10 @@
 """Configurations of an endpoint service: compare two, and plan the cloud calls from one to another.
 
 A configuration is plain data: the attributes of CONFIG_FIELDS, `resources` (rows of
-resource_type, resource_id, zone_id) and `tags` (rows of key, value). An alb/nlb/gwlb resource is
-the pair (ResourceId, ZoneId), an slb resource its ResourceId alone (privatelink-day2-api.md).
+resource_type, resource_id, zone_id), `tags` (rows of key, value) and, where the portal has
+said, `allowed_users` (the account ids on the allow-list, "*" for every account). An
+alb/nlb/gwlb resource is the pair (ResourceId, ZoneId), an slb resource its ResourceId alone
+(privatelink-day2-api.md).
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ DETACH = "DetachResourceFromVpcEndpointService"
 TAG = "TagResources"
 UNTAG = "UntagResources"
 DELETE = "DeleteVpcEndpointService"
+ADD_USER = "AddUserToVpcEndpointService"
+REMOVE_USER = "RemoveUserFromVpcEndpointService"
+EVERY_ACCOUNT = "*"
 ATTRIBUTE_LABELS = {
     "service_description": "description",
     "auto_accept_enabled": "auto-accept",
@@ -68,7 +73,14 @@ def normalize(config):
         ({"key": t["key"], "value": t.get("value") or ""} for t in config.get("tags") or []),
         key=lambda t: t["key"],
     )
+    if config.get("allowed_users") is not None:
+        config["allowed_users"] = sorted({str(u) for u in config["allowed_users"]})
     return config
+
+
+def account_line(sign, account):
+    who = "every account" if account == EVERY_ACCOUNT else f"account {account}"
+    return f"{sign} allow-list: {who}"
 
 
 def _shown(name, value):
@@ -177,6 +189,19 @@ def change_plan(current, desired):
         )
     if set_tags:
         operations.append(Operation(TAG, {"tags": set_tags}, tag_lines))
+    # The allow-list, only where both sides say what it is (a change request does not).
+    have_users, want_users = current.get("allowed_users"), desired.get("allowed_users")
+    if have_users is not None and want_users is not None:
+        operations += [
+            Operation(ADD_USER, {"user_id": u}, [account_line("+", u)])
+            for u in want_users
+            if u not in have_users
+        ]
+        operations += [
+            Operation(REMOVE_USER, {"user_id": u}, [account_line("-", u)])
+            for u in have_users
+            if u not in want_users
+        ]
     return operations
 
 
@@ -191,6 +216,8 @@ def risks(operations):
             reasons.append("it opens the service to more regions")
         if action == DETACH and "it detaches a resource" not in reasons:
             reasons.append("it detaches a resource")
+        if action == ADD_USER and params.get("user_id") == EVERY_ACCOUNT:
+            reasons.append("it lets every Alibaba Cloud account connect")
     return reasons
 
 
@@ -224,4 +251,10 @@ def apply_operations(config, operations):
             config["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
         elif action == UNTAG:
             config["tags"] = [t for t in config["tags"] if t["key"] not in params["tag_keys"]]
+        elif action == ADD_USER:
+            config["allowed_users"] = [*(config.get("allowed_users") or []), params["user_id"]]
+        elif action == REMOVE_USER:
+            config["allowed_users"] = [
+                u for u in config.get("allowed_users") or [] if u != params["user_id"]
+            ]
     return normalize(config)

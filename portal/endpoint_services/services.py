@@ -181,6 +181,8 @@ def endpoint_service_went_active(*, service, attributes, service_request):
             **{name: getattr(service, name) for name in CONFIG_FIELDS},
             "resources": resources,
             "tags": tags,
+            # A new service admits no other account until an access request is applied.
+            "allowed_users": service.allowed_users,
         }
     )
     service.save()
@@ -471,7 +473,11 @@ def connected_endpoints(region_id, service_id):
 def endpoint_service_operation_applied(*, pk, operation, by_request):
     """One operation of an approved plan is applied: fold it into what the portal approves."""
     service = _locked(pk)
-    service.approved = plans.apply_operations(service.approved or service.config(), [operation])
+    approved = dict(service.approved or service.config())
+    if operation["action"] in (plans.ADD_USER, plans.REMOVE_USER):
+        # Records approved before the portal kept allow-lists: start from the list as read.
+        approved.setdefault("allowed_users", list(service.allowed_users))
+    service.approved = plans.apply_operations(approved, [operation])
     # Until the next reading, what was just applied is the best knowledge of the cloud.
     applied = plans.apply_operations(service.config(), [operation])
     for name in CONFIG_FIELDS:
@@ -479,6 +485,7 @@ def endpoint_service_operation_applied(*, pk, operation, by_request):
     service.resources = applied["resources"]
     service.zones = sorted({r["zone_id"] for r in applied["resources"] if r["zone_id"]})
     service.tags = applied["tags"]
+    service.allowed_users = applied["allowed_users"]
     service.save()
     service.record(
         "approved_configuration",

@@ -1,9 +1,11 @@
-"""Celery tasks: re-read a service, and the periodic drift pass over every region."""
+"""Celery tasks: re-read a service, the periodic drift pass over every region, the periodic
+connections pass, and telling owners of endpoints that wait for them."""
 
 import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.core.mail import send_mail
 
 from portal.cloud import services as cloud
 from portal.endpoint_services import services
@@ -32,3 +34,44 @@ def drift_pass():
             log.warning("drift pass of %s stopped: %s", region_id, error)
     log.info("drift pass: %s", summaries)
     return summaries
+
+
+@shared_task(ignore_result=True)
+def connections_pass():
+    """Read the connections of services that wait for their owner; tell owners of new ones."""
+    from portal.endpoint_services import connections
+
+    read, told = connections.connections_pass()
+    log.info("connections pass: %d service(s) read, %d owner(s) told", read, told)
+    return read, told
+
+
+@shared_task(
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+    ignore_result=True,
+)
+def notify_connections_waiting(service_pk, connection_pks):
+    """Tell a service's owner which endpoints wait for them to accept or reject them."""
+    from portal.endpoint_services.models import EndpointConnection, EndpointService
+
+    service = EndpointService.objects.select_related("owner").get(pk=service_pk)
+    if service.owner is None or not service.owner.email:
+        return
+    waiting = EndpointConnection.objects.filter(pk__in=connection_pks).order_by("endpoint_id")
+    lines = [
+        f"  {c.endpoint_id} from account {c.endpoint_owner_id} (VPC {c.endpoint_vpc_id})"
+        for c in waiting
+    ]
+    send_mail(
+        f"[PrivateLink portal] {len(lines)} endpoint(s) wait to connect to {service.service_id}",
+        f"These endpoints ask to connect to {service.service_id} "
+        f"({service.service_description or service.service_name}):\n"
+        + "\n".join(lines)
+        + f"\n\nAccept or reject them on the service's page:\n"
+        f"{settings.SITE_URL}{service.get_absolute_url()}#connections\n",
+        None,
+        [service.owner.email],
+    )

@@ -15,4 +15,16 @@ urlpatterns = [
     path("<str:service_id>/change/", request_views.service_change, name="change"),
     path("<str:service_id>/decommission/", request_views.service_decommission, name="decommission"),
     path("<str:service_id>/adopt/", request_views.service_adopt, name="adopt"),
+    path("<str:service_id>/access/", request_views.service_access, name="access"),
+    path("<str:service_id>/revoke/", request_views.service_revoke, name="revoke"),
+    path(
+        "<str:service_id>/connections/<str:endpoint_id>/accept/",
+        views.connection_accept,
+        name="connection_accept",
+    ),
+    path(
+        "<str:service_id>/connections/<str:endpoint_id>/reject/",
+        views.connection_reject,
+        name="connection_reject",
+    ),
 ]

@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
+from django.db.models import Case, Max, Q, When
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -11,15 +12,15 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from portal.cloud import services as cloud
-from portal.endpoint_services import services
+from portal.endpoint_services import connections, services
 from portal.endpoint_services.filters import ServiceFilter
-from portal.endpoint_services.models import EndpointService, ServiceStatus
+from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
 from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy
-from portal.service_requests.models import LIVE_STATES, State
+from portal.service_requests.models import LIVE_STATES, Kind, State
 
 PAGE_SIZE = 50
 # A service page follows its requests while one can still move (a decision, the worker).
@@ -69,18 +70,81 @@ def unmanaged_list(request: HttpRequest):
     return render(request, "endpoint_services/service_list.html", context)
 
 
+CONNECTIONS_PAGE = 50
+ALLOW_LIST_PAGE = 50
+
+
+def _part(request, name, rows_count, size):
+    """The page `name` asks for of a list of `rows_count` rows: (offset, page, pages)."""
+    pages = max(1, -(-rows_count // size))
+    number = min(page_number(request, name), pages)
+    return (number - 1) * size, number, pages
+
+
+def _connections(request, service):
+    """One page of the service's connections, waiting ones first, with their access request."""
+    queryset = service.connections.filter(gone=False)
+    count = queryset.count()
+    offset, number, pages = _part(request, "cpage", count, CONNECTIONS_PAGE)
+    rows = list(
+        queryset.select_related("access_request__requester").order_by(
+            # Waiting for the owner first, then in flight, then the rest; newest first.
+            Case(
+                When(status="Disconnected", then=0),
+                When(status__in=CONNECTION_IN_FLIGHT, then=1),
+                default=2,
+            ),
+            "-first_seen_at",
+            "endpoint_id",
+        )[offset : offset + CONNECTIONS_PAGE]
+    )
+    in_flight = queryset.filter(Q(status__in=CONNECTION_IN_FLIGHT) | ~Q(pending_action="")).exists()
+    return {"rows": rows, "count": count, "page": number, "pages": pages, "in_flight": in_flight}
+
+
+def _allow_list(request, service):
+    """One page of the allow-list (as last read), each entry with the request that asked for it;
+    an entry no applied access request explains was added outside the portal."""
+    accounts = sorted(service.allowed_users)
+    offset, number, pages = _part(request, "apage", len(accounts), ALLOW_LIST_PAGE)
+    shown = accounts[offset : offset + ALLOW_LIST_PAGE]
+    asked = {}
+    for item in (
+        service.requests.filter(kind=Kind.ACCESS, state=State.APPLIED, account_id__in=shown)
+        .select_related("requester")
+        .order_by("pk")
+    ):
+        asked[item.account_id] = item
+    return {
+        "rows": [(account, asked.get(account)) for account in shown],
+        "count": len(accounts),
+        "page": number,
+        "pages": pages,
+    }
+
+
 def _live_context(request, service, **extra):
     user = request.user
     requests = list(
         service.requests.select_related("requester").order_by("-created_at", "-id")[:20]
     )
-    busy = service.in_flight or any(r.state in FOLLOWED_STATES for r in requests)
     insider = policy.may_manage(user, service) or policy.is_auditor(user)
+    connections = _connections(request, service) if insider else None
+    busy = (
+        service.in_flight
+        or any(r.state in FOLLOWED_STATES for r in requests)
+        or bool(connections and connections["in_flight"])
+    )
     return {
         "service": service,
         # Who asks what of a service, and which accounts may connect, is for its keepers.
         "insider": insider,
         "requests": requests if insider else [],
+        "connections": connections,
+        "allow_list": _allow_list(request, service) if insider else None,
+        "access_refusal": policy.access_refusal(user, service),
+        "revoke_refusal": policy.revoke_refusal(user, service),
+        "snippets": _snippets(service),
         "poll": busy,
         "token": _token(service),
         "is_owner": policy.owns(user, service),
@@ -97,10 +161,56 @@ def _live_context(request, service, **extra):
     }
 
 
+def _snippets(service):
+    """How a consumer connects to this service, filled in: Terraform and the aliyun CLI."""
+    if not service.service_name:
+        return None
+    zones = service.zones or ["<zone-id>"]
+    zone_blocks = "".join(
+        f'\n\nresource "alicloud_privatelink_vpc_endpoint_zone" "zone_{i + 1}" {{\n'
+        f"  endpoint_id = alicloud_privatelink_vpc_endpoint.this.id\n"
+        f'  zone_id     = "{zone}"\n'
+        f'  vswitch_id  = "<vsw-in-{zone}>"\n'
+        f"}}"
+        for i, zone in enumerate(zones)
+    )
+    terraform = (
+        f'resource "alicloud_privatelink_vpc_endpoint" "this" {{\n'
+        f'  service_name       = "{service.service_name}"\n'
+        f'  vpc_id             = "<your-vpc-id>"\n'
+        f'  security_group_ids = ["<your-sg-id>"]\n'
+        f'  vpc_endpoint_name  = "to-{service.service_id}"\n'
+        f"}}{zone_blocks}"
+    )
+    zone_args = " ".join(
+        f"--Zone.{i + 1}.ZoneId {zone} --Zone.{i + 1}.VSwitchId <vsw-in-{zone}>"
+        for i, zone in enumerate(zones)
+    )
+    cli = (
+        f"aliyun privatelink CreateVpcEndpoint --RegionId {service.region_id} "
+        f"--ServiceName {service.service_name} --VpcId <your-vpc-id> "
+        f"--SecurityGroupId.1 <your-sg-id> {zone_args}"
+    )
+    return {"terraform": terraform, "cli": cli}
+
+
 def _token(service):
-    """What a poll compares: the service's version and its requests' newest version."""
+    """What a poll compares: the service's version and its requests' newest version (the
+    connections' changes bump the service's version)."""
     newest = service.requests.aggregate(newest=Max("version"))["newest"] or 0
     return f"{service.version}-{newest}"
+
+
+def _read_connections(request, service, *, max_age):
+    """Bring the connections up to date for a keeper's page (a shared, rate-limited reading)."""
+    if not service.managed or service.status == ServiceStatus.DELETED:
+        return service
+    if not (policy.may_manage(request.user, service) or policy.is_auditor(request.user)):
+        return service
+    read, problem = connections.connections_read_quietly(service, max_age=max_age)
+    if problem and not request.htmx:
+        messages.warning(request, f"The connections shown are from an earlier reading: {problem}")
+    return service_for_user(request.user, service.service_id) if read else service
 
 
 @login_required
@@ -109,6 +219,7 @@ def service_detail(request: HttpRequest, service_id):
     service = service_for_user(request.user, service_id)
     if request.htmx:
         return _status_response(request, service)
+    service = _read_connections(request, service, max_age=settings.CONNECTIONS_MAX_AGE)
     return render(request, "endpoint_services/service_detail.html", _live_context(request, service))
 
 
@@ -124,11 +235,59 @@ def _status_response(request, service):
 @require_GET
 def service_status(request: HttpRequest, service_id):
     service = service_for_user(request.user, service_id)
+    following = service.connections.filter(
+        Q(status__in=CONNECTION_IN_FLIGHT) | ~Q(pending_action=""), gone=False
+    ).exists()
+    if following:
+        # A connection being accepted or rejected: the cloud is read (at most every few
+        # seconds for all who watch) until it settles.
+        service = _read_connections(request, service, max_age=settings.CONNECTIONS_FOLLOW_EVERY)
     if request.GET.get("v") == _token(service) and (
-        service.in_flight or service.requests.filter(state__in=FOLLOWED_STATES).exists()
+        following
+        or service.in_flight
+        or service.requests.filter(state__in=FOLLOWED_STATES).exists()
     ):
         return HttpResponse(status=204)
     return _status_response(request, service)
+
+
+def _decide_connection(request, service_id, endpoint_id, *, accept):
+    service = service_for_user(request.user, service_id)
+    if not policy.may_manage(request.user, service):
+        raise PermissionDenied("Only the service's owner and approvers can decide connections.")
+    if cloud_budget_spent(request):
+        return too_many(request, service.get_absolute_url())
+    try:
+        connection = connections.connection_decide(
+            service=service, endpoint_id=endpoint_id, actor=request.user, accept=accept
+        )
+    except connections.ConnectionRefused as error:
+        messages.error(request, str(error))
+        status = 409
+    else:
+        messages.success(
+            request,
+            f"{'Accepting' if accept else 'Rejecting'} {connection.endpoint_id}: the cloud "
+            f"{'connects' if accept else 'disconnects'} it now; this page follows it.",
+        )
+        status = 200
+    if request.htmx or status == 409:
+        service.refresh_from_db()
+        context = _live_context(request, service)
+        return render(request, "endpoint_services/service_detail.html", context, status=status)
+    return redirect(f"{service.get_absolute_url()}#connections")
+
+
+@login_required
+@require_POST
+def connection_accept(request: HttpRequest, service_id, endpoint_id):
+    return _decide_connection(request, service_id, endpoint_id, accept=True)
+
+
+@login_required
+@require_POST
+def connection_reject(request: HttpRequest, service_id, endpoint_id):
+    return _decide_connection(request, service_id, endpoint_id, accept=False)
 
 
 @login_required

@@ -556,3 +556,61 @@ class AdoptionForm(forms.Form):
         if user is None:
             raise forms.ValidationError(f"No active user is called “{username}”.")
         return user
+
+
+ACCOUNT_ID = re.compile(r"^[1-9][0-9]{15}$")
+
+
+def account_id_field(**kwargs):
+    return forms.CharField(
+        label="Consumer's account id",
+        max_length=32,
+        validators=[single_line],
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
+        ),
+        **kwargs,
+    )
+
+
+def clean_account_id(value):
+    value = value.strip()
+    if value == "*":
+        return value
+    digits = value.replace(" ", "")
+    if not ACCOUNT_ID.match(digits):
+        raise forms.ValidationError(
+            "An Alibaba Cloud account id is 16 digits, such as 1000000000000003 (the console "
+            "shows it under the account's avatar); or * for every account."
+        )
+    return digits
+
+
+class AccessForm(forms.Form):
+    account_id = account_id_field(
+        help_text="The account whose VPCs will connect: 16 digits, or * for every account "
+        "(two approvers then decide)."
+    )
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Which team and system will connect, and why: the owner decides on it.",
+        validators=[shown_as_typed],
+        error_messages={"required": "Tell the owner who will connect and why."},
+    )
+
+    def clean_account_id(self):
+        return clean_account_id(self.cleaned_data["account_id"])
+
+
+class RevokeForm(forms.Form):
+    account_id = account_id_field(help_text="The account to take off the allow-list.")
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why this account may no longer connect. Its existing endpoints stay "
+        "connected until rejected.",
+        validators=[shown_as_typed],
+        error_messages={"required": "Say why this account may no longer connect."},
+    )
+
+    def clean_account_id(self):
+        return clean_account_id(self.cleaned_data["account_id"])

@@ -41,6 +41,8 @@ class State(models.TextChoices):
 
 
 EDITABLE_STATES = {State.DRAFT, State.CHANGES_REQUESTED}
+# The kinds about one consumer account of a service: its allow-list entry.
+ACCOUNT_KINDS = {Kind.ACCESS, Kind.REVOKE}
 LIVE_STATES = {State.APPROVED, State.PROVISIONING, State.CREATING, State.APPLYING}
 FINAL_STATES = {State.ACTIVE, State.APPLIED, State.REJECTED, State.CANCELLED, State.FAILED}
 
@@ -221,6 +223,12 @@ class ServiceRequest(AuditedSubject):
         help_text="Default bandwidth of new slb/alb connections, 100-10240.",
     )
     justification = models.TextField(blank=True, help_text="Why this is needed, for the approvers.")
+    account_id = models.CharField(
+        "account",
+        max_length=32,
+        blank=True,
+        help_text="The consumer's Alibaba Cloud account id (access and revoke), or * for all.",
+    )
     target_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -278,6 +286,8 @@ class ServiceRequest(AuditedSubject):
             models.Index(fields=["decided_at"], name="request_decided_idx"),
             models.Index(fields=["service_id"], name="request_service_id_idx"),
             models.Index(fields=["service_name"], name="request_service_name_idx"),
+            # Who asked for each allow-list entry; an account asked for twice.
+            models.Index(fields=["endpoint_service", "account_id"], name="request_account_idx"),
         ]
 
     def __str__(self):
@@ -434,6 +444,8 @@ class ServiceRequest(AuditedSubject):
             "justification": self.justification,
             "target_owner": self.target_owner_id,
             "plan": [op.content() for op in self.operations.all()],
+            # Only the kinds that have one: older requests' digests stay as they were.
+            **({"account_id": self.account_id} if self.kind in ACCOUNT_KINDS else {}),
         }
 
     def digest(self):

@@ -5,16 +5,23 @@ from django.contrib.auth import get_user_model
 from django.core.mail import mail_admins, send_mail
 
 from portal.service_requests import policy
-from portal.service_requests.models import Kind
+from portal.service_requests.models import ACCOUNT_KINDS, Kind
 
 
 def notify_approvers(service_request):
+    """Tell everyone who may decide a submitted request: approvers and, for who may connect
+    to a service, its owner."""
     User = get_user_model()
-    recipients = list(
-        User.objects.filter(groups__name=policy.APPROVERS_GROUP, is_active=True)
-        .exclude(pk=service_request.requester_id)
-        .exclude(email="")
-        .values_list("email", flat=True)
+    deciders = User.objects.filter(groups__name=policy.APPROVERS_GROUP, is_active=True)
+    service = service_request.endpoint_service
+    if service_request.kind in ACCOUNT_KINDS and service and service.owner_id:
+        deciders = deciders | User.objects.filter(pk=service.owner_id, is_active=True)
+    recipients = sorted(
+        set(
+            deciders.exclude(pk=service_request.requester_id)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
     )
     if not recipients:
         return
@@ -40,6 +47,15 @@ def _what(service_request):
     if service_request.kind == Kind.ADOPT:
         owner = service_request.target_owner.get_username()
         return f"to adopt {service}, owned by {owner}"
+    if service_request.kind == Kind.ACCESS:
+        who = (
+            "every Alibaba Cloud account"
+            if service_request.account_id == "*"
+            else f"account {service_request.account_id}"
+        )
+        return f"that {who} may connect to {service_request.service_name or service}"
+    if service_request.kind == Kind.REVOKE:
+        return f"that account {service_request.account_id} may no longer connect to {service}"
     return f"to {service_request.get_kind_display().lower()}: {service}"
 
 

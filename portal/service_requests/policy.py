@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from portal.endpoint_services import plans
-from portal.service_requests.models import Kind, Payer
+from portal.service_requests.models import ACCOUNT_KINDS, Kind, Payer
 
 APPROVERS_GROUP = "approvers"
 # The kinds with a form to edit; the others are a justification and a service.
@@ -33,7 +33,7 @@ def required_approvals(service_request):
             reasons.append("auto-accept is on")
         if service_request.payer == Payer.ENDPOINT_SERVICE:
             reasons.append("the service owner pays for consumers' traffic")
-    elif service_request.kind == Kind.CHANGE:
+    elif service_request.kind in (Kind.CHANGE, *ACCOUNT_KINDS):
         reasons = plans.risks([op.content() for op in service_request.operations.all()])
     elif service_request.kind == Kind.DECOMMISSION:
         reasons.append("it deletes a service that consumers may be using")
@@ -116,9 +116,47 @@ def adoption_refusal(user, service):
     return None
 
 
+def access_refusal(user, service):
+    """Return why `user` may not ask for an account's access to `service`, or None."""
+    if not user.is_authenticated or is_read_only(user):
+        return "Auditors read; they do not ask for access."
+    if not service.managed:
+        return "The portal does not manage this service: ask its owner in the console."
+    if service.status != "active":
+        return f"The service is {service.get_status_display().lower()}, not active."
+    return None
+
+
+def revoke_refusal(user, service):
+    """Return why `user` may not ask to take an account off `service`'s allow-list, or None."""
+    if not may_manage(user, service):
+        return "Only the service's owner and approvers can revoke access."
+    if not service.managed:
+        return "The portal does not manage this service yet: adopt it first."
+    if service.status in ("deleting", "deleted"):
+        return f"The service is {service.get_status_display().lower()}."
+    return None
+
+
+def may_decide(user, service_request):
+    """Approvers decide every request; a service's owner also decides who may connect to it,
+    except access for every account (`*`), which is the approvers' alone."""
+    if is_approver(user):
+        return True
+    return (
+        service_request.kind in ACCOUNT_KINDS
+        and service_request.account_id != plans.EVERY_ACCOUNT
+        and owns(user, service_request.endpoint_service)
+    )
+
+
 def decision_refusal(user, service_request):
     """Return why `user` may not decide `service_request` now, or None if they may."""
-    if not is_approver(user):
+    if not may_decide(user, service_request):
+        if service_request.kind in ACCOUNT_KINDS and owns(user, service_request.endpoint_service):
+            return "Access for every account is for the approvers to decide."
+        if service_request.kind in ACCOUNT_KINDS:
+            return "Only the service's owner and approvers can decide who may connect."
         return "Only approvers can decide requests."
     if service_request.requester_id == user.pk:
         return "You cannot decide your own request."

@@ -18,6 +18,7 @@ from portal.lib.queue import enqueue_on_commit
 from portal.provisioning.tasks import start_work
 from portal.service_requests import policy, tasks
 from portal.service_requests.models import (
+    ACCOUNT_KINDS,
     CHANGE_FIELDS,
     EDITABLE_FIELDS,
     Approval,
@@ -78,6 +79,16 @@ def _planned(service_request):
     if service_request.kind == Kind.DECOMMISSION:
         summary = [f"delete {service.service_id} ({service.region_id})"]
         return [plans.Operation(plans.DELETE, {}, summary)]
+    if service_request.kind in ACCOUNT_KINDS:
+        add = service_request.kind == Kind.ACCESS
+        account = service_request.account_id
+        return [
+            plans.Operation(
+                plans.ADD_USER if add else plans.REMOVE_USER,
+                {"user_id": account},
+                [plans.account_line("+" if add else "-", account)],
+            )
+        ]
     return []
 
 
@@ -170,6 +181,113 @@ def adoption_request_create(*, requester, service, owner, justification):
     )
     service_request.record("created", actor=requester, details=service_request.explained())
     return service_request
+
+
+def earlier_access(service, account_id, *, exclude=None):
+    """Return the request that already asks for, or gave, `account_id` access to `service`.
+
+    An open access request for the account; else the newest applied one, while the account is
+    still on the allow-list (a revoke since, applied, frees it).
+    """
+    asked = service.requests.filter(kind=Kind.ACCESS, account_id=account_id).exclude(pk=exclude)
+    open_one = asked.filter(state__in=[*EDITABLE_OR_OPEN]).order_by("-pk").first()
+    if open_one is not None:
+        return open_one
+    if account_id in service.allowed_users or account_id in (
+        service.approved.get("allowed_users") or []
+    ):
+        return asked.filter(state=State.APPLIED).order_by("-pk").first()
+    return None
+
+
+def _account_refusal(service, kind, account_id, *, exclude=None):
+    """Why an access or revoke request for `account_id` cannot be filed or submitted now."""
+    going = service.requests.filter(kind=Kind.DECOMMISSION, state__in=OPEN_STATES).first()
+    if kind == Kind.ACCESS and going is not None:
+        return f"The service is being decommissioned (request #{going.pk}): nobody new may connect."
+    if kind == Kind.ACCESS:
+        earlier = earlier_access(service, account_id, exclude=exclude)
+        if earlier is not None:
+            if earlier.state == State.APPLIED:
+                return (
+                    f"Account {account_id} already has access to this service: request "
+                    f"#{earlier.pk}, applied {earlier.state_changed_at:%Y-%m-%d}."
+                )
+            return (
+                f"Account {account_id} is already asked for: request #{earlier.pk} "
+                f"({earlier.get_state_display().lower()})."
+            )
+        if account_id in service.allowed_users:
+            return f"Account {account_id} is already on the allow-list (added outside the portal)."
+    else:
+        listed = account_id in service.allowed_users or account_id in (
+            service.approved.get("allowed_users") or []
+        )
+        if not listed:
+            return f"Account {account_id} is not on the allow-list of this service."
+    other = (
+        service.requests.filter(
+            kind__in=ACCOUNT_KINDS, account_id=account_id, state__in=[*EDITABLE_OR_OPEN]
+        )
+        .exclude(pk=exclude)
+        .first()
+    )
+    if other is not None:
+        return (
+            f"Request #{other.pk} ({other.get_kind_display().lower()}) for account "
+            f"{account_id} is already open: wait for it to finish, or cancel it."
+        )
+    return None
+
+
+def _account_request_create(*, requester, service, kind, account_id, justification):
+    # The service's row lock makes two people asking for one account at once take turns:
+    # the second sees the first's request and is refused with its number.
+    service = type(service).objects.select_for_update().get(pk=service.pk)
+    refusal = _account_refusal(service, kind, account_id)
+    if refusal:
+        raise DecisionRefused(refusal)
+    service_request = ServiceRequest.objects.create(
+        kind=kind,
+        requester=requester,
+        account_id=account_id,
+        justification=justification,
+        service_description=service.service_description,
+        **_about_service(service),
+    )
+    _replan(service_request)
+    service_request.record("created", actor=requester, details=service_request.explained())
+    return service_request
+
+
+@transaction.atomic
+def access_request_create(*, requester, service, account_id, justification):
+    """Ask that `account_id` (16 digits, or * for every account) may connect to `service`."""
+    refusal = policy.access_refusal(requester, service)
+    if refusal:
+        raise DecisionRefused(refusal)
+    return _account_request_create(
+        requester=requester,
+        service=service,
+        kind=Kind.ACCESS,
+        account_id=account_id,
+        justification=justification,
+    )
+
+
+@transaction.atomic
+def revoke_request_create(*, requester, service, account_id, justification):
+    """Ask that `account_id` be taken off `service`'s allow-list."""
+    refusal = policy.revoke_refusal(requester, service)
+    if refusal:
+        raise DecisionRefused(refusal)
+    return _account_request_create(
+        requester=requester,
+        service=service,
+        kind=Kind.REVOKE,
+        account_id=account_id,
+        justification=justification,
+    )
 
 
 @transaction.atomic
@@ -299,6 +417,7 @@ def service_request_dry_run(*, service_request, actor):
 
 
 OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.APPLYING)
+EDITABLE_OR_OPEN = (State.DRAFT, State.CHANGES_REQUESTED, *OPEN_STATES)
 
 
 def _submission_refusal(service_request):
@@ -315,12 +434,20 @@ def _submission_refusal(service_request):
         refusal = policy.adoption_refusal(service_request.requester, service)
         if refusal:
             return refusal
+    if service_request.kind in ACCOUNT_KINDS:
+        check = (
+            policy.access_refusal if service_request.kind == Kind.ACCESS else policy.revoke_refusal
+        )
+        return check(service_request.requester, service) or _account_refusal(
+            service, service_request.kind, service_request.account_id, exclude=service_request.pk
+        )
     if service is not None and not service_request.is_create:
         # One open request per service: plans made against the same state cannot both hold.
+        # Allow-list entries are not part of the plans: they do not block one.
         other = (
             service.requests.filter(state__in=OPEN_STATES)
             .exclude(pk=service_request.pk)
-            .exclude(kind=Kind.CREATE)
+            .exclude(kind__in=[Kind.CREATE, *ACCOUNT_KINDS])
             .first()
         )
         if other is not None:

@@ -22,13 +22,16 @@ from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy, queue, services
 from portal.service_requests.forms import (
+    AccessForm,
     AdoptionForm,
     DecisionForm,
     DecommissionForm,
     RequestEditor,
+    RevokeForm,
     SendBackForm,
 )
 from portal.service_requests.models import (
+    ACCOUNT_KINDS,
     Decision,
     Kind,
     ServiceRequest,
@@ -83,6 +86,17 @@ def home(request: HttpRequest):
     context = {"page": mine, "queue": None}
     if policy.is_approver(request.user):
         context["queue"] = queue.page(request.user, 1, per_page=DASHBOARD_QUEUE)
+    # Who may connect to one's own services: the owner decides, approver or not.
+    context["owner_queue"] = list(
+        ServiceRequest.objects.filter(
+            state=State.PENDING_APPROVAL,
+            kind__in=ACCOUNT_KINDS,
+            endpoint_service__owner=request.user,
+        )
+        .exclude(requester=request.user)
+        .select_related("requester")
+        .order_by("submitted_at", "id")[:DASHBOARD_QUEUE]
+    )
     return render(request, "service_requests/request_list.html", context)
 
 
@@ -410,7 +424,10 @@ def request_clone(request: HttpRequest, pk):
 
 def _decide(request, pk, decision, form_class):
     service_request = _get_request_for_user(request.user, pk)
-    if not policy.is_approver(request.user) or service_request.requester_id == request.user.pk:
+    if (
+        not policy.may_decide(request.user, service_request)
+        or service_request.requester_id == request.user.pk
+    ):
         raise PermissionDenied("You cannot decide this request.")
     form = form_class(request.POST)
     if not form.is_valid():
@@ -502,21 +519,28 @@ def service_change(request: HttpRequest, service_id):
     return render_request_form(request, RequestEditor(service=service, start=start))
 
 
-def _request_form(request, service, *, refusal, form_class, template, create):
-    """Show a decommission or adoption form; file the request (`create(data)`) when valid.
+def _request_form(
+    request, service, *, refusal, form_class, template, create, error_field=None, initial=None
+):
+    """Show a decommission, adoption, access or revoke form; file the request
+    (`create(data)`) when valid.
 
-    `action=submit` submits it as well; either way the answer is the request's own page.
+    `action=submit` submits it as well; either way the answer is the request's own page. A
+    refusal is shown at `error_field` when it is about that field's value.
     """
     if refusal:
         raise PermissionDenied(refusal)
-    form = form_class(request.POST or None)
+    form = form_class(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
                 service_request = create(form.cleaned_data)
             except services.DecisionRefused as error:
-                messages.error(request, str(error))
+                if error_field:
+                    form.add_error(error_field, str(error))
+                else:
+                    messages.error(request, str(error))
                 status = 409
             else:
                 if request.POST.get("action") == "submit":
@@ -560,4 +584,47 @@ def service_adopt(request: HttpRequest, service_id):
             owner=data["owner"],
             justification=data["justification"],
         ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_access(request: HttpRequest, service_id):
+    """Ask that a consumer's account may connect to the service; its owner decides."""
+    service = service_for_user(request.user, service_id)
+    return _request_form(
+        request,
+        service,
+        refusal=policy.access_refusal(request.user, service),
+        form_class=AccessForm,
+        template="endpoint_services/access_form.html",
+        create=lambda data: services.access_request_create(
+            requester=request.user,
+            service=service,
+            account_id=data["account_id"],
+            justification=data["justification"],
+        ),
+        error_field="account_id",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_revoke(request: HttpRequest, service_id):
+    """Ask that an account be taken off the service's allow-list (owner or approver)."""
+    service = service_for_user(request.user, service_id)
+    return _request_form(
+        request,
+        service,
+        refusal=policy.revoke_refusal(request.user, service),
+        form_class=RevokeForm,
+        template="endpoint_services/revoke_form.html",
+        create=lambda data: services.revoke_request_create(
+            requester=request.user,
+            service=service,
+            account_id=data["account_id"],
+            justification=data["justification"],
+        ),
+        error_field="account_id",
+        initial={"account_id": request.GET.get("account", "")[:32]},
     )
