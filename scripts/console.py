@@ -7,6 +7,7 @@ portal; it is a client of the PrivateLink API like any other (the simulator, or 
     .venv/bin/python scripts/console.py show epsrv-...
     .venv/bin/python scripts/console.py describe epsrv-... "edited in the console"
     .venv/bin/python scripts/console.py tag epsrv-... owner=someone-else
+    .venv/bin/python scripts/console.py allow epsrv-... 1000000000000009
     .venv/bin/python scripts/console.py --consumer create-endpoint com.aliyuncs.privatelink...
     .venv/bin/python scripts/console.py --consumer endpoints
     .venv/bin/python scripts/console.py --consumer delete-endpoint ep-...
@@ -88,6 +89,15 @@ def tag(client, args):
     return {"ServiceId": args.service_id, "Tag": {key: value}}
 
 
+def allow(client, args):
+    client.add_user_to_vpc_endpoint_service(
+        models.AddUserToVpcEndpointServiceRequest(
+            region_id=args.region, service_id=args.service_id, user_id=int(args.account)
+        )
+    )
+    return {"ServiceId": args.service_id, "Allowed": args.account}
+
+
 def create_endpoint(client, args):
     service = client.list_vpc_endpoint_services_by_end_user(
         models.ListVpcEndpointServicesByEndUserRequest(
@@ -139,6 +149,10 @@ def main(argv=None):
     command.add_argument("service_id")
     command.add_argument("tag")
     command.set_defaults(run=tag)
+    command = commands.add_parser("allow", help="add an account to a service's allow-list")
+    command.add_argument("service_id")
+    command.add_argument("account")
+    command.set_defaults(run=allow)
     command = commands.add_parser("create-endpoint", help="connect to a service by its name")
     command.add_argument("service_name")
     command.add_argument("--vpc-id", default="vpc-consumer000000001")

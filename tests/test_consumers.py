@@ -176,19 +176,35 @@ def test_the_same_account_twice_is_refused_naming_the_earlier_request(
     assert ServiceRequest.objects.filter(kind=Kind.ACCESS).count() == 1
     decide(client_for(requester), first)
     run(provisioning.service_request_apply, first.pk)
-    once_more = ask_access(client_for(requester2), service)
+    once_more = ask_access(client_for(requester), service)
     assert once_more.status_code == 409
     assert f"already has access to this service: request #{first.pk}" in once_more.content.decode()
+    # Someone who does not look after the service learns no request number, date or list.
+    outsider = ask_access(client_for(requester2), service).content.decode()
+    assert f"Account {CONSUMER} already has access to this service, or is already asked" in (
+        html.unescape(outsider)
+    )
+    assert f"#{first.pk}" not in outsider.split("<main")[1].split("</form>")[0]
+
+
+def test_someone_elses_draft_blocks_nobody(client_for, service, requester, requester2):
+    draft = client_for(requester2).post(
+        f"/services/{service.service_id}/access/",
+        {"account_id": CONSUMER, "justification": "later", "action": "draft"},
+    )
+    assert draft.status_code == 302
+    # The drafter is pointed at their own draft; anyone else may ask.
+    again = ask_access(client_for(requester2), service)
+    assert again.status_code == 409
+    assert ask_access(client_for(requester), service).status_code == 302
 
 
 def test_an_account_added_in_the_console_is_drift_and_named_so(
     client_for, service, requester, simulator
 ):
-    simulator.client.add_user_to_vpc_endpoint_service(
-        models.AddUserToVpcEndpointServiceRequest(
-            region_id=REGION, service_id=service.service_id, user_id=int(CONSUMER)
-        )
-    )
+    from tests.test_day2 import console
+
+    console(simulator, "allow", service.service_id, CONSUMER)  # the README tour's command
     refreshed = endpoint_service_refresh(pk=service.pk)
     assert refreshed.drifted
     assert f"+ allow-list: account {CONSUMER}" in refreshed.drift
@@ -273,7 +289,7 @@ def test_an_access_request_racing_a_revoke(
     )
     services.service_request_submit(service_request=revoke, actor=requester)
     # While the revoke is open, access for the account cannot be asked again...
-    again = ask_access(client_for(requester2), service)
+    again = ask_access(client_for(requester), service)
     assert again.status_code == 409
     assert f"request #{asked.pk}" in again.content.decode()
     # ...and a second revoke names the first.
@@ -289,10 +305,11 @@ def test_account_requests_do_not_block_changes_nor_each_other(
     ask_access(client_for(requester2), service)
     other = ask_access(client_for(requester2), service, account="1000000000000009")
     assert other.status_code == 302
-    change = services.decommission_request_create(
+    going = services.decommission_request_create(
         requester=requester, service=service, justification="done"
     )
-    assert services._submission_refusal(change) is None
+    # ...but nobody is let in as the service goes: decommission waits for them.
+    assert services._submission_refusal(going).startswith("Access request #")
 
 
 def waiting_connection(client_for, service, requester, requester2, simulator):
@@ -366,14 +383,24 @@ def test_a_double_click_on_accept_makes_one_call(
 
 
 def test_a_rejected_connection_stays_disconnected_and_others_may_not_decide(
-    client_for, service, requester, requester2, simulator
+    client_for, service, requester, requester2, simulator, django_capture_on_commit_callbacks
 ):
     connection = waiting_connection(client_for, service, requester, requester2, simulator)
     path = f"/services/{service.service_id}/connections/{connection.endpoint_id}/"
     assert client_for(requester2).post(path + "accept/").status_code == 403
-    response = client_for(requester).post(path + "reject/")
-    assert response.status_code == 409
-    assert "disconnected already: nothing to do" in response.content.decode()
+    # Turning a waiting endpoint down: it stays Disconnected, shown as rejected, and the
+    # connections pass does not announce it.
+    assert client_for(requester).post(path + "reject/").status_code == 302
+    connection.refresh_from_db()
+    assert connection.rejected_by == requester and connection.status == "Disconnected"
+    page = client_for(requester).get(f"/services/{service.service_id}/").content.decode()
+    assert "Waiting for you" not in page and ">Rejected<" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        assert connections.connections_pass() == (1, 0)
+    again = client_for(requester).post(path + "reject/")
+    assert again.status_code == 409
+    assert "rejected already" in again.content.decode()
+    # The owner may change their mind.
     client_for(requester).post(path + "accept/")
     connections.connections_read(service)
     connection.refresh_from_db()
@@ -382,7 +409,30 @@ def test_a_rejected_connection_stays_disconnected_and_others_may_not_decide(
     connections.connections_read(service)
     connection.refresh_from_db()
     assert (connection.status, connection.pending_action) == ("Disconnected", "")
-    assert service.events.filter(action="connection_rejected").count() == 1
+    assert service.events.filter(action="connection_rejected").count() == 2
+    assert service.events.filter(action="connection_reject_requested").count() == 2
+
+
+def test_an_account_revoked_cannot_have_its_waiting_endpoint_accepted(
+    client_for, service, requester, requester2, approver, simulator
+):
+    connection = waiting_connection(client_for, service, requester, requester2, simulator)
+    revoke = services.revoke_request_create(
+        requester=requester, service=service, account_id=CONSUMER, justification="gone"
+    )
+    services.service_request_submit(service_request=revoke, actor=requester)
+    decide(client_for(approver), revoke)
+    run(provisioning.service_request_apply, revoke.pk)
+    service.refresh_from_db()
+    page = client_for(requester).get(f"/services/{service.service_id}/").content.decode()
+    assert "not on the approved allow-list" in page
+    accept = f"/services/{service.service_id}/connections/{connection.endpoint_id}/accept/"
+    refused = client_for(approver).post(accept)
+    assert refused.status_code == 409
+    assert f"not on the allow-list the portal approved (revoked by request #{revoke.pk})" in (
+        refused.content.decode()
+    )
+    assert not service.events.filter(action="connection_accept_requested").exists()
 
 
 def test_the_connections_pass_tells_the_owner_once_per_connection(

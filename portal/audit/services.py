@@ -51,6 +51,7 @@ REQUEST_FIELDS = [
     "revision",
     "requester",
     "target_owner",
+    "account_id",
     "endpoint_service",
     "service_id",
     "connect_bandwidth",

@@ -684,6 +684,11 @@ def endpoint_connections(*, region_id, service_id):
                 "connection_status": item.get("ConnectionStatus", ""),
                 "bandwidth": item.get("Bandwidth"),
                 "zones": [z.get("ZoneId", "") for z in item.get("Zones") or []],
+                # Zones still Creating: the endpoint is not ready to be accepted yet.
+                "ready": not any(
+                    z.get("ZoneStatus") == "Creating" for z in item.get("Zones") or []
+                ),
+                "resource_owner": bool(item.get("ResourceOwner")),
                 "modified_time": item.get("ModifiedTime", ""),
             }
             for item in items

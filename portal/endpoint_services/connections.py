@@ -2,9 +2,11 @@
 
 ListVpcEndpointConnections is the truth; `EndpointConnection` rows keep what it said last,
 which access request admitted each consumer account, and what the owner last asked of each.
-An accept or a reject is claimed on the row (under its lock) before the cloud call, so that
-a double click, or two keepers at once, make one call; the call happens outside any lock,
-and its outcome is an audit event on the service's chain.
+An accept or a reject is claimed on the row before the cloud call, with an audit event and
+the ClientToken the call will carry, so that a double click, or two keepers at once, make one
+call, and a repeat after a lost answer is the same call; the call happens outside any lock,
+and its outcome is another event on the service's chain. Every transaction here locks the
+service's row first, then its connections, in that order.
 """
 
 import logging
@@ -14,9 +16,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal.cloud import services as cloud
+from portal.endpoint_services import plans
 from portal.endpoint_services.models import EndpointConnection, EndpointService, ServiceStatus
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import policy
@@ -33,6 +37,8 @@ READ_FIELDS = (
     "bandwidth",
     "zones",
     "modified_time",
+    "ready",
+    "resource_owner",
 )
 
 
@@ -48,7 +54,13 @@ def _row(item):
         "bandwidth": item["bandwidth"],
         "zones": item["zones"],
         "modified_time": item["modified_time"],
+        "ready": item.get("ready", True),
+        "resource_owner": item.get("resource_owner", False),
     }
+
+
+def _locked_service(service):
+    return EndpointService.objects.select_for_update().get(pk=service.pk)
 
 
 def _admitting_requests(service, accounts):
@@ -76,8 +88,8 @@ def connections_read(service):
     now = timezone.now()
     listed = {item["endpoint_id"]: _row(item) for item in items if item["endpoint_id"]}
     with transaction.atomic():
-        service = EndpointService.objects.select_for_update().get(pk=service.pk)
-        existing = {c.endpoint_id: c for c in service.connections.all()}
+        service = _locked_service(service)
+        existing = {c.endpoint_id: c for c in service.connections.select_for_update()}
         admitted = _admitting_requests(service, {r["endpoint_owner_id"] for r in listed.values()})
         new, changed = [], []
         for endpoint_id, row in listed.items():
@@ -101,13 +113,18 @@ def connections_read(service):
             settled = _settled(connection)
             if settled:
                 connection.pending_action, connection.pending_since = "", None
-            if request is not None and connection.access_request_id is None:
+                connection.pending_token = ""
+            linked = request is not None and connection.access_request_id is None
+            if linked:
                 connection.access_request = request
+            if connection.status == "Connected" and connection.rejected_at:
+                connection.rejected_at, connection.rejected_by = None, None  # accepted since
+                settled = True
             if (
                 before != [getattr(connection, name) for name in READ_FIELDS]
                 or settled
                 or connection.gone
-                or connection.access_request_id != (request.pk if request else None)
+                or linked
             ):
                 connection.gone = False
                 connection.read_at = now
@@ -116,11 +133,22 @@ def connections_read(service):
             if endpoint_id not in listed and not connection.gone:
                 connection.gone, connection.read_at = True, now
                 connection.pending_action, connection.pending_since = "", None
+                connection.pending_token = ""
                 changed.append(connection)
         EndpointConnection.objects.bulk_create(new)
         EndpointConnection.objects.bulk_update(
             changed,
-            [*READ_FIELDS, "access_request", "pending_action", "pending_since", "gone", "read_at"],
+            [
+                *READ_FIELDS,
+                "access_request",
+                "pending_action",
+                "pending_since",
+                "pending_token",
+                "rejected_at",
+                "rejected_by",
+                "gone",
+                "read_at",
+            ],
         )
         service.connections_read_at = now
         if new or changed:
@@ -159,23 +187,30 @@ def connections_read_quietly(service, *, max_age):
     return True, ""
 
 
-def connection_decide(*, service, endpoint_id, actor, accept):
-    """Accept or reject one endpoint's connection; return the connection.
+def admitted(service, connection):
+    """Whether the service's allow-list, as the portal approved it, admits the endpoint's
+    account (the owner's own account always is)."""
+    if connection.resource_owner:
+        return True
+    approved = service.approved.get("allowed_users")
+    allowed = service.allowed_users if approved is None else approved
+    return plans.EVERY_ACCOUNT in allowed or connection.endpoint_owner_id in allowed
 
-    Raises ConnectionRefused when `actor` may not, when the connection is not in a state the
-    decision applies to, or when the cloud refuses.
-    """
+
+def _revoked_by(service, account):
+    return (
+        service.requests.filter(kind=Kind.REVOKE, account_id=account, state=State.APPLIED)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _claim(service, endpoint_id, actor, accept):
+    """Claim the connection for one call (or refuse); return (connection, client token)."""
     verb = "accept" if accept else "reject"
-    if not policy.may_manage(actor, service):
-        raise ConnectionRefused(f"Only the service's owner and approvers can {verb} connections.")
-    if service.status in (ServiceStatus.DELETING, ServiceStatus.DELETED):
-        raise ConnectionRefused(f"The service is {service.get_status_display().lower()}.")
     with transaction.atomic():
-        connection = (
-            EndpointConnection.objects.select_for_update()
-            .filter(service=service, endpoint_id=endpoint_id)
-            .first()
-        )
+        service = _locked_service(service)
+        connection = service.connections.select_for_update().filter(endpoint_id=endpoint_id).first()
         if connection is None or connection.gone:
             raise ConnectionRefused(f"No endpoint {endpoint_id} is connected to this service.")
         now = timezone.now()
@@ -184,61 +219,114 @@ def connection_decide(*, service, endpoint_id, actor, accept):
                 f"The connection of {endpoint_id} is being "
                 f"{'accepted' if connection.pending_action == 'accept' else 'rejected'} already."
             )
-        target = "Connected" if accept else "Disconnected"
-        if connection.status == target:
-            raise ConnectionRefused(
-                f"The connection of {endpoint_id} is {target.lower()} already: nothing to do."
-            )
-        if accept and connection.status != "Disconnected":
-            raise ConnectionRefused(
-                f"The connection of {endpoint_id} is {connection.status}; it can be accepted "
-                "once it waits (Disconnected)."
-            )
-        if not accept and connection.status not in ("Connected", "Disconnected"):
-            raise ConnectionRefused(
-                f"The connection of {endpoint_id} is {connection.status}; wait until it settles."
-            )
+        if accept:
+            if connection.status == "Connected":
+                raise ConnectionRefused(
+                    f"The connection of {endpoint_id} is connected already: nothing to do."
+                )
+            if connection.status != "Disconnected":
+                raise ConnectionRefused(
+                    f"The connection of {endpoint_id} is {connection.status}; it can be "
+                    "accepted once it waits (Disconnected)."
+                )
+            if not connection.ready:
+                raise ConnectionRefused(
+                    f"The endpoint {endpoint_id} is still being created: accept it once it is "
+                    "ready (reload the page in a moment)."
+                )
+            if not admitted(service, connection):
+                revoke = _revoked_by(service, connection.endpoint_owner_id)
+                why = f" (revoked by request #{revoke.pk})" if revoke else ""
+                raise ConnectionRefused(
+                    f"Account {connection.endpoint_owner_id} is not on the allow-list the portal "
+                    f"approved{why}: it needs an approved access request before its endpoints "
+                    "are accepted."
+                )
+        else:
+            if connection.status not in ("Connected", "Disconnected"):
+                raise ConnectionRefused(
+                    f"The connection of {endpoint_id} is {connection.status}; "
+                    "wait until it settles."
+                )
+            if connection.status == "Disconnected" and connection.rejected_at:
+                raise ConnectionRefused(f"The endpoint {endpoint_id} is rejected already.")
+        # A claim that timed out keeps its token: the repeat is the same call to the cloud.
+        token = connection.pending_token if connection.pending_action == verb else ""
+        token = token or f"plc-{uuid.uuid4().hex}"
         connection.pending_action, connection.pending_since = verb, now
-        connection.save(update_fields=["pending_action", "pending_since"])
+        connection.pending_token = token
+        connection.save(update_fields=["pending_action", "pending_since", "pending_token"])
+        _record(service, connection, actor, f"connection_{verb}_requested", client_token=token)
+    return connection, token
+
+
+def connection_decide(*, service, endpoint_id, actor, accept):
+    """Accept or reject one endpoint's connection; return the connection.
+
+    Rejecting a connected endpoint disconnects it; rejecting one that waits turns it down
+    (it stays Disconnected, and is no longer shown nor announced as waiting). Raises
+    ConnectionRefused when `actor` may not, when the connection is not in a state the
+    decision applies to, when its account is not on the approved allow-list (accept), or when
+    the cloud refuses.
+    """
+    verb = "accept" if accept else "reject"
+    if not policy.may_manage(actor, service):
+        raise ConnectionRefused(f"Only the service's owner and approvers can {verb} connections.")
+    if service.status in (ServiceStatus.DELETING, ServiceStatus.DELETED):
+        raise ConnectionRefused(f"The service is {service.get_status_display().lower()}.")
+    connection, token = _claim(service, endpoint_id, actor, accept)
+    was_waiting = connection.status == "Disconnected"
     try:
         _body, record = cloud.endpoint_connection_decide(
             accept=accept,
             region_id=service.region_id,
             service_id=service.service_id,
             endpoint_id=endpoint_id,
-            client_token=f"plc-{uuid.uuid4().hex}",
+            client_token=token,
         )
     except cloud.CloudError as error:
         with transaction.atomic():
-            connection = EndpointConnection.objects.select_for_update().get(pk=connection.pk)
+            locked = _locked_service(service)
+            connection = locked.connections.select_for_update().get(pk=connection.pk)
             connection.pending_action, connection.pending_since = "", None
+            connection.pending_token = ""
             if error.code == "EndpointConnectionNotFound":
                 connection.gone = True
-            connection.save(update_fields=["pending_action", "pending_since", "gone"])
-            _record(service, connection, actor, f"connection_{verb}_failed", error.record)
+            connection.save(
+                update_fields=["pending_action", "pending_since", "pending_token", "gone"]
+            )
+            _record(locked, connection, actor, f"connection_{verb}_failed", record=error.record)
         raise ConnectionRefused(f"The cloud did not {verb} it: {error.message}") from error
     with transaction.atomic():
-        connection = EndpointConnection.objects.select_for_update().get(pk=connection.pk)
-        # What the cloud does next; the page follows it until the reading says it is done.
-        connection.status = "Connecting" if accept else "Disconnecting"
-        connection.waiting_notified_at = connection.waiting_notified_at or timezone.now()
-        connection.save(update_fields=["status", "waiting_notified_at"])
-        _record(service, connection, actor, f"connection_{verb}ed", record)
+        locked = _locked_service(service)
+        connection = locked.connections.select_for_update().get(pk=connection.pk)
+        now = timezone.now()
+        if not accept and was_waiting:
+            # Nothing for the cloud to move: the endpoint stays Disconnected, turned down.
+            connection.rejected_at, connection.rejected_by = now, actor
+            connection.pending_action, connection.pending_since = "", None
+            connection.pending_token = ""
+        else:
+            # What the cloud does next; the page follows it until a reading says it is done.
+            connection.status = "Connecting" if accept else "Disconnecting"
+        connection.waiting_notified_at = connection.waiting_notified_at or now
+        connection.save()
+        _record(locked, connection, actor, f"connection_{verb}ed", record=record)
     return connection
 
 
-def _record(service, connection, actor, action, record):
-    service = EndpointService.objects.select_for_update().get(pk=service.pk)
-    service.record(
-        action,
-        actor=actor,
-        details={
-            "endpoint_id": connection.endpoint_id,
-            "account": connection.endpoint_owner_id,
-            "access_request": connection.access_request_id,
-            "cloud_call": record.as_dict(),
-        },
-    )
+def _record(service, connection, actor, action, *, record=None, client_token=None):
+    """An event on the (locked) service's chain about one connection."""
+    details = {
+        "endpoint_id": connection.endpoint_id,
+        "account": connection.endpoint_owner_id,
+        "access_request": connection.access_request_id,
+    }
+    if record is not None:
+        details["cloud_call"] = record.as_dict()
+    if client_token:
+        details["client_token"] = client_token
+    service.record(action, actor=actor, details=details)
 
 
 def services_to_watch():
@@ -249,7 +337,8 @@ def services_to_watch():
             managed=True, status=ServiceStatus.ACTIVE, auto_accept_enabled=False
         )
         .exclude(allowed_users=[])
-        .order_by("connections_read_at", "pk")
+        # Never read first (PostgreSQL would put NULLs last).
+        .order_by(F("connections_read_at").asc(nulls_first=True), "pk")
     )
 
 
@@ -267,9 +356,14 @@ def connections_pass(*, limit=None):
             continue
         read += 1
         with transaction.atomic():
+            service = _locked_service(service)
             waiting = list(
                 service.connections.select_for_update().filter(
-                    status="Disconnected", gone=False, waiting_notified_at__isnull=True
+                    status="Disconnected",
+                    ready=True,
+                    gone=False,
+                    rejected_at__isnull=True,
+                    waiting_notified_at__isnull=True,
                 )
             )
             if waiting:

@@ -184,6 +184,12 @@ class EndpointConnection(models.Model):
     bandwidth = models.PositiveIntegerField(null=True, blank=True)
     zones = models.JSONField(default=list, blank=True)
     modified_time = models.CharField(max_length=32, blank=True)
+    ready = models.BooleanField(
+        default=True, help_text="False while the consumer's endpoint is still being created."
+    )
+    resource_owner = models.BooleanField(
+        default=False, help_text="The endpoint is the service owner's own account's."
+    )
     access_request = models.ForeignKey(
         "service_requests.ServiceRequest",
         on_delete=models.PROTECT,
@@ -193,9 +199,16 @@ class EndpointConnection(models.Model):
         help_text="The access request that put the consumer's account on the allow-list.",
     )
     # What the owner asked last ("accept" or "reject") while the cloud has not settled it;
-    # a second click meanwhile makes no second call.
+    # a second click meanwhile makes no second call, and a repeat after a lost answer reuses
+    # the ClientToken, so the cloud does it once.
     pending_action = models.CharField(max_length=10, blank=True)
     pending_since = models.DateTimeField(null=True, blank=True)
+    pending_token = models.CharField(max_length=64, blank=True)
+    # A waiting endpoint the owner turned down: it stays Disconnected, no longer "waiting".
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     waiting_notified_at = models.DateTimeField(null=True, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(default=timezone.now)
@@ -221,5 +234,7 @@ class EndpointConnection(models.Model):
 
     @property
     def waiting(self):
-        """An endpoint the owner has not accepted yet (or rejected: it may be accepted)."""
-        return self.status == "Disconnected" and not self.gone
+        """An endpoint that waits for its owner: ready, Disconnected, not turned down."""
+        return (
+            self.status == "Disconnected" and self.ready and not self.gone and not self.rejected_at
+        )

@@ -87,10 +87,10 @@ def _connections(request, service):
     count = queryset.count()
     offset, number, pages = _part(request, "cpage", count, CONNECTIONS_PAGE)
     rows = list(
-        queryset.select_related("access_request__requester").order_by(
+        queryset.select_related("access_request__requester", "rejected_by").order_by(
             # Waiting for the owner first, then in flight, then the rest; newest first.
             Case(
-                When(status="Disconnected", then=0),
+                When(status="Disconnected", rejected_at__isnull=True, then=0),
                 When(status__in=CONNECTION_IN_FLIGHT, then=1),
                 default=2,
             ),
@@ -98,6 +98,8 @@ def _connections(request, service):
             "endpoint_id",
         )[offset : offset + CONNECTIONS_PAGE]
     )
+    for row in rows:
+        row.admitted = connections.admitted(service, row)
     in_flight = queryset.filter(Q(status__in=CONNECTION_IN_FLIGHT) | ~Q(pending_action="")).exists()
     return {"rows": rows, "count": count, "page": number, "pages": pages, "in_flight": in_flight}
 
@@ -205,6 +207,9 @@ def _read_connections(request, service, *, max_age):
     """Bring the connections up to date for a keeper's page (a shared, rate-limited reading)."""
     if not service.managed or service.status == ServiceStatus.DELETED:
         return service
+    if not service.allowed_users and service.connections_read_at is None:
+        # Nobody else may connect: nothing to read until an account is let in (or Refresh).
+        return service
     if not (policy.may_manage(request.user, service) or policy.is_auditor(request.user)):
         return service
     read, problem = connections.connections_read_quietly(service, max_age=max_age)
@@ -300,6 +305,8 @@ def service_refresh(request: HttpRequest, service_id):
         return too_many(request, service.get_absolute_url())
     try:
         service = services.endpoint_service_refresh(pk=service.pk, actor=request.user)
+        if service.status != ServiceStatus.DELETED:
+            connections.connections_read(service)
     except cloud.CloudError as error:
         messages.error(request, f"Not refreshed: {error.message}")
     else:

@@ -122,7 +122,7 @@ def access_refusal(user, service):
         return "Auditors read; they do not ask for access."
     if not service.managed:
         return "The portal does not manage this service: ask its owner in the console."
-    if service.status != "active":
+    if service.status not in ("active", "pending"):
         return f"The service is {service.get_status_display().lower()}, not active."
     return None
 

@@ -9,6 +9,7 @@ import logging
 import time
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.cloud import services as cloud
@@ -21,6 +22,7 @@ from portal.service_requests.models import (
     ACCOUNT_KINDS,
     CHANGE_FIELDS,
     EDITABLE_FIELDS,
+    EDITABLE_STATES,
     Approval,
     Decision,
     Kind,
@@ -183,14 +185,22 @@ def adoption_request_create(*, requester, service, owner, justification):
     return service_request
 
 
-def earlier_access(service, account_id, *, exclude=None):
+def _open_for(queryset, requester):
+    """Requests of `queryset` that are submitted and not finished, or `requester`'s own drafts:
+    someone else's forgotten draft blocks nobody."""
+    return queryset.filter(
+        Q(state__in=OPEN_STATES) | Q(state__in=EDITABLE_STATES, requester=requester)
+    )
+
+
+def earlier_access(service, account_id, *, exclude=None, requester=None):
     """Return the request that already asks for, or gave, `account_id` access to `service`.
 
-    An open access request for the account; else the newest applied one, while the account is
-    still on the allow-list (a revoke since, applied, frees it).
+    A submitted access request for the account (or `requester`'s own draft); else the newest
+    applied one, while the account is still on the allow-list (a revoke since frees it).
     """
     asked = service.requests.filter(kind=Kind.ACCESS, account_id=account_id).exclude(pk=exclude)
-    open_one = asked.filter(state__in=[*EDITABLE_OR_OPEN]).order_by("-pk").first()
+    open_one = _open_for(asked, requester).order_by("-pk").first()
     if open_one is not None:
         return open_one
     if account_id in service.allowed_users or account_id in (
@@ -200,13 +210,30 @@ def earlier_access(service, account_id, *, exclude=None):
     return None
 
 
-def _account_refusal(service, kind, account_id, *, exclude=None):
-    """Why an access or revoke request for `account_id` cannot be filed or submitted now."""
+def _account_refusal(service, kind, account_id, *, requester, exclude=None):
+    """Why an access or revoke request for `account_id` cannot be filed or submitted now.
+
+    Someone who does not look after the service learns only that the account cannot be asked
+    for (the allow-list and who asked are its keepers' to see).
+    """
+    reason = _account_reason(service, kind, account_id, requester=requester, exclude=exclude)
+    if reason and kind == Kind.ACCESS and not policy.may_manage(requester, service):
+        if reason.startswith("The service is being decommissioned"):
+            return reason
+        owner = service.owner.get_username() if service.owner_id else "its owner"
+        return (
+            f"Account {account_id} already has access to this service, or is already asked "
+            f"for; ask the service's owner, {owner}."
+        )
+    return reason
+
+
+def _account_reason(service, kind, account_id, *, requester, exclude=None):
     going = service.requests.filter(kind=Kind.DECOMMISSION, state__in=OPEN_STATES).first()
     if kind == Kind.ACCESS and going is not None:
         return f"The service is being decommissioned (request #{going.pk}): nobody new may connect."
     if kind == Kind.ACCESS:
-        earlier = earlier_access(service, account_id, exclude=exclude)
+        earlier = earlier_access(service, account_id, exclude=exclude, requester=requester)
         if earlier is not None:
             if earlier.state == State.APPLIED:
                 return (
@@ -226,9 +253,7 @@ def _account_refusal(service, kind, account_id, *, exclude=None):
         if not listed:
             return f"Account {account_id} is not on the allow-list of this service."
     other = (
-        service.requests.filter(
-            kind__in=ACCOUNT_KINDS, account_id=account_id, state__in=[*EDITABLE_OR_OPEN]
-        )
+        _open_for(service.requests.filter(kind__in=ACCOUNT_KINDS, account_id=account_id), requester)
         .exclude(pk=exclude)
         .first()
     )
@@ -243,8 +268,13 @@ def _account_refusal(service, kind, account_id, *, exclude=None):
 def _account_request_create(*, requester, service, kind, account_id, justification):
     # The service's row lock makes two people asking for one account at once take turns:
     # the second sees the first's request and is refused with its number.
-    service = type(service).objects.select_for_update().get(pk=service.pk)
-    refusal = _account_refusal(service, kind, account_id)
+    service = (
+        type(service)
+        .objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .get(pk=service.pk)
+    )
+    refusal = _account_refusal(service, kind, account_id, requester=requester)
     if refusal:
         raise DecisionRefused(refusal)
     service_request = ServiceRequest.objects.create(
@@ -417,7 +447,6 @@ def service_request_dry_run(*, service_request, actor):
 
 
 OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.APPLYING)
-EDITABLE_OR_OPEN = (State.DRAFT, State.CHANGES_REQUESTED, *OPEN_STATES)
 
 
 def _submission_refusal(service_request):
@@ -439,7 +468,11 @@ def _submission_refusal(service_request):
             policy.access_refusal if service_request.kind == Kind.ACCESS else policy.revoke_refusal
         )
         return check(service_request.requester, service) or _account_refusal(
-            service, service_request.kind, service_request.account_id, exclude=service_request.pk
+            service,
+            service_request.kind,
+            service_request.account_id,
+            requester=service_request.requester,
+            exclude=service_request.pk,
         )
     if service is not None and not service_request.is_create:
         # One open request per service: plans made against the same state cannot both hold.
@@ -454,6 +487,13 @@ def _submission_refusal(service_request):
             return (
                 f"Request #{other.pk} ({other.get_kind_display().lower()}) is already open for "
                 "this service: wait for it to finish, or cancel it, then submit."
+            )
+    if service_request.kind == Kind.DECOMMISSION:
+        asked = service.requests.filter(kind=Kind.ACCESS, state__in=OPEN_STATES).first()
+        if asked is not None:
+            return (
+                f"Access request #{asked.pk} for account {asked.account_id} is open: decide or "
+                "let it finish first, so that nobody is let in as the service goes."
             )
     if service_request.kind == Kind.CHANGE and not service_request.operations.exists():
         return "Nothing to change: the desired state is the service's current state."
@@ -474,6 +514,9 @@ def service_request_submit(*, service_request, actor):
             f"A request that is {service_request.get_state_display().lower()} cannot be submitted."
         )
     checked = service_request.revision
+    if service_request.kind in ACCOUNT_KINDS:
+        # Judge against the allow-list as the cloud holds it now, not as last read.
+        _refresh_quietly(service_request.endpoint_service)
     if service_request.kind == Kind.CHANGE:
         _refresh_quietly(service_request.endpoint_service)
         with transaction.atomic():

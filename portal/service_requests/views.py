@@ -94,6 +94,7 @@ def home(request: HttpRequest):
             endpoint_service__owner=request.user,
         )
         .exclude(requester=request.user)
+        .exclude(account_id="*")  # the approvers' to decide
         .select_related("requester")
         .order_by("submitted_at", "id")[:DASHBOARD_QUEUE]
     )
