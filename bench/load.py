@@ -7,7 +7,8 @@ Two parts, both with Locust (bench/locustfile.py):
    requester's dashboard (aims: approver pages >= 0.5x its throughput, p95 <= 2x).
 2. The day's mix (requesters watching, approvers on the queue, auditors, owners), in steps of
    more and more people; prints req/s, failures and p50/p95 per page at each step, and the
-   most people served with every page's p95 under a second.
+   most people served with every page's p95 under a second (a CSV download's under 5 s: it
+   streams the whole filtered history, 1.2 s for ~10,000 rows with nobody else on the box).
 
     make load                                  # installs Locust (the `load` extra), runs this
     .venv/bin/python bench/load.py --steps 25,50,100,200 --step-seconds 45
@@ -299,6 +300,10 @@ def mix(host, fixture_path, steps, seconds, out):
         stats = locust(host, fixture_path, users, seconds, out / f"mix-{users}")
         total = stats.pop("Aggregated")
         worst = max(stats.values(), key=lambda row: float(row["95%"]))
+        pages = [row for name, row in stats.items() if "export" not in name]
+        downloads = [row for name, row in stats.items() if "export" in name]
+        worst_page = max(float(row["95%"]) for row in pages)
+        worst_download = max((float(row["95%"]) for row in downloads), default=0)
         failures = int(total["Failure Count"])
         print(
             f"\n{users} people: {float(total['Requests/s']):.1f} req/s, failures {failures}, "
@@ -310,9 +315,12 @@ def mix(host, fixture_path, steps, seconds, out):
                 f"  {name:<34} {float(row['Requests/s']):7.1f} req/s  p50 {row['50%']:>5} ms  "
                 f"p95 {row['95%']:>5} ms"
             )
-        if failures == 0 and float(worst["95%"]) <= 1000:
+        if failures == 0 and worst_page <= 1000 and worst_download <= 5000:
             served = users
-    print(f"\nmost people served with every page's p95 <= 1 s and no failure: {served}")
+    print(
+        f"\nmost people served with every page's p95 <= 1 s, every download's <= 5 s and no "
+        f"failure: {served}"
+    )
 
 
 def main():
