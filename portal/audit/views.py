@@ -135,9 +135,10 @@ def history(request: HttpRequest):
         "estimate": estimate,
         "query": query,
         "regions": regions,
-        "region_links": [
-            (region_id, _with(params, region_id=region_id)) for region_id, _name in regions
-        ],
+        # Inside the cached filter block: made only when the cache misses.
+        "region_links": SimpleLazyObject(
+            lambda: [(region_id, _with(params, region_id=region_id)) for region_id, _ in regions]
+        ),
         "quick_links": SimpleLazyObject(_quick_links),
         "today": timezone.localdate().isoformat(),
         "regions_version": ",".join(region_id for region_id, _name in regions),
