@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from alibabacloud_privatelink20200415 import models
 from alibabacloud_tea_openapi.exceptions import ClientException
 from django.core import mail
+from django.utils import timezone
 
 from portal.cloud import services as cloud
 from portal.endpoint_services import connections
@@ -330,6 +332,8 @@ def test_a_waiting_connection_is_accepted_and_followed_to_connected(
 ):
     connection = waiting_connection(client_for, service, requester, requester2, simulator)
     owner = client_for(requester)
+    # A page view that reads the connections (its last reading is old)...
+    EndpointService.objects.filter(pk=service.pk).update(connections_read_at=None)
     page = owner.get(f"/services/{service.service_id}/").content.decode()
     assert "Waiting for you (Disconnected)" in page
     assert f"#{connection.access_request_id}</a> by {requester2.username}" in page
@@ -343,16 +347,18 @@ def test_a_waiting_connection_is_accepted_and_followed_to_connected(
     assert event.actor == requester
     assert event.details["endpoint_id"] == connection.endpoint_id
     assert event.details["cloud_call"]["action"] == "EnableVpcEndpointConnection"
-    # The page polls while the connection moves; each poll reads it (create delay 0: done).
+    requested = service.events.get(action="connection_accept_requested")
+    assert requested.details["client_token"] == event.details["cloud_call"]["parameters"].get(
+        "ClientToken", requested.details["client_token"]
+    )
+    # ...then the page polls while the connection moves; a poll reads it once the last
+    # reading is 2 s old (create delay 0: it is done), whatever the page view left behind.
     live = owner.get(f"/services/{service.service_id}/", headers={"HX-Request": "true"})
     assert 'hx-trigger="every 2s"' in live.content.decode()
     token = live.content.decode().split("?v=")[1].split('"')[0]
-    cache_key = f"connections-read:{service.pk}"
-    from django.core.cache import cache
-
-    cache.delete(cache_key)
-    service.connections_read_at = None
-    EndpointService.objects.filter(pk=service.pk).update(connections_read_at=None)
+    EndpointService.objects.filter(pk=service.pk).update(
+        connections_read_at=timezone.now() - timedelta(seconds=3)
+    )
     polled = owner.get(
         f"/services/{service.service_id}/status/?v={token}", headers={"HX-Request": "true"}
     )

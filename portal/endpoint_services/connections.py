@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # A claim older than this is a click whose call never finished (a worker killed in between):
 # the next click may call again (the cloud's answer to a repeat is a no-op).
 CLAIM_TIMEOUT = timedelta(minutes=2)
+READING_TIMEOUT = 10  # seconds: longer than a reading takes (the SDK's own timeouts aside)
 READ_FIELDS = (
     "endpoint_owner_id",
     "endpoint_vpc_id",
@@ -177,13 +178,18 @@ def connections_read_quietly(service, *, max_age):
     read_at = service.connections_read_at
     if read_at is not None and timezone.now() - read_at < timedelta(seconds=max_age):
         return False, ""
-    if not cache.add(f"connections-read:{service.pk}", 1, timeout=max(1, max_age)):
-        return False, ""  # Someone else reads them right now.
+    # While one request reads them, the others show the last reading. The mark lasts only as
+    # long as a reading can (a page's 30 s must not hold back a poll's 2 s).
+    reading = f"connections-reading:{service.pk}"
+    if not cache.add(reading, 1, timeout=READING_TIMEOUT):
+        return False, ""
     try:
         connections_read(service)
     except cloud.CloudError as error:
         log.warning("could not read the connections of %s: %s", service.service_id, error)
         return False, error.message
+    finally:
+        cache.delete(reading)
     return True, ""
 
 
