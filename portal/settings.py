@@ -17,6 +17,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
+# With DEBUG, missing pages still get the portal's 404 page unless this asks for Django's.
+DEBUG_404_PAGE = env.bool("DEBUG_404_PAGE", default=False)
 if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-never-used-in-production")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.audit.middleware.AuditorsReadOnlyMiddleware",
     "portal.service_requests.middleware.ConflictMiddleware",
+    "portal.lib.middleware.NotFoundPageMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
     "axes.middleware.AxesMiddleware",
 ]

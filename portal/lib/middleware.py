@@ -1,6 +1,9 @@
 """Middleware the whole portal shares."""
 
-from django.http import HttpResponseBadRequest
+from django.conf import settings
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
 
 
 class RefuseNulMiddleware:
@@ -22,3 +25,29 @@ class RefuseNulMiddleware:
                 "A NUL character is not allowed in a URL.\n", content_type="text/plain"
             )
         return self.get_response(request)
+
+
+class NotFoundPageMiddleware:
+    """Answer a missing page with the portal's own 404 page in development too.
+
+    With DEBUG, Django shows its technical 404 (the URL patterns, the settings' names) to
+    anyone; people trying the portal on `make run` should see what production shows. The
+    technical page stays one setting away (DEBUG_404_PAGE=true).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.DEBUG and not settings.DEBUG_404_PAGE:
+            # An address no pattern matches never reaches a view (nor process_exception).
+            try:
+                resolve(request.path_info)
+            except Resolver404:
+                return render(request, "404.html", status=404)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if settings.DEBUG and isinstance(exception, Http404) and not settings.DEBUG_404_PAGE:
+            return render(request, "404.html", status=404)
+        return None
