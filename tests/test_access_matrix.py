@@ -116,15 +116,16 @@ MATRIX = {
             "admin": (405, 403),
         },
     ),
+    # GET asks to confirm; POST cancels.
     "service_requests:cancel": (
         State.PENDING_APPROVAL,
         {
             "anonymous": (LOGIN, LOGIN),
-            "owner": (405, 302),
-            "other": (405, 404),
-            "approver": (405, 403),
-            "auditor": (405, 403),
-            "admin": (405, 403),
+            "owner": (200, 302),
+            "other": (404, 404),
+            "approver": (403, 403),
+            "auditor": (403, 403),
+            "admin": (403, 403),
         },
     ),
     "service_requests:validate": (

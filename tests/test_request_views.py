@@ -12,7 +12,6 @@ pytestmark = pytest.mark.django_db
 GET_VIEWS = ["/requests/{pk}/", "/requests/{pk}/status/", "/requests/{pk}/edit/"]
 POST_VIEWS = [
     "/requests/{pk}/submit/",
-    "/requests/{pk}/cancel/",
     "/requests/{pk}/validate/",
     "/requests/{pk}/clone/",
     "/requests/{pk}/approve/",

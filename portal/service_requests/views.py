@@ -381,9 +381,23 @@ def request_submit(request: HttpRequest, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def request_cancel(request: HttpRequest, pk):
+    """GET asks to confirm (a page of its own: it works without JavaScript); POST cancels."""
     service_request = _own_request(request.user, pk)
+    if request.method == "GET":
+        if not service_request.can("cancel"):
+            messages.error(
+                request,
+                f"A request that is {service_request.get_state_display().lower()} cannot be "
+                "cancelled.",
+            )
+            return redirect(service_request)
+        context = {
+            "service_request": service_request,
+            "approvals": service_request.current_approvals().count(),
+        }
+        return render(request, "service_requests/cancel_confirm.html", context)
     try:
         services.service_request_cancel(pk=service_request.pk, actor=request.user)
     except TransitionNotAllowed as error:
