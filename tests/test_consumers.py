@@ -157,6 +157,8 @@ def test_an_owner_approves_access_and_the_consumer_connects(
     # The allow-list on the owner's page says who asked, and when.
     page = client_for(requester).get(f"/services/{service.service_id}/").content.decode()
     assert f"#{asked.pk}</a> by {requester2.username}" in page
+    # The owner gives access; only others are told to ask for it.
+    assert "Give an account access" in page and "ask for access</a> first" not in page
 
 
 def test_an_account_id_that_is_not_one_is_refused_at_the_field(client_for, service, requester2):
