@@ -172,8 +172,26 @@ def test_timeline_shows_every_event_with_cloud_details(login, auditor, requester
 
 def test_history_shows_the_last_chain_check(login, auditor, population):
     client = login(auditor)
-    assert "has not been verified yet" in client.get("/audit/").content.decode()
+    assert "The first verification" in client.get("/audit/").content.decode()
     call_command("verify_audit_chain")
+    assert "Audit chain intact" in client.get("/audit/").content.decode()
+
+
+def test_a_fresh_install_starts_its_first_verification_once(
+    login, auditor, population, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal.audit import tasks
+
+    started = []
+    monkeypatch.setattr(tasks.verify_audit_chain, "delay", lambda: started.append(1))
+    client = login(auditor)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.get("/audit/").content.decode()
+        client.get("/audit/")
+    assert "The first verification of the audit log is running now" in page
+    assert "manage.py" not in page
+    assert started == [1]  # once, not at every page while it runs
+    tasks.verify_audit_chain.run()  # what the worker does with it
     assert "Audit chain intact" in client.get("/audit/").content.decode()
 
 

@@ -31,7 +31,9 @@ def _integrity():
 
     alerts = []
     check = ChainCheck.objects.first()
-    if check is not None and not check.ok:
+    if check is None:
+        _first_check()
+    elif not check.ok:
         alerts.append(check.message)
     refused = ServiceRequest.objects.filter(state=State.FAILED, error_code=UNEXPLAINED_CODE).count()
     if refused:
@@ -39,3 +41,15 @@ def _integrity():
             f"{refused} request(s) refused by the worker: the audit log does not explain them"
         )
     return check, alerts
+
+
+def _first_check():
+    """A fresh install has no verification yet: start one now (once; a worker runs it) rather
+    than leave the auditor a command to run, or an hour to wait for beat."""
+    from django.core.cache import cache
+
+    from portal.audit.tasks import verify_audit_chain
+    from portal.lib.queue import enqueue_on_commit
+
+    if cache.add("audit:first-check-started", 1, timeout=600):
+        enqueue_on_commit(verify_audit_chain)
