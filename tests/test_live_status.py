@@ -5,7 +5,7 @@ import re
 import pytest
 
 from portal.service_requests import services
-from portal.service_requests.models import State
+from portal.service_requests.models import ServiceRequest, State
 from tests.factories import ServiceRequestFactory
 from tests.helpers import decide
 
@@ -117,3 +117,28 @@ def test_a_new_revision_brings_its_resources_tags_and_dry_run(
     assert "None yet" not in parameters
     assert '<section id="dry-run" aria-live="polite" hx-swap-oob="true">' in html
     assert f'name="digest" value="{pending.digest()}"' not in html  # no forms: not pending
+
+
+def test_a_busy_cloud_is_said_in_plain_words_with_the_next_try(login, requester):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    request = ServiceRequestFactory(
+        requester=requester,
+        state=State.PROVISIONING,
+        last_cloud_action="CreateVpcEndpointService",
+        last_cloud_outcome="Throttling.User",
+        last_cloud_at=timezone.now(),
+        next_step_at=timezone.now() + timedelta(seconds=4.4),
+    )
+    html = login(requester).get(f"/requests/{request.pk}/").content.decode()
+    assert "The cloud is busy (Throttling.User): the portal tries again by itself in 4 s." in html
+    assert "Nothing needs doing." in html
+    # A permanent refusal, or a request no longer live, is not "retrying".
+    ServiceRequest.objects.filter(pk=request.pk).update(last_cloud_outcome="ok")
+    assert 'id="retrying"' not in login(requester).get(f"/requests/{request.pk}/").content.decode()
+    ServiceRequest.objects.filter(pk=request.pk).update(
+        last_cloud_outcome="Throttling.User", state=State.FAILED
+    )
+    assert 'id="retrying"' not in login(requester).get(f"/requests/{request.pk}/").content.decode()

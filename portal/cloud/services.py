@@ -237,14 +237,18 @@ class CloudError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.request_id = record.request_id
-        self.transient = (
-            code in TRANSIENT_CODES
-            or action in TRANSIENT_FOR.get(code, ())
-            or code.startswith("Throttling")
-            or (status is not None and status >= 500)
-            or code == "Unreachable"
-        )
+        self.transient = transient(code, action) or (status is not None and status >= 500)
         self.already_done = code in ALREADY_DONE.get(action, ())
+
+
+def transient(code, action=""):
+    """Whether an answer with `code` to `action` is one the worker retries by itself."""
+    return (
+        code in TRANSIENT_CODES
+        or action in TRANSIENT_FOR.get(code, ())
+        or code.startswith("Throttling")
+        or code == "Unreachable"
+    )
 
 
 def describe(code):

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -260,11 +261,29 @@ def request_edit(request: HttpRequest, pk):
     return render_request_form(request, RequestEditor(instance=service_request))
 
 
+def _retrying(service_request):
+    """For a live request whose last cloud answer was one the worker retries by itself: that
+    answer and how soon the next try is due, to say so in plain words; else None."""
+    outcome = service_request.last_cloud_outcome
+    if (
+        not service_request.is_live
+        or not outcome
+        or not cloud.transient(outcome, service_request.last_cloud_action)
+    ):
+        return None
+    due = service_request.next_step_at
+    seconds = None
+    if due is not None:
+        seconds = max(0, round((due - timezone.now()).total_seconds()))
+    return {"code": outcome, "in": seconds}
+
+
 def _live_context(request, service_request, **extra):
     """Context of the parts of the page that follow the request live."""
     actions = service_request.available_actions(request.user)
     context = {
         "service_request": service_request,
+        "retrying": _retrying(service_request),
         "poll_every": POLL_EVERY.get(service_request.state),
         "actions": actions,
         "is_owner": service_request.requester_id == request.user.pk,
