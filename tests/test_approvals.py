@@ -248,3 +248,17 @@ def test_submit_goes_through_when_the_cloud_stays_unavailable(login, requester, 
     assert request.state == State.PENDING_APPROVAL
     assert request.dry_run_ok is False
     assert request.events.filter(action="dry_run").count() == 3
+
+
+def test_a_send_back_email_says_what_to_change_and_who_asked(
+    login, requester, approver, django_capture_on_commit_callbacks
+):
+    request = pending(requester)
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(login(approver), request, "send_back", comment="Add the team tag.")
+    message = mail.outbox[-1]
+    assert message.to == [requester.email]
+    assert message.subject == f"[PrivateLink portal] Request #{request.pk} sent back for changes"
+    assert "Comment from approver: Add the team tag." in message.body
+    assert "It asks for an endpoint service in cn-hangzhou" in message.body
+    assert f"/requests/{request.pk}/" in message.body

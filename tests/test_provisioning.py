@@ -227,7 +227,7 @@ def test_status_fragment_shows_steps_elapsed_and_last_answer(login, requester, s
 
 
 def test_failure_emails_the_requester_with_the_reason(
-    requester, simulator, django_capture_on_commit_callbacks
+    approver, approver2, requester, simulator, django_capture_on_commit_callbacks
 ):
     request = ServiceRequestFactory(
         requester=requester,
@@ -242,10 +242,16 @@ def test_failure_emails_the_requester_with_the_reason(
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.service_request_provision(pk=request.pk)
-    [message] = mail.outbox
-    assert message.to == [requester.email]
+    (message,) = [m for m in mail.outbox if m.to == [requester.email]]
+    assert message.subject == f"[PrivateLink portal] Request #{request.pk} failed"
     assert "is now failed" in message.body
     assert "does not exist in this region" in message.body
+    assert f"/requests/{request.pk}/" in message.body
+    # The approvers hear of it too: they are the ones who can retry.
+    (approvers,) = [m for m in mail.outbox if "An approver can retry it" in m.body]
+    assert {approver.email, approver2.email} <= set(approvers.to)
+    assert requester.email not in approvers.to
+    assert "does not exist in this region" in approvers.body
 
 
 def test_the_reconciler_waits_for_a_step_due_later(requester, settings):

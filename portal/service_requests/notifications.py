@@ -59,22 +59,65 @@ def _what(service_request):
     return f"to {service_request.get_kind_display().lower()}: {service}"
 
 
+# How a subject says each state a requester hears of.
+STATE_PHRASES = {
+    "approved": "approved",
+    "changes_requested": "sent back for changes",
+    "rejected": "rejected",
+    "active": "active",
+    "applied": "applied",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
 def notify_requester(service_request, comment=""):
-    email = service_request.requester.email
-    if not email:
-        return
+    """Tell the requester where their request is, with what they need to act on it: the
+    decision's comment, the error, the ServiceName, a link. A failure goes to the approvers
+    too: they are the ones who can retry it."""
     state = service_request.get_state_display().lower()
-    body = f"Your request #{service_request.pk} is now {state}."
+    phrase = STATE_PHRASES.get(service_request.state, state)
+    link = f"{settings.SITE_URL}{service_request.get_absolute_url()}"
+    lines = [
+        f"Your request #{service_request.pk} is now {state}.",
+        f"It asks {_what(service_request)}",
+    ]
     if comment:
-        body += f"\n\nComment: {comment}"
+        decided = service_request.approvals.order_by("-created_at", "-id").first()
+        who = decided.approver.get_username() if decided else "the approver"
+        lines.append(f"Comment from {who}: {comment}")
     if service_request.error_message:
-        body += f"\n\n{service_request.error_message}"
-    send_mail(
-        f"[PrivateLink portal] Request #{service_request.pk} is {state}",
-        f"{body}\n\n{settings.SITE_URL}{service_request.get_absolute_url()}\n",
-        None,
-        [email],
+        lines.append(f"What the cloud said: {service_request.error_message}")
+        if service_request.error_code:
+            lines.append(f"({service_request.error_code})")
+    if service_request.service_name and service_request.state in ("active", "applied"):
+        lines.append(f"ServiceName: {service_request.service_name}")
+    subject = f"[PrivateLink portal] Request #{service_request.pk} {phrase}"
+    email = service_request.requester.email
+    if email:
+        send_mail(subject, "\n\n".join([*lines, link]) + "\n", None, [email])
+    if service_request.state == "failed":
+        _tell_approvers_of_failure(service_request, subject, lines[1:], link)
+
+
+def _tell_approvers_of_failure(service_request, subject, lines, link):
+    User = get_user_model()
+    recipients = sorted(
+        set(
+            User.objects.filter(groups__name=policy.APPROVERS_GROUP, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
     )
+    if recipients:
+        body = [
+            f"Request #{service_request.pk} by {service_request.requester.get_username()} "
+            "failed.",
+            *lines,
+            "An approver can retry it (the same ClientTokens make a duplicate impossible):",
+            link,
+        ]
+        send_mail(subject, "\n\n".join(body) + "\n", None, recipients)
 
 
 def notify_admins_refused(service_request, reason):
