@@ -111,8 +111,7 @@ def _tell_approvers_of_failure(service_request, subject, lines, link):
     )
     if recipients:
         body = [
-            f"Request #{service_request.pk} by {service_request.requester.get_username()} "
-            "failed.",
+            f"Request #{service_request.pk} by {service_request.requester.get_username()} failed.",
             *lines,
             "An approver can retry it (the same ClientTokens make a duplicate impossible):",
             link,
