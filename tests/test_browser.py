@@ -205,3 +205,15 @@ def test_the_admin_lives_with_the_content_security_policy(
         page.goto(live_server.url + path)
         expect(page.locator("#content")).to_be_visible()
     assert csp_violations == []
+
+
+def test_the_rows_follow_the_service_type_and_nothing_typed_is_lost(live_server, page, people):
+    log_in(page, live_server.url, "requester")
+    page.get_by_role("link", name="New request").click()
+    page.get_by_label("Service description").fill("Orders API")
+    expect(page.get_by_label("Resource 1 type")).to_have_value("slb")
+    page.get_by_label("Resource 1 id").fill("nlb-hzpool000002")
+    page.get_by_label("Service resource type").select_option("nlb")
+    expect(page.get_by_label("Resource 1 type")).to_have_value("nlb")
+    expect(page.get_by_label("Resource 1 id")).to_have_value("nlb-hzpool000002")
+    expect(page.get_by_label("Service description")).to_have_value("Orders API")
