@@ -262,3 +262,26 @@ def test_a_send_back_email_says_what_to_change_and_who_asked(
     assert "Comment from approver: Add the team tag." in message.body
     assert "It asks for an endpoint service in cn-hangzhou" in message.body
     assert f"/requests/{request.pk}/" in message.body
+
+
+def test_a_request_too_few_people_can_approve_is_said_at_submit_and_on_its_page(
+    login, requester, approver, groups
+):
+    from tests.factories import UserFactory
+
+    request = ServiceRequestFactory(requester=requester, auto_accept_enabled=True)
+    response = login(requester).post(f"/requests/{request.pk}/submit/", follow=True)
+    html = response.content.decode()
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    warning = (
+        "This request needs 2 approvals, but only 1 person other than its requester may approve it"
+    )
+    assert warning in html
+    assert (
+        'id="policy-shortfall"' in login(approver).get(f"/requests/{request.pk}/").content.decode()
+    )
+    UserFactory(username="approver3").groups.add(groups["approvers"])
+    assert (
+        "policy-shortfall" not in login(requester).get(f"/requests/{request.pk}/").content.decode()
+    )

@@ -188,3 +188,39 @@ def available_actions(user, service_request):
     if service_request.can("retry") and is_approver(user):
         actions.add("retry")
     return actions
+
+
+def possible_deciders(service_request):
+    """How many active people other than its requester may approve `service_request`."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    deciders = set(
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True))
+        .values_list("pk", flat=True)
+    )
+    service = service_request.endpoint_service
+    if (
+        service_request.kind in ACCOUNT_KINDS
+        and service_request.account_id != plans.EVERY_ACCOUNT
+        and service is not None
+        and service.owner_id
+    ):
+        deciders.add(service.owner_id)
+    deciders.discard(service_request.requester_id)
+    return len(deciders)
+
+
+def policy_shortfall(service_request):
+    """Why `service_request` can never get the approvals it needs as things stand, or None."""
+    needed = required_approvals(service_request).needed
+    able = possible_deciders(service_request)
+    if able >= needed:
+        return None
+    people = "nobody" if able == 0 else f"only {able} {'person' if able == 1 else 'people'}"
+    return (
+        f"This request needs {needed} approvals, but {people} other than its requester may "
+        "approve it: ask an administrator to add an approver, or it waits for ever."
+    )

@@ -244,6 +244,9 @@ def submit_and_redirect(request, instance):
         messages.error(request, f"Saved as a draft, not submitted: {result.message}")
         return redirect(instance)
     messages.success(request, "Submitted for approval.")
+    shortfall = policy.policy_shortfall(instance)
+    if shortfall:
+        messages.warning(request, shortfall)
     return redirect(instance)
 
 
@@ -316,6 +319,7 @@ def _live_context(request, service_request, **extra):
                 if a.revision == service_request.revision and a.digest == digest
             ],
             requirement=policy.required_approvals(service_request),
+            shortfall=policy.policy_shortfall(service_request),
             decision_refusal=policy.decision_refusal(request.user, service_request),
             is_approver=policy.is_approver(request.user),
         )
