@@ -217,3 +217,14 @@ def test_the_rows_follow_the_service_type_and_nothing_typed_is_lost(live_server,
     expect(page.get_by_label("Resource 1 type")).to_have_value("nlb")
     expect(page.get_by_label("Resource 1 id")).to_have_value("nlb-hzpool000002")
     expect(page.get_by_label("Service description")).to_have_value("Orders API")
+
+
+def test_enter_in_a_field_does_what_the_primary_button_does(live_server, page, people):
+    log_in(page, live_server.url, "requester")
+    page.get_by_role("link", name="New request").click()
+    page.get_by_label("Service description").fill("Orders API")
+    page.get_by_label("Service description").press("Enter")
+    # Submit for approval, which refuses an incomplete form at its fields: no draft made.
+    expect(page.locator("#error-summary")).to_be_visible()
+    expect(page.get_by_label("Service description")).to_have_value("Orders API")
+    assert ServiceRequest.objects.count() == 0
