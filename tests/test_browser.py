@@ -228,3 +228,16 @@ def test_enter_in_a_field_does_what_the_primary_button_does(live_server, page, p
     expect(page.locator("#error-summary")).to_be_visible()
     expect(page.get_by_label("Service description")).to_have_value("Orders API")
     assert ServiceRequest.objects.count() == 0
+
+
+def test_focus_follows_an_in_page_update(live_server, page, people):
+    log_in(page, live_server.url, "requester")
+    page.get_by_role("link", name="New request").click()
+    page.get_by_role("button", name="Add resource").click()
+    expect(page.get_by_label("Resource 2 type")).to_be_focused()
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.get_by_label("Tag 1 key")).to_be_focused()
+    page.get_by_role("button", name="Remove resource 2").click()
+    expect(page.get_by_role("button", name="Add resource")).to_be_focused()
+    page.get_by_role("button", name="Validate (dry run)").click()
+    expect(page.locator("#error-summary")).to_be_focused()

@@ -1,0 +1,28 @@
+// After the request form is swapped in place (a row added or removed, a dry run), put the
+// keyboard focus where the person's attention is, not back at the top of the page.
+var lastAction = "";
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var element = event.detail.elt;
+  lastAction = element && element.name === "action" ? element.value : "";
+});
+
+document.addEventListener("htmx:afterSettle", function () {
+  var form = document.getElementById("request-form");
+  if (!form || !lastAction) return;
+  var action = lastAction;
+  lastAction = "";
+  var target = null;
+  if (action === "add-resource") {
+    target = form.querySelector("#field-resources tbody tr:last-child select, #field-resources tbody tr:last-child input");
+  } else if (action === "add-tag") {
+    target = form.querySelector("#field-tags tbody tr:last-child input");
+  } else if (action.indexOf("remove-resource-") === 0) {
+    target = form.querySelector("button[value='add-resource']");
+  } else if (action.indexOf("remove-tag-") === 0) {
+    target = form.querySelector("button[value='add-tag']");
+  } else {
+    target = form.querySelector("#error-summary") || form.querySelector("#dry-run");
+  }
+  if (target) target.focus();
+});
