@@ -1,7 +1,5 @@
 """The request form: each documented rule refused at its field, nothing typed lost."""
 
-import html
-
 import pytest
 
 from portal.service_requests.models import ServiceRequest, State
@@ -273,21 +271,3 @@ def test_form_without_javascript_posts_plainly(login, requester):
     assert 'method="post"' in html
     assert 'name="action" value="add-resource"' in html
     assert "<noscript>" in html
-
-
-def test_choosing_the_service_type_sets_every_row_to_it(login, requester):
-    client = login(requester)
-    page = client.get("/requests/new/").content.decode()
-    assert '{"action": "retype"}' in html.unescape(page)
-    data = form_data(
-        service_resource_type="nlb",
-        action="retype",
-        resources=[("slb", "", ""), ("slb", "nlb-hzpool000002", "cn-hangzhou-i")],
-    )
-    answer = client.post("/requests/new/", data, headers={"HX-Request": "true"}).content.decode()
-    for row in (0, 1):
-        select = answer.split(f'name="resources-{row}-resource_type"')[1].split("</select>")[0]
-        assert '<option value="nlb" selected>' in select, row
-    assert 'value="nlb-hzpool000002"' in answer  # what was typed stays
-    assert "Must be the service resource type" not in answer
-    assert ServiceRequest.objects.count() == 0

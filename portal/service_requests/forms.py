@@ -405,10 +405,6 @@ class RequestEditor:
             resources = _without(resources, action.removeprefix("remove-resource-"))
         elif action.startswith("remove-tag-"):
             tags = _without(tags, action.removeprefix("remove-tag-"))
-        elif action == "retype" and self.data.get("service_resource_type") in ResourceType.values:
-            # Every row of a service is of its type: the rows follow the choice.
-            for row in resources:
-                row["resource_type"] = self.data["service_resource_type"]
         data = with_rows(with_rows(self.data, "resources", resources), "tags", tags)
         editor = RequestEditor(data, instance=self.instance, service=self.service)
         editor.quiet()

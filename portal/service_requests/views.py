@@ -43,7 +43,7 @@ from portal.service_requests.models import (
 User = get_user_model()
 # The first requests of the queue on an approver's dashboard; the rest on /approvals/.
 DASHBOARD_QUEUE = 10
-STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh", "retype")
+STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh")
 # Form actions that call the cloud: a dry run, the zones of a region, a submission.
 CLOUD_ACTIONS = ("validate", "refresh", "submit")
 # How often an open page asks whether its request moved: often while it can move by itself,
@@ -141,18 +141,6 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
                 "hx-target": "#request-form",
                 "hx-swap": "outerHTML",
                 "hx-vals": '{"action": "refresh"}',
-            }
-        )
-        # Choosing the service resource type sets every resource row's type to it; only the
-        # resources are swapped, so that what is typed elsewhere meanwhile stays.
-        editor.form.fields["service_resource_type"].widget.attrs.update(
-            {
-                "hx-post": request.path,
-                "hx-trigger": "change",
-                "hx-target": "#field-resources",
-                "hx-select": "#field-resources",
-                "hx-swap": "outerHTML",
-                "hx-vals": '{"action": "retype"}',
             }
         )
     template = "service_requests/request_form.html"

@@ -1,4 +1,4 @@
-// After the request form is swapped in place (a row added or removed, a dry run), put the
+// The request form. After it is swapped in place (a row added or removed, a dry run), put the
 // keyboard focus where the person's attention is, not back at the top of the page.
 var lastAction = "";
 
@@ -25,4 +25,14 @@ document.addEventListener("htmx:afterSettle", function () {
     target = form.querySelector("#error-summary") || form.querySelector("#dry-run");
   }
   if (target) target.focus();
+});
+
+// Every resource row of a service is of the service's type: choosing the type sets the rows'
+// (in the page, with no request, so nothing typed meanwhile can be overwritten).
+document.addEventListener("change", function (event) {
+  var chosen = event.target;
+  if (!chosen.matches || !chosen.matches("#request-form select[name='service_resource_type']")) return;
+  document.querySelectorAll("#request-form select[name$='-resource_type']").forEach(function (row) {
+    row.value = chosen.value;
+  });
 });
