@@ -22,6 +22,7 @@ from django.utils import timezone
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services.models import EndpointConnection, EndpointService, ServiceStatus
+from portal.endpoint_services.selectors import access_requests_by_account
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import policy
 from portal.service_requests.models import Kind, State
@@ -64,19 +65,6 @@ def _locked_service(service):
     return EndpointService.objects.select_for_update().get(pk=service.pk)
 
 
-def _admitting_requests(service, accounts):
-    """Return {account id: the newest applied access request for it} on `service`."""
-    admitted = {}
-    rows = (
-        service.requests.filter(kind=Kind.ACCESS, state=State.APPLIED, account_id__in=accounts)
-        .order_by("pk")
-        .only("pk", "account_id", "requester_id", "state_changed_at")
-    )
-    for request in rows:
-        admitted[request.account_id] = request
-    return admitted
-
-
 def connections_read(service):
     """Read the service's connections from the cloud into its rows; return what is new.
 
@@ -91,7 +79,9 @@ def connections_read(service):
     with transaction.atomic():
         service = _locked_service(service)
         existing = {c.endpoint_id: c for c in service.connections.select_for_update()}
-        admitted = _admitting_requests(service, {r["endpoint_owner_id"] for r in listed.values()})
+        admitted = access_requests_by_account(
+            service, {r["endpoint_owner_id"] for r in listed.values()}
+        )
         new, changed = [], []
         for endpoint_id, row in listed.items():
             request = admitted.get(row["endpoint_owner_id"])

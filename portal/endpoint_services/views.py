@@ -15,12 +15,12 @@ from portal.cloud import services as cloud
 from portal.endpoint_services import connections, services
 from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
-from portal.endpoint_services.selectors import service_for_user
+from portal.endpoint_services.selectors import access_requests_by_account, service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy
-from portal.service_requests.models import LIVE_STATES, Kind, State
+from portal.service_requests.models import LIVE_STATES, State
 
 PAGE_SIZE = 50
 # A service page follows its requests while one can still move (a decision, the worker).
@@ -110,13 +110,7 @@ def _allow_list(request, service):
     accounts = sorted(service.allowed_users)
     offset, number, pages = _part(request, "apage", len(accounts), ALLOW_LIST_PAGE)
     shown = accounts[offset : offset + ALLOW_LIST_PAGE]
-    asked = {}
-    for item in (
-        service.requests.filter(kind=Kind.ACCESS, state=State.APPLIED, account_id__in=shown)
-        .select_related("requester")
-        .order_by("pk")
-    ):
-        asked[item.account_id] = item
+    asked = access_requests_by_account(service, shown)
     return {
         "rows": [(account, asked.get(account)) for account in shown],
         "count": len(accounts),
