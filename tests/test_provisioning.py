@@ -244,7 +244,7 @@ def test_failure_emails_the_requester_with_the_reason(
         services.service_request_provision(pk=request.pk)
     (message,) = [m for m in mail.outbox if m.to == [requester.email]]
     assert message.subject == f"[PrivateLink portal] Request #{request.pk} failed"
-    assert "is now failed" in message.body
+    assert f"Your request #{request.pk} failed." in message.body
     assert "does not exist in this region" in message.body
     assert f"/requests/{request.pk}/" in message.body
     # The approvers hear of it too: they are the ones who can retry.

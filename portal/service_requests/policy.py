@@ -213,6 +213,33 @@ def possible_deciders(service_request):
     return len(deciders)
 
 
+def waiting_on(service_request):
+    """Return the active people a pending request waits on: approvers and, for who may
+    connect to a service, its owner (not for every account), but neither its requester nor
+    whoever approved this revision already. Admins may decide too, but nobody counts on them."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    may = Q(groups__name=APPROVERS_GROUP)
+    service = service_request.endpoint_service
+    if (
+        service_request.kind in ACCOUNT_KINDS
+        and service_request.account_id != plans.EVERY_ACCOUNT
+        and service is not None
+        and service.owner_id
+    ):
+        may |= Q(pk=service.owner_id)
+    approved = service_request.current_approvals().values("approver_id")
+    return (
+        get_user_model()
+        .objects.filter(may, is_active=True)
+        .exclude(pk=service_request.requester_id)
+        .exclude(pk__in=approved)
+        .distinct()
+        .order_by("username")
+    )
+
+
 def policy_shortfall(service_request):
     """Why `service_request` can never get the approvals it needs as things stand, or None."""
     needed = required_approvals(service_request).needed

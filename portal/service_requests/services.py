@@ -17,7 +17,7 @@ from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.lib.queue import enqueue_on_commit
 from portal.provisioning.tasks import start_work
-from portal.service_requests import policy, tasks
+from portal.service_requests import notifications, policy, tasks
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
     CHANGE_FIELDS,
@@ -560,6 +560,7 @@ def service_request_submit(*, service_request, actor):
             details={"dry_run": result.code, "policy": str(policy.required_approvals(locked))},
         )
         enqueue_on_commit(tasks.notify_approvers, locked.pk)
+        notifications.announce(locked)
     service_request.refresh_from_db()
     return result
 
@@ -654,6 +655,7 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
             State.CHANGES_REQUESTED,
         ):
             enqueue_on_commit(tasks.notify_requester, service_request.pk, comment)
+            notifications.announce(service_request, comment)
     return service_request
 
 
