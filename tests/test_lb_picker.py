@@ -174,6 +174,19 @@ def test_choosing_keeps_the_rows_typed_and_adds_no_duplicate(login, requester):
     ]
 
 
+def test_choosing_what_is_already_there_says_so(login, requester):
+    data = form_data(
+        action="pick-load-balancer", resources=[("nlb", "nlb-hz0000000000000002", "cn-hangzhou-i")]
+    )
+    data["pick_resource_id"] = "nlb-hz0000000000000002"
+    data["pick_zone_nlb-hz0000000000000002"] = ["cn-hangzhou-i"]
+    response = post_new(login(requester), data)
+    assert "nlb-hz0000000000000002 is already in the request in the zones chosen." in (
+        response.content.decode()
+    )
+    assert len(rows(response)) == 1
+
+
 def test_an_slb_is_one_row_in_one_zone(login, requester):
     response = pick(
         login(requester),

@@ -447,6 +447,8 @@ class RequestEditor:
             )
             if key(row) not in present
         ]
+        if not picked:
+            return resources, f"{resource_id} is already in the request in the zones chosen."
         room = self.resources.maximum - len(kept)
         if len(picked) > room:
             return resources, (
