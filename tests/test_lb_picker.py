@@ -312,3 +312,57 @@ def test_a_change_plans_refused_attach_names_its_row(login, requester):
     html = response.content.decode()
     assert f"The cloud says: {message}" in html.split('id="resource-row-2"')[1].split("</tr>")[0]
     assert "The cloud says" not in html.split('id="resource-row-0"')[1].split("</tr>")[0]
+
+
+def test_the_calls_that_found_the_row_are_in_the_audit_trail(login, requester):
+    client = login(requester)
+    data = form_data(
+        action="submit",
+        resources=[
+            ("nlb", "nlb-hz0000000000000001", "cn-hangzhou-h"),
+            ("nlb", "nlb-hz9999999999999999", "cn-hangzhou-i"),
+        ],
+    )
+    client.post("/requests/new/", data)
+    event = ServiceRequest.objects.get().events.get(action="dry_run")
+    calls = event.details["cloud_calls"]
+    assert [c["action"] for c in calls] == ["CreateVpcEndpointService"] * 3
+    assert [c["outcome"] for c in calls] == [
+        "LoadBalancerNotFound",
+        "DryRunOperation",
+        "LoadBalancerNotFound",
+    ]
+
+
+def test_a_create_refused_for_a_row_names_it_and_keeps_the_calls(requester, simulator):
+    from portal.provisioning import services as provisioning
+
+    request = ServiceRequestFactory(
+        requester=requester,
+        state=State.APPROVED,
+        resources=[
+            {
+                "resource_type": "nlb",
+                "resource_id": "nlb-hz0000000000000001",
+                "zone_id": "cn-hangzhou-h",
+            },
+            {
+                "resource_type": "nlb",
+                "resource_id": "nlb-hz0000000000000002",
+                "zone_id": "cn-hangzhou-h",
+            },
+        ],
+    )
+    assert provisioning.service_request_provision(pk=request.pk) is None
+    request.refresh_from_db()
+    assert request.state == State.FAILED
+    assert request.error_message.startswith(
+        "Resource 2 (nlb-hz0000000000000002 in cn-hangzhou-h): "
+    )
+    call = request.events.get(action="cloud_call").details
+    assert call["cloud_call"]["outcome"] == "EndpointServiceNotSupportedZone"
+    assert [c["outcome"] for c in call["row_checks"]] == [
+        "DryRunOperation",
+        "EndpointServiceNotSupportedZone",
+    ]
+    assert simulator.services() == []

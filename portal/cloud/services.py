@@ -246,6 +246,8 @@ class CloudError(Exception):
         self.request_id = record.request_id
         self.transient = transient(code, action) or (status is not None and status >= 500)
         self.already_done = code in ALREADY_DONE.get(action, ())
+        # The dry runs that found which resource rows a refusal of Create is about.
+        self.row_checks = []
 
 
 def transient(code, action=""):
@@ -433,17 +435,22 @@ def about_a_resource(code, field_name):
 
 
 def resources_refused(*, fields, resources, tags, code):
-    """Return the indexes of the resources the cloud refuses with `code` on their own.
+    """Return ([indexes], [CallRecord]): the resources the cloud refuses with `code` on their
+    own, and the calls that asked.
 
     The cloud's message may name no resource (or name it in words that change); a dry run of
     each resource alone says which rows of the request the refusal is about, whatever the
     wording. Only asked after a refusal, so at most one call per row (ten at creation).
     """
     if len(resources) == 1:
-        return [0]
-    return [
-        i for i, row in enumerate(resources) if _create_dry_run(fields, [row], tags).code == code
-    ]
+        return [0], []
+    rows, records = [], []
+    for i, row in enumerate(resources):
+        alone = _create_dry_run(fields, [row], tags)
+        records.append(alone.record)
+        if alone.code == code:
+            rows.append(i)
+    return rows, [record for record in records if record is not None]
 
 
 def resource_named(position, row):
@@ -464,7 +471,11 @@ def endpoint_service_dry_run(*, fields, resources, tags):
     """
     result = _create_dry_run(fields, resources, tags)
     if not result.ok and not result.transient and about_a_resource(result.code, result.field):
-        rows = resources_refused(fields=fields, resources=resources, tags=tags, code=result.code)
+        rows, records = resources_refused(
+            fields=fields, resources=resources, tags=tags, code=result.code
+        )
+        if records:
+            result.records = [r.as_dict() for r in (result.record, *records) if r is not None]
         if rows:
             result.message = _blame(result.message, rows, resources)
             result.at_fault = [resources[i] for i in rows]
@@ -698,7 +709,9 @@ def endpoint_service_create(*, fields, resources, tags, client_token):
         return call("CreateVpcEndpointService", request)
     except CloudError as error:
         if not error.transient and about_a_resource(error.code, error.field):
-            rows = resources_refused(fields=fields, resources=resources, tags=tags, code=error.code)
+            rows, error.row_checks = resources_refused(
+                fields=fields, resources=resources, tags=tags, code=error.code
+            )
             if rows:
                 error.message = _blame(error.message, rows, resources)
         raise

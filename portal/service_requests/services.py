@@ -418,7 +418,8 @@ def service_request_dry_run(*, service_request, actor):
     if service_request.kind == Kind.CREATE:
         fields, resources, tags = service_request.create_parameters()
         result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
-        calls = [result.record.as_dict()] if result.record else []
+        # Several calls when the refusal's rows were looked for.
+        calls = result.records or ([result.record.as_dict()] if result.record else [])
     elif service_request.kind == Kind.ADOPT:
         result = cloud.DryRunResult(
             True, "NothingToCheck", "Nothing to ask the cloud: adoption reads the service."
