@@ -319,25 +319,24 @@ def load_balancer_list(request: HttpRequest):
     resource_type = request.GET.get("service_resource_type", "")
     if cloud_budget_spent(request):
         return too_many(request, request.get_full_path())
-    context = {"picker": load_balancer_picker(region_id, resource_type), "form_url": ""}
+    context = {"picker": load_balancer_picker(region_id, resource_type)}
     if request.htmx:
         # The choice is posted with the form the fragment is shown in, to that form's view.
-        current = request.htmx.current_url_abs_path or ""
-        match = _resolved(current.split("?")[0])
-        if match is not None and match.view_name in PICKER_FORMS:
-            context["form_url"] = current.split("?")[0]
+        form_url = _picker_form(request.htmx.current_url_abs_path or "")
         template = "service_requests/request_form.html#lb_picker"
-        return render(request, template, {**context, "in_form": True})
+        return render(request, template, {**context, "in_form": True, "form_url": form_url})
     context["regions"] = cloud.regions()[0]
     context["resource_types"] = ResourceType.choices
     return render(request, "service_requests/load_balancer_list.html", context)
 
 
-def _resolved(path):
+def _picker_form(url):
+    """The path of `url` if it is a form that holds the picker, else ""."""
+    path = url.split("?")[0]
     try:
-        return resolve(path)
+        return path if resolve(path).view_name in PICKER_FORMS else ""
     except Resolver404:
-        return None
+        return ""
 
 
 def _retrying(service_request):
