@@ -112,7 +112,10 @@ def test_permanent_error_fails_with_the_plain_message(requester, simulator):
     request = reload(request)
     assert request.state == State.FAILED
     assert request.error_code == "LoadBalancerNotFound"
-    assert request.error_message == "A load balancer in this request does not exist in this region."
+    assert request.error_message == (
+        "Resource 1 (nlb-hz9999999999999999 in cn-hangzhou-h): "
+        "A load balancer in this request does not exist in this region."
+    )
     assert request.cloud_request_id
     assert simulator.services() == []
 

@@ -235,7 +235,8 @@ def service_request_provision(*, pk, attempt=0):
         )
     except cloud.CloudError as error:
         retry = Step("provision", retry_delay(attempt, error.retry_after), attempt + 1)
-        return _handle_error(pk, error, retry)
+        checks = {"row_checks": [r.as_dict() for r in error.row_checks]} if error.row_checks else {}
+        return _handle_error(pk, error, retry, **checks)
     problem = cloud.answer_problem(record.action, body)
     with transaction.atomic():
         service_request = _locked(pk, earlier=service_request)

@@ -366,6 +366,10 @@ def service_request_clone(*, source, actor):
     return clone
 
 
+# A resource row, as the plan's attach and detach operations hold it.
+RESOURCE_FIELDS = ("resource_type", "resource_id", "zone_id")
+
+
 def dry_run_operations(*, region_id, service_id, operations):
     """Dry-run each operation of a plan in order; return the first refusal, or a pass.
 
@@ -386,7 +390,14 @@ def dry_run_operations(*, region_id, service_id, operations):
         )
         records.append(result.record.as_dict())
         if not result.ok:
-            result.message = f"Step {position + 1} ({op['action']}): {result.message}"
+            step = op["action"]
+            if op["action"] in (plans.ATTACH, plans.DETACH):
+                # Which row of the desired resources (or which one removed) it is about.
+                row = {k: op["params"].get(k) or "" for k in RESOURCE_FIELDS}
+                result.at_fault = [row]
+                where = f" in {row['zone_id']}" if row["zone_id"] else ""
+                step = f"{step} of {row['resource_id']}{where}"
+            result.message = f"Step {position + 1} ({step}): {result.message}"
             if result.code == "EndpointServiceConnectionDependence":
                 result.message += endpoint_services.connected_endpoints(region_id, service_id)
             break
@@ -407,7 +418,8 @@ def service_request_dry_run(*, service_request, actor):
     if service_request.kind == Kind.CREATE:
         fields, resources, tags = service_request.create_parameters()
         result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
-        calls = [result.record.as_dict()] if result.record else []
+        # Several calls when the refusal's rows were looked for.
+        calls = result.records or ([result.record.as_dict()] if result.record else [])
     elif service_request.kind == Kind.ADOPT:
         result = cloud.DryRunResult(
             True, "NothingToCheck", "Nothing to ask the cloud: adoption reads the service."
