@@ -300,7 +300,8 @@ def test_failures_and_outcomes_say_the_reason_and_the_service_name(
     failed = slack.posts[-1].json
     assert failed["text"] == f"Request #{broken.pk} failed"
     body = failed["blocks"][1]["text"]["text"]
-    assert "What the cloud said: A load balancer in this request does not exist" in body
+    assert "What the cloud said: Resource 1 (nlb-hz9999999999999999" in body
+    assert "(LoadBalancerNotFound)" in body
     assert "An approver can retry it" in body
     made = ServiceRequestFactory(requester=requester, state=State.APPROVED)
     with django_capture_on_commit_callbacks(execute=True):
