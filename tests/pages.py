@@ -90,6 +90,15 @@ def wrong_password(page):
     expect(page.locator("main [role=alert]")).to_be_visible()
 
 
+def stale_form(page):
+    """send the form after the session's cookies are gone"""
+    page.context.clear_cookies()
+    page.get_by_label("Username").fill("requester")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#error-page")).to_have_attribute("data-status", "403")
+
+
 def validate_new_request(page):
     """fill the form in, validate (dry run)"""
     page.get_by_label("Region").select_option("cn-hangzhou")
@@ -271,6 +280,7 @@ def visits(w):
     return [
         Visit("anonymous", "/accounts/login/"),
         Visit("anonymous", "/accounts/login/", wrong_password),
+        Visit("anonymous", "/accounts/login/", stale_form),
         *[
             Visit("requester", f"/requests/{pk}/", note=note)
             for note, pk in [
