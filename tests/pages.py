@@ -9,6 +9,7 @@ its visits.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import groupby
 from pathlib import Path
 
@@ -124,6 +125,7 @@ class World:
     pending: int = 0
     changes_requested: int = 0
     failed: int = 0
+    creating: int = 0
     active: int = 0
     rejected: int = 0
     cancelled: int = 0
@@ -265,6 +267,16 @@ def make_world(users):
         error_message="The region's quota of endpoint services is used up.",
         cloud_request_id="5E1B2A3C-0000-4000-8000-000000000001",
     )
+    now = timezone.now()
+    world.creating = request(
+        State.CREATING,
+        service_id="epsrv-axecreating0000000",
+        provisioning_started_at=now,
+        last_cloud_action="GetVpcEndpointServiceAttribute",
+        last_cloud_outcome="Throttling.User",
+        last_cloud_at=now,
+        next_step_at=now + timedelta(seconds=4),
+    )
     world.rejected = request(State.REJECTED)
     world.cancelled = request(State.CANCELLED)
     world.someone_elses = ServiceRequestFactory(
@@ -288,6 +300,7 @@ def visits(w):
                 ("pending", w.pending),
                 ("changes requested", w.changes_requested),
                 ("failed", w.failed),
+                ("creating, the cloud busy", w.creating),
                 ("active", w.active),
                 ("rejected", w.rejected),
                 ("cancelled", w.cancelled),
