@@ -633,12 +633,22 @@ def service_change(request: HttpRequest, service_id):
 
 
 def _request_form(
-    request, service, *, refusal, form_class, template, create, error_field=None, initial=None
+    request,
+    service,
+    *,
+    refusal,
+    form_class,
+    template,
+    create,
+    error_field=None,
+    initial=None,
+    extra=None,
 ):
     """Show a decommission, adoption, access or revoke form; file the request
     (`create(data)`) when valid.
 
-    `action=submit` submits it as well; either way the answer is the request's own page. A
+    `action=submit` submits it as well; either way the answer is the request's own page, and
+    a request already asking the same (a double submit) answers with that request's page. A
     refusal is shown at `error_field` when it is about that field's value.
     """
     if refusal:
@@ -649,6 +659,9 @@ def _request_form(
         if form.is_valid():
             try:
                 service_request = create(form.cleaned_data)
+            except services.AlreadyAsked as error:
+                messages.info(request, str(error))
+                return redirect(error.service_request)
             except services.DecisionRefused as error:
                 if error_field:
                     form.add_error(error_field, str(error))
@@ -662,7 +675,8 @@ def _request_form(
                 return redirect(service_request)
         else:
             status = 400
-    return render(request, template, {"form": form, "service": service}, status=status)
+    context = {"form": form, "service": service, **(extra or {})}
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -678,6 +692,11 @@ def service_decommission(request: HttpRequest, service_id):
         create=lambda data: services.decommission_request_create(
             requester=request.user, service=service, justification=data["justification"]
         ),
+        # What deleting it cuts off, as last read, for the person to weigh before asking.
+        extra={
+            "connected": service.connections.filter(status="Connected", gone=False).count(),
+            "allowed": len(service.allowed_users),
+        },
     )
 
 
