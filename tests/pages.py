@@ -117,6 +117,16 @@ def validate_new_request(page):
     expect(page.locator("[data-dry-run]")).to_be_visible()
 
 
+def open_load_balancer_picker(page):
+    """open the load balancer picker and choose one"""
+    page.get_by_label("Region").select_option("cn-hangzhou")
+    expect(page.locator("#zone-options option[value='cn-hangzhou-h']")).to_have_count(1)
+    page.get_by_label("Service resource type").select_option("nlb")
+    page.get_by_role("button", name="Choose from your load balancers").click()
+    expect(page.locator("#lb-picker input[type=radio]").first).to_be_visible()
+    page.locator("#lb-picker input[type=radio]:enabled").first.check()
+
+
 @dataclass
 class World:
     """What the pages show: requests in each state, services as each role sees them."""
@@ -314,6 +324,10 @@ def visits(w):
         Visit("requester", "/requests/new/"),
         Visit("requester", "/requests/new/", submit),
         Visit("requester", "/requests/new/", validate_new_request),
+        Visit("requester", "/requests/new/", open_load_balancer_picker),
+        Visit(
+            "requester", "/requests/load-balancers/?region_id=cn-hangzhou&service_resource_type=alb"
+        ),
         Visit("requester", f"/requests/{w.draft}/edit/"),
         Visit(
             "requester",
