@@ -9,6 +9,7 @@ urlpatterns = [
     path("requests/new/", views.request_new, name="new"),
     path("requests/<int:pk>/", views.request_detail, name="detail"),
     path("requests/<int:pk>/status/", views.request_status, name="status"),
+    path("requests/<int:pk>/calls/", views.request_calls, name="calls"),
     path("requests/<int:pk>/edit/", views.request_edit, name="edit"),
     path("requests/<int:pk>/submit/", views.request_submit, name="submit"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="cancel"),
