@@ -10,8 +10,9 @@ page's worth; the query also counts the calls it leaves out.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, F, Q, Subquery
 from django.db.models.fields.json import KT, KeyTransform
+from django.db.models.functions import Coalesce
 
 from portal.audit.models import AuditEvent
 from portal.cloud import services as cloud
@@ -89,28 +90,38 @@ class StepLog:
 
 def _call_events(service_request, before=None):
     """The newest events that begin a step or carry calls, each with the count of all the
-    calls (the window is counted before the limit)."""
-    events = AuditEvent.objects.filter(request=service_request).filter(
-        Q(action__in=(*CALL_EVENTS, *NOTES, "created")) | ~Q(from_state=F("to_state"))
-    )
+    events with calls (a subquery run once: the rows themselves stop at the limit)."""
+    events = AuditEvent.objects.filter(request=service_request)
     if before is not None:
         events = events.filter(seq__lt=before)
-    is_call = Q(action__in=CALL_EVENTS)
-    return events.order_by("-seq").values(
-        "seq",
-        "created_at",
-        "action",
-        "from_state",
-        "to_state",
-        "actor_id",
-        "actor_name",
-        operation=KT("details__operation"),
-        code=KT("details__code"),
-        already_done=KT("details__already_done"),
-        calls=KeyTransform("cloud_calls", "details"),
-        calls_in_all=Window(Count("pk", filter=is_call)),
-        **{f"call_{key}": KT(f"details__cloud_call__{key}") for key in CALL_KEYS},
-    )[:STEP_LOG_EVENTS]
+    all_calls = (
+        events.filter(action__in=CALL_EVENTS)
+        .order_by()
+        .values("request")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        events.filter(
+            Q(action__in=(*CALL_EVENTS, *NOTES, "created")) | ~Q(from_state=F("to_state"))
+        )
+        .order_by("-seq")
+        .values(
+            "seq",
+            "created_at",
+            "action",
+            "from_state",
+            "to_state",
+            "actor_id",
+            "actor_name",
+            operation=KT("details__operation"),
+            code=KT("details__code"),
+            already_done=KT("details__already_done"),
+            calls=KeyTransform("cloud_calls", "details"),
+            calls_in_all=Coalesce(Subquery(all_calls), 0),
+            **{f"call_{key}": KT(f"details__cloud_call__{key}") for key in CALL_KEYS},
+        )[:STEP_LOG_EVENTS]
+    )
 
 
 def _calls(row):
