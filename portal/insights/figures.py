@@ -1,0 +1,302 @@
+"""The insights' figures, each from one aggregated query: nothing loads requests into Python.
+
+Per week means per week starting Monday (TruncWeek, in the portal's time zone). Lead-time
+percentiles are PostgreSQL's `percentile_cont` (linear interpolation between the two nearest
+ranks); SQLite has no such aggregate, so there the same interpolation is done on the two
+ranks around each percentile, which a window query picks out: at most four rows a week
+come back, however many requests the week holds.
+"""
+
+import math
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Aggregate, Case, Count, F, FloatField, Func, Q, When, Window
+from django.db.models.functions import RowNumber, TruncWeek
+from django.utils import timezone
+
+from portal.endpoint_services.models import EndpointService, ServiceStatus
+from portal.service_requests.models import ServiceRequest, State
+
+# What became of the requests created in a week, in the order the stacked bars show it.
+OUTCOMES = [
+    ("done", "Active or applied", (State.ACTIVE, State.APPLIED)),
+    (
+        "in_progress",
+        "Approved, in the cloud",
+        (State.APPROVED, State.PROVISIONING, State.CREATING, State.APPLYING),
+    ),
+    (
+        "waiting",
+        "Waiting for a decision or edits",
+        (State.PENDING_APPROVAL, State.CHANGES_REQUESTED),
+    ),
+    ("rejected", "Rejected", (State.REJECTED,)),
+    ("cancelled", "Cancelled", (State.CANCELLED,)),
+    ("failed", "Failed", (State.FAILED,)),
+    ("draft", "Draft", (State.DRAFT,)),
+]
+DONE = (State.ACTIVE, State.APPLIED)
+PERCENTILES = (0.5, 0.9)
+# (label, waiting at least, less than) since the last submission.
+AGE_BUCKETS = [
+    ("Under a day", timedelta(0), timedelta(days=1)),
+    ("1 to 3 days", timedelta(days=1), timedelta(days=3)),
+    ("3 to 7 days", timedelta(days=3), timedelta(days=7)),
+    ("1 to 2 weeks", timedelta(days=7), timedelta(days=14)),
+    ("Over 2 weeks", timedelta(days=14), None),
+]
+# The failure chart names this many codes; the rest are summed as "other codes".
+FAILURE_CODES_SHOWN = 12
+
+
+class Seconds(Func):
+    """The seconds from `start` to `end`, as a float (NULL if either is NULL)."""
+
+    output_field = FloatField()
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
+    arg_joiner = " - "
+
+    def __init__(self, end, start):
+        super().__init__(end, start)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django keeps datetimes as ISO text in UTC on SQLite; julianday() reads it.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression); NULLs skipped."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)r) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def figures(*, start, end):
+    """Every figure for the weeks from the one of `start` to the one of `end` (dates).
+
+    Kept in the shared cache for INSIGHTS_CACHE_SECONDS (0: not kept); "as_of" says when
+    they were computed.
+    """
+    since, until = week_bounds(start, end)
+    key = f"insights:figures:{since:%Y-%m-%d}:{until:%Y-%m-%d}"
+    keep = settings.INSIGHTS_CACHE_SECONDS
+    found = cache.get(key) if keep else None
+    if found is None:
+        now = timezone.now()
+        found = {
+            "as_of": now,
+            "since": since.date(),
+            "until": (until - timedelta(days=1)).date(),
+            "outcomes": outcomes_by_week(since, until),
+            "lead_times": lead_times_by_week(since, until),
+            "pending": pending_by_age(now),
+            "failures": failures_by_code(since, until),
+            "services": services_by_region(),
+        }
+        if keep:
+            cache.set(key, found, keep)
+    return found
+
+
+def week_bounds(start, end):
+    """Return the aware datetimes from the Monday of `start` to the Monday after `end`."""
+    first = start - timedelta(days=start.weekday())
+    after = end - timedelta(days=end.weekday()) + timedelta(days=7)
+    zone = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(first, time.min), zone),
+        timezone.make_aware(datetime.combine(after, time.min), zone),
+    )
+
+
+def _weeks(since, until):
+    weeks, day = [], since.date()
+    while day < until.date():
+        weeks.append(day)
+        day += timedelta(days=7)
+    return weeks
+
+
+def _day(value):
+    """TruncWeek's value as the Monday's date (a datetime on PostgreSQL and SQLite alike)."""
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value
+
+
+def outcomes_by_week(since, until):
+    """Requests created each week, counted by what became of them."""
+    rows = (
+        ServiceRequest.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(week=TruncWeek("created_at"))
+        .values("week")
+        .annotate(
+            **{key: Count("pk", filter=Q(state__in=states)) for key, _label, states in OUTCOMES}
+        )
+        .order_by("week")
+    )
+    counted = {_day(row.pop("week")): row for row in rows}
+    rows = []
+    for week in _weeks(since, until):
+        counts = [counted.get(week, {}).get(key, 0) for key, _label, _states in OUTCOMES]
+        rows.append({"week": week, "counts": counts, "total": sum(counts)})
+    return rows
+
+
+def lead_times_by_week(since, until):
+    """p50 and p90, in seconds, by the week of the decision, of two lead times:
+
+    - decision: from the last submission to the decision (approval, rejection or send-back);
+    - delivery: from the approval to active or applied, for requests that got there.
+
+    Each request counts once, with its last submission and decision (a request sent back
+    and resubmitted counts with its latest round).
+    """
+    decided = ServiceRequest.objects.filter(
+        decided_at__gte=since, decided_at__lt=until, submitted_at__lte=F("decided_at")
+    )
+    series = {
+        "decision": Seconds("decided_at", "submitted_at"),
+        "delivery": Case(
+            When(
+                state__in=DONE,
+                state_changed_at__gte=F("decided_at"),
+                then=Seconds("state_changed_at", "decided_at"),
+            )
+        ),
+    }
+    if connection.vendor == "postgresql":
+        found = _percentiles_aggregated(decided, series)
+    else:
+        found = _percentiles_ranked(decided, series)
+    empty = {"n": 0, **{p: None for p in PERCENTILES}}
+    return {
+        name: [
+            {"week": week, **found.get(name, {}).get(week, empty)} for week in _weeks(since, until)
+        ]
+        for name in series
+    }
+
+
+def _percentiles_aggregated(queryset, series):
+    aggregates = {}
+    for name, value in series.items():
+        aggregates[f"{name}_n"] = Count(value)
+        for p in PERCENTILES:
+            aggregates[f"{name}_{p}"] = PercentileCont(value, p)
+    found = defaultdict(dict)
+    rows = (
+        queryset.annotate(week=TruncWeek("decided_at"))
+        .values("week")
+        .annotate(**aggregates)
+        .order_by("week")
+    )
+    for row in rows:
+        week = _day(row["week"])
+        for name in series:
+            found[name][week] = {
+                "n": row[f"{name}_n"],
+                **{p: row[f"{name}_{p}"] for p in PERCENTILES},
+            }
+    return found
+
+
+def _percentiles_ranked(queryset, series):
+    """percentile_cont without the aggregate: per series, one query returns only the values
+    at the ranks around each percentile (rank r with p(n-1) < r - 1 <= p(n-1) + 1)."""
+    found = defaultdict(dict)
+    for name, value in series.items():
+        ranked = (
+            queryset.annotate(week=TruncWeek("decided_at"), value=value)
+            .filter(value__isnull=False)
+            .annotate(
+                rank=Window(RowNumber(), partition_by=F("week"), order_by=F("value").asc()),
+                size=Window(Count("pk"), partition_by=F("week")),
+            )
+        )
+        around = Q()
+        for p in PERCENTILES:
+            position = p * (F("size") - 1)
+            around |= Q(rank__gt=position, rank__lte=position + 2)
+        ranks = defaultdict(dict)
+        sizes = {}
+        for week, rank, size, seconds in ranked.filter(around).values_list(
+            "week", "rank", "size", "value"
+        ):
+            ranks[_day(week)][rank] = seconds
+            sizes[_day(week)] = size
+        for week, values in ranks.items():
+            size = sizes[week]
+            found[name][week] = {
+                "n": size,
+                **{p: _between(values, p * (size - 1)) for p in PERCENTILES},
+            }
+    return found
+
+
+def _between(values, position):
+    """Interpolate at `position` (0-based) between the ranked values around it, as
+    percentile_cont does; `values` maps 1-based ranks to values."""
+    low = math.floor(position)
+    below = values[low + 1]
+    above = values.get(low + 2, below)
+    return below + (position - low) * (above - below)
+
+
+def pending_by_age(now):
+    """Requests waiting for approval now, by how long since their last submission."""
+    counts = ServiceRequest.objects.filter(state=State.PENDING_APPROVAL).aggregate(
+        **{
+            str(n): Count(
+                "pk",
+                filter=(Q(submitted_at__lte=now - least) if least else Q())
+                & (Q(submitted_at__gt=now - most) if most else Q()),
+            )
+            for n, (_label, least, most) in enumerate(AGE_BUCKETS)
+        }
+    )
+    return [(label, counts[str(n)]) for n, (label, _least, _most) in enumerate(AGE_BUCKETS)]
+
+
+def failures_by_code(since, until):
+    """Requests that failed in the range (and are still failed), by the cloud's error code;
+    the codes past the first FAILURE_CODES_SHOWN summed as one row."""
+    rows = list(
+        ServiceRequest.objects.filter(
+            state=State.FAILED, state_changed_at__gte=since, state_changed_at__lt=until
+        )
+        .values_list("error_code")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "error_code")
+    )
+    shown = [(code or "(no code)", n) for code, n in rows[:FAILURE_CODES_SHOWN]]
+    rest = sum(n for _code, n in rows[FAILURE_CODES_SHOWN:])
+    return shown + ([("Other codes", rest)] if rest else [])
+
+
+def services_by_region():
+    """Every service record, by region, counted by status (in ServiceStatus's order)."""
+    counted = defaultdict(dict)
+    for region_id, status, n in (
+        EndpointService.objects.values_list("region_id", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        counted[region_id][status] = n
+    rows = []
+    for region_id in sorted(counted):
+        counts = [counted[region_id].get(status, 0) for status in ServiceStatus]
+        rows.append({"region": region_id, "counts": counts, "total": sum(counts)})
+    return rows
