@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -362,3 +363,17 @@ def test_an_approver_who_is_also_a_requester_sees_only_counts(login, approver):
     page = login(approver).get("/insights/", RANGE).content.decode()
     assert "Secret project" not in page
     assert "someone-else" not in page
+
+
+def test_the_generated_history_spreads_over_the_year(db):
+    """What the benchmark and the screenshot show: creation times over a year, and outcomes
+    after their decisions."""
+    from django.core.management import call_command
+
+    call_command("generate_history", requests=200, batch=100, seed=3)
+    now = timezone.now()
+    created = ServiceRequest.objects.values_list("created_at", flat=True)
+    assert min(created) < now - timedelta(days=200)
+    assert max(created) > now - timedelta(days=100)
+    active = ServiceRequest.objects.filter(state=State.ACTIVE)
+    assert active.filter(state_changed_at__gt=F("decided_at")).count() == active.count() > 50

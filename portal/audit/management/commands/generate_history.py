@@ -145,8 +145,12 @@ class Command(BaseCommand):
                 request.error_code, request.error_message = rng.choice(FAILURES)
                 request.cloud_request_id = request_id()
             requests.append(request)
+        created = [request.created_at for request in requests]
         ServiceRequest.objects.bulk_create(requests)
-        # auto_now_add ignores the value given: put the generated creation times back.
+        # auto_now_add set every instance's creation time to now: put the generated ones back
+        # (the events below start from them; bulk_update saves them).
+        for request, at in zip(requests, created, strict=True):
+            request.created_at = at
         resources, tags, approvals, events = [], [], [], []
         for request in requests:
             zones = ZONES[request.region_id]
