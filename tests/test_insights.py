@@ -377,3 +377,15 @@ def test_the_generated_history_spreads_over_the_year(db):
     assert max(created) > now - timedelta(days=100)
     active = ServiceRequest.objects.filter(state=State.ACTIVE)
     assert active.filter(state_changed_at__gt=F("decided_at")).count() == active.count() > 50
+
+
+def test_weeks_are_the_portals_time_zones(login, approver, requester, settings):
+    """Sunday 20:00 UTC is Monday 04:00 in Shanghai: the next week there."""
+    settings.TIME_ZONE = "Asia/Shanghai"
+    sunday_evening = at((3, 9), 20)
+    made(requester, State.REJECTED, sunday_evening, submitted=sunday_evening,
+         decided=sunday_evening + timedelta(minutes=5))  # fmt: skip
+    found = login(approver).get("/insights/", {"start": "2025-03-03", "end": "2025-03-16"})
+    found = found.context["found"]
+    assert [row["total"] for row in found["outcomes"]] == [0, 1]
+    assert [row["n"] for row in found["lead_times"]["decision"]] == [0, 1]

@@ -28,5 +28,6 @@ from tests.test_insights import (  # noqa: E402, F401
     test_percentiles_are_percentile_cont_for_any_week,
     test_queries_do_not_grow_with_requests,
     test_the_tables_say_what_the_charts_draw,
+    test_weeks_are_the_portals_time_zones,
     test_weeks_without_requests_are_zero_rows,
 )

@@ -1,6 +1,6 @@
 """The insights' figures, each from one aggregated query: nothing loads requests into Python.
 
-Per week means per week starting Monday (TruncWeek, in the portal's time zone). Lead-time
+Per week means per week starting Monday, in the portal's time zone (`WeekStart`). Lead-time
 percentiles are PostgreSQL's `percentile_cont` (linear interpolation between the two nearest
 ranks); SQLite has no such aggregate, so there the same interpolation is done on the two
 ranks around each percentile, which a window query picks out: at most four rows a week
@@ -14,8 +14,19 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, Case, Count, F, FloatField, Func, Q, When, Window
-from django.db.models.functions import RowNumber, TruncWeek
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    DateField,
+    F,
+    FloatField,
+    Func,
+    Q,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from portal.endpoint_services.models import EndpointService, ServiceStatus
@@ -51,6 +62,28 @@ AGE_BUCKETS = [
 ]
 # The failure chart names this many codes; the rest are summed as "other codes".
 FAILURE_CODES_SHOWN = 12
+
+
+class WeekStart(Func):
+    """The date of the Monday that starts the week of a datetime, in the current time zone.
+
+    Django's TruncWeek calls a Python function for every row on SQLite; this is SQLite's own
+    date(), shifted by the zone's UTC offset of today (exact in UTC, the default; a zone with
+    summer time can put a request made within an hour of midnight on Monday in the next or
+    previous week).
+    """
+
+    output_field = DateField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        zone = timezone.get_current_timezone_name()
+        return f"(DATE_TRUNC('week', {sql} AT TIME ZONE %s))::date", (*params, zone)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        offset = timezone.localtime().utcoffset().total_seconds()
+        return f"date({sql}, %s, '-6 days', 'weekday 1')", (*params, f"{offset:+.0f} seconds")
 
 
 class Seconds(Func):
@@ -131,23 +164,18 @@ def _weeks(since, until):
     return weeks
 
 
-def _day(value):
-    """TruncWeek's value as the Monday's date (a datetime on PostgreSQL and SQLite alike)."""
-    return timezone.localtime(value).date() if isinstance(value, datetime) else value
-
-
 def outcomes_by_week(since, until):
     """Requests created each week, counted by what became of them."""
     rows = (
         ServiceRequest.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(week=TruncWeek("created_at"))
+        .annotate(week=WeekStart("created_at"))
         .values("week")
         .annotate(
             **{key: Count("pk", filter=Q(state__in=states)) for key, _label, states in OUTCOMES}
         )
         .order_by("week")
     )
-    counted = {_day(row.pop("week")): row for row in rows}
+    counted = {row.pop("week"): row for row in rows}
     rows = []
     for week in _weeks(since, until):
         counts = [counted.get(week, {}).get(key, 0) for key, _label, _states in OUTCOMES]
@@ -166,7 +194,7 @@ def lead_times_by_week(since, until):
     """
     decided = ServiceRequest.objects.filter(
         decided_at__gte=since, decided_at__lt=until, submitted_at__lte=F("decided_at")
-    )
+    ).order_by()
     series = {
         "decision": Seconds("decided_at", "submitted_at"),
         "delivery": Case(
@@ -198,13 +226,13 @@ def _percentiles_aggregated(queryset, series):
             aggregates[f"{name}_{p}"] = PercentileCont(value, p)
     found = defaultdict(dict)
     rows = (
-        queryset.annotate(week=TruncWeek("decided_at"))
+        queryset.annotate(week=WeekStart("decided_at"))
         .values("week")
         .annotate(**aggregates)
         .order_by("week")
     )
     for row in rows:
-        week = _day(row["week"])
+        week = row["week"]
         for name in series:
             found[name][week] = {
                 "n": row[f"{name}_n"],
@@ -219,7 +247,7 @@ def _percentiles_ranked(queryset, series):
     found = defaultdict(dict)
     for name, value in series.items():
         ranked = (
-            queryset.annotate(week=TruncWeek("decided_at"), value=value)
+            queryset.annotate(week=WeekStart("decided_at"), value=value)
             .filter(value__isnull=False)
             .annotate(
                 rank=Window(RowNumber(), partition_by=F("week"), order_by=F("value").asc()),
@@ -235,8 +263,8 @@ def _percentiles_ranked(queryset, series):
         for week, rank, size, seconds in ranked.filter(around).values_list(
             "week", "rank", "size", "value"
         ):
-            ranks[_day(week)][rank] = seconds
-            sizes[_day(week)] = size
+            ranks[week][rank] = seconds
+            sizes[week] = size
         for week, values in ranks.items():
             size = sizes[week]
             found[name][week] = {
