@@ -134,7 +134,7 @@ def rounded(lead_times):
 def test_each_figure_of_a_known_history(login, approver, history):
     response = login(approver).get("/insights/", RANGE)
     assert response.status_code == 200
-    found = response.context["found"]
+    found = response.context["shown"]["found"]
     assert (found["since"], found["until"]) == (WEEK_A, date(2025, 3, 16))
     assert found["outcomes"] == EXPECTED_OUTCOMES
     assert rounded(found["lead_times"]) == rounded(EXPECTED_LEAD_TIMES)
@@ -207,7 +207,7 @@ def test_percentiles_are_percentile_cont_for_any_week(requester, minutes):
 
 def test_weeks_without_requests_are_zero_rows(login, approver, history):
     found = login(approver).get("/insights/", {"start": "2025-03-17", "end": "2025-03-23"})
-    found = found.context["found"]
+    found = found.context["shown"]["found"]
     assert found["outcomes"] == [{"week": date(2025, 3, 17), "counts": [0] * 7, "total": 0}]
     assert found["lead_times"]["delivery"] == [
         {"week": date(2025, 3, 17), "n": 0, 0.5: None, 0.9: None}
@@ -219,7 +219,7 @@ def test_weeks_without_requests_are_zero_rows(login, approver, history):
 
 def test_the_default_is_the_last_twelve_weeks(login, approver):
     response = login(approver).get("/insights/")
-    found = response.context["found"]
+    found = response.context["shown"]["found"]
     today = timezone.localdate()
     assert found["until"] == today - timedelta(days=today.weekday()) + timedelta(days=6)
     assert found["since"] == found["until"] - timedelta(days=12 * 7 - 1)
@@ -233,7 +233,7 @@ def test_the_default_is_the_last_twelve_weeks(login, approver):
 def test_an_end_before_the_start_is_an_error_at_the_end(login, approver):
     response = login(approver).get("/insights/", {"start": "2025-03-10", "end": "2025-03-01"})
     assert response.status_code == 200
-    assert response.context["found"] is None
+    assert response.context.get("shown") is None
     assert response.context["form"].errors == {"end": ["Choose an end on or after the start."]}
     page = response.content.decode()
     assert 'value="2025-03-10"' in page and 'value="2025-03-01"' in page
@@ -251,13 +251,15 @@ def test_an_end_before_the_start_is_an_error_at_the_end(login, approver):
 )
 def test_bad_ranges_are_errors_at_their_field(login, approver, query, field):
     response = login(approver).get("/insights/", query)
-    assert response.context["found"] is None
+    assert response.context.get("shown") is None
     assert list(response.context["form"].errors) == [field]
 
 
 def test_a_start_alone_runs_to_today(login, approver):
     start = timezone.localdate() - timedelta(days=20)
-    found = login(approver).get("/insights/", {"start": start.isoformat()}).context["found"]
+    found = (
+        login(approver).get("/insights/", {"start": start.isoformat()}).context["shown"]["found"]
+    )
     assert found["since"] == start - timedelta(days=start.weekday())
     assert len(found["outcomes"]) in (3, 4)
 
@@ -299,6 +301,8 @@ def _queries(client, settings):
     client.get("/insights/", query)
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/insights/", query).status_code == 200
+    grouped = [q for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(grouped) >= 3, "outcomes, failures and services (and lead times), computed again"
     return len(queries)
 
 
@@ -331,22 +335,34 @@ def test_queries_do_not_grow_with_requests(login, approver, requester, settings)
     assert _queries(client, settings) == few
 
 
-def test_figures_are_kept_in_the_cache_and_say_since_when(login, approver, requester, settings):
+def _figures_of(page):
+    return page[page.index('id="as-of"') : page.index('<script src="/static/vendor/chartjs')]
+
+
+def test_figures_are_kept_in_the_cache_and_say_since_when(
+    login, approver, auditor, requester, settings
+):
     settings.INSIGHTS_CACHE_SECONDS = 300
     client = login(approver)
     first = client.get("/insights/", RANGE)
-    as_of = first.context["found"]["as_of"]
-    assert f"Figures as of {as_of:%H:%M} UTC; kept for 5 minutes" in first.content.decode()
+    as_of = first.context["shown"]["found"]["as_of"]
+    page = first.content.decode()
+    assert f"Figures as of {as_of:%H:%M} UTC; kept for 5 minutes" in page
     made(requester, State.DRAFT, at((3, 4), 9))
     with CaptureQueriesContext(connection) as queries:
-        again = client.get("/insights/", RANGE)
-    assert again.context["found"]["as_of"] == as_of
-    assert again.context["found"]["outcomes"][0]["total"] == 0
-    assert not [q for q in queries.captured_queries if "service_requests_servicerequest" in q["sql"]
-                and "COUNT" in q["sql"].upper() and "GROUP BY" in q["sql"].upper()]  # fmt: skip
-    # Another range is other figures, computed now.
+        again = client.get("/insights/", RANGE).content.decode()
+    assert _figures_of(again) == _figures_of(page)
+    assert not [
+        q for q in queries.captured_queries if "service_requests_servicerequest" in q["sql"]
+    ]
+    assert 'href="/approvals/">the queue</a>' in again
+    # Another range is other figures, computed now; so is the same range for an auditor, whose
+    # page has no link to the approvers' queue.
     other = client.get("/insights/", {"start": "2025-03-03", "end": "2025-03-09"})
-    assert other.context["found"]["outcomes"][0]["total"] == 1
+    assert other.context["shown"]["found"]["outcomes"][0]["total"] == 1
+    audited = login(auditor).get("/insights/", RANGE)
+    assert audited.context["shown"]["found"]["outcomes"][0]["total"] == 1
+    assert "the queue</a>" not in audited.content.decode()
 
 
 def test_nobody_else_sees_the_link(login, requester, approver, auditor):
@@ -386,6 +402,6 @@ def test_weeks_are_the_portals_time_zones(login, approver, requester, settings):
     made(requester, State.REJECTED, sunday_evening, submitted=sunday_evening,
          decided=sunday_evening + timedelta(minutes=5))  # fmt: skip
     found = login(approver).get("/insights/", {"start": "2025-03-03", "end": "2025-03-16"})
-    found = found.context["found"]
+    found = found.context["shown"]["found"]
     assert [row["total"] for row in found["outcomes"]] == [0, 1]
     assert [row["n"] for row in found["lead_times"]["decision"]] == [0, 1]

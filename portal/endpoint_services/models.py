@@ -108,10 +108,11 @@ class EndpointService(AuditedSubject):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="service_created_idx"),
             models.Index(fields=["owner", "-created_at"], name="service_owner_idx"),
-            # With the status: the insights' services by region and status read only this index.
-            models.Index(fields=["region_id", "-created_at", "status"], name="service_region_idx"),
+            models.Index(fields=["region_id", "-created_at"], name="service_region_idx"),
             models.Index(fields=["status", "-created_at"], name="service_status_idx"),
             models.Index(fields=["managed", "region_id"], name="service_managed_idx"),
+            # The insights' services by region and status: read in this index's order, counted.
+            models.Index(fields=["region_id", "status"], name="service_region_status_idx"),
         ]
 
     def __str__(self):

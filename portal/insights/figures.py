@@ -12,8 +12,6 @@ import math
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -118,30 +116,20 @@ class PercentileCont(Aggregate):
 
 
 def figures(*, start, end):
-    """Every figure for the weeks from the one of `start` to the one of `end` (dates).
-
-    Kept in the shared cache for INSIGHTS_CACHE_SECONDS (0: not kept); "as_of" says when
-    they were computed.
-    """
+    """Every figure for the weeks from the one of `start` to the one of `end` (dates), as of
+    now (the page keeps them, rendered, for INSIGHTS_CACHE_SECONDS)."""
     since, until = week_bounds(start, end)
-    key = f"insights:figures:{since:%Y-%m-%d}:{until:%Y-%m-%d}"
-    keep = settings.INSIGHTS_CACHE_SECONDS
-    found = cache.get(key) if keep else None
-    if found is None:
-        now = timezone.now()
-        found = {
-            "as_of": now,
-            "since": since.date(),
-            "until": (until - timedelta(days=1)).date(),
-            "outcomes": outcomes_by_week(since, until),
-            "lead_times": lead_times_by_week(since, until),
-            "pending": pending_by_age(now),
-            "failures": failures_by_code(since, until),
-            "services": services_by_region(),
-        }
-        if keep:
-            cache.set(key, found, keep)
-    return found
+    now = timezone.now()
+    return {
+        "as_of": now,
+        "since": since.date(),
+        "until": (until - timedelta(days=1)).date(),
+        "outcomes": outcomes_by_week(since, until),
+        "lead_times": lead_times_by_week(since, until),
+        "pending": pending_by_age(now),
+        "failures": failures_by_code(since, until),
+        "services": services_by_region(),
+    }
 
 
 def week_bounds(start, end):
@@ -172,7 +160,7 @@ def outcomes_by_week(since, until):
         .annotate(
             **{key: Count("pk", filter=Q(state__in=states)) for key, _label, states in OUTCOMES}
         )
-        .order_by("week")
+        .order_by()
     )
     counted = {row.pop("week"): row for row in rows}
     rows = []
@@ -228,7 +216,7 @@ def _percentiles_aggregated(queryset, series):
         queryset.annotate(week=WeekStart("decided_at"))
         .values("week")
         .annotate(**aggregates)
-        .order_by("week")
+        .order_by()
     )
     for row in rows:
         week = row["week"]

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from portal.endpoint_services.models import ServiceStatus
@@ -23,22 +24,28 @@ def dashboard(request: HttpRequest):
     if not policy.sees_insights(request.user):
         raise PermissionDenied("Insights are for approvers, auditors and administrators.")
     form = RangeForm(request.GET or None, today=timezone.localdate())
-    found = None
+    context = {"form": form, "default_weeks": DEFAULT_WEEKS}
     if not form.is_bound or form.is_valid():
         start, end = form.range()
-        found = figures.figures(start=start, end=end)
-    context = {
-        "form": form,
+        context |= {
+            "weeks": figures.week_bounds(start, end),
+            "kept_seconds": settings.INSIGHTS_CACHE_SECONDS,
+            "kept": _kept(settings.INSIGHTS_CACHE_SECONDS),
+            # Computed only when the page's cached figures are missing or stale.
+            "shown": SimpleLazyObject(lambda: _shown(figures.figures(start=start, end=end))),
+        }
+    return render(request, "insights/dashboard.html", context)
+
+
+def _shown(found):
+    lead_times = _lead_times(found["lead_times"])
+    return {
         "found": found,
-        "kept": _kept(settings.INSIGHTS_CACHE_SECONDS),
-        "default_weeks": DEFAULT_WEEKS,
+        "lead_times": lead_times,
+        "charts": _charts(found, lead_times),
         "outcomes": [label for _key, label, _states in figures.OUTCOMES],
         "statuses": ServiceStatus.labels,
     }
-    if found:
-        context["lead_times"] = _lead_times(found["lead_times"])
-        context["charts"] = _charts(found, context["lead_times"])
-    return render(request, "insights/dashboard.html", context)
 
 
 def _lead_times(weeks_by_series):
