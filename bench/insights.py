@@ -6,7 +6,7 @@ per-round ratios), with DEBUG=false, the same superuser on both sides, after VAC
   (INSIGHTS_CACHE_SECONDS=0) against /audit/ (aim: <= 0.5x);
 - warm: /insights/ with its figures from the cache, as people get them but the first in
   five minutes, against /audit/;
-- cold over a whole year (52 weeks, every figure over about 25,000 decisions), for scale;
+- cold over a whole year (52 weeks: about 95,000 requests), for scale;
 then the time of each figure's query alone.
 
     .venv/bin/python bench/insights.py                       # SQLite, var/bench-insights.sqlite3
