@@ -405,3 +405,15 @@ def test_weeks_are_the_portals_time_zones(login, approver, requester, settings):
     found = found.context["shown"]["found"]
     assert [row["total"] for row in found["outcomes"]] == [0, 1]
     assert [row["n"] for row in found["lead_times"]["decision"]] == [0, 1]
+
+
+def test_what_the_cloud_says_is_shown_as_text(login, approver, requester):
+    """An error code and a region are the cloud's words: escaped in the tables and the JSON."""
+    evil = '<img src=x onerror="alert(1)">'
+    made(requester, State.FAILED, at((3, 4)), submitted=at((3, 4)), decided=at((3, 4), 1),
+         changed=at((3, 4), 2), error_code=evil)  # fmt: skip
+    EndpointService.objects.create(service_id="epsrv-evil", region_id=evil, owner=requester)
+    page = login(approver).get("/insights/", RANGE).content.decode()
+    assert evil not in page
+    assert "<code>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</code>" in page
+    assert '"\\u003Cimg src=x onerror=\\"alert(1)\\"\\u003E"' in page
