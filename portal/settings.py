@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "portal.endpoint_services",
     "portal.service_requests",
     "portal.provisioning",
+    "portal.insights",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +107,8 @@ CLOUD_ACTIONS_PER_MINUTE = env.int("CLOUD_ACTIONS_PER_MINUTE", default=20)
 # django-ratelimit counts in the cache: Django's own Redis cache is atomic (it does not list
 # it); the embedded default's per-process memory is enough on one laptop, and nowhere else.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + (["django_ratelimit.E003"] if DEBUG else [])
+# How long the insights' figures are kept in the cache before they are computed again (0: never).
+INSIGHTS_CACHE_SECONDS = env.int("INSIGHTS_CACHE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", include("portal.audit.urls")),
     path("services/", include("portal.endpoint_services.urls")),
+    path("insights/", include("portal.insights.urls")),
     path("", include("portal.service_requests.urls")),
 ]

@@ -260,6 +260,17 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
+    "insights:dashboard": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (200, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
     "endpoint_services:list": (None, everyone(200, 405)),
     "endpoint_services:unmanaged": (
         None,

@@ -57,6 +57,11 @@ def is_auditor(user):
     return user.is_authenticated and (user.is_superuser or in_group(user, AUDITORS_GROUP))
 
 
+def sees_insights(user):
+    """Approvers, auditors and admins see the portal's figures (counts and lead times)."""
+    return is_approver(user) or is_auditor(user)
+
+
 def is_read_only(user):
     """Auditors who hold no other role read everything and change nothing."""
     return is_auditor(user) and not user.is_superuser and not in_group(user, APPROVERS_GROUP)
