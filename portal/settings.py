@@ -307,3 +307,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": AUDIT_CHECKPOINT_EVERY,
     },
 }
+if INSIGHTS_CACHE_SECONDS:
+    # The default weeks' figures are computed ahead of the page, before they expire.
+    CELERY_BEAT_SCHEDULE["insights-refresh"] = {
+        "task": "portal.insights.tasks.refresh_insights",
+        "schedule": max(INSIGHTS_CACHE_SECONDS // 2, 30),
+    }

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from portal.endpoint_services.models import EndpointService
 from portal.insights import figures
+from portal.insights.forms import RangeForm
+from portal.insights.tasks import refresh_insights
 from portal.service_requests.models import Kind, ServiceRequest, State
 from tests.factories import ServiceRequestFactory, UserFactory
 
@@ -356,13 +358,33 @@ def test_figures_are_kept_in_the_cache_and_say_since_when(
         q for q in queries.captured_queries if "service_requests_servicerequest" in q["sql"]
     ]
     assert 'href="/approvals/">the queue</a>' in again
-    # Another range is other figures, computed now; so is the same range for an auditor, whose
-    # page has no link to the approvers' queue.
+    # Another range is other figures, computed now; the same range for an auditor is the same
+    # figures (kept once for everyone), on a page with no link to the approvers' queue.
     other = client.get("/insights/", {"start": "2025-03-03", "end": "2025-03-09"})
     assert other.context["shown"]["found"]["outcomes"][0]["total"] == 1
     audited = login(auditor).get("/insights/", RANGE)
-    assert audited.context["shown"]["found"]["outcomes"][0]["total"] == 1
+    assert audited.context["shown"]["found"]["as_of"] == as_of
     assert "the queue</a>" not in audited.content.decode()
+
+
+def _default_weeks():
+    start, end = RangeForm(today=timezone.localdate()).range()
+    return {"start": start, "end": end}
+
+
+def test_beat_computes_the_default_weeks_before_anyone_asks(login, approver, requester, settings):
+    settings.INSIGHTS_CACHE_SECONDS = 300
+    assert settings.CELERY_BEAT_SCHEDULE["insights-refresh"]["schedule"] == 150
+    made(requester, State.DRAFT, timezone.now())
+    refresh_insights()
+    with CaptureQueriesContext(connection) as queries:
+        page = login(approver).get("/insights/")
+    assert page.context["shown"]["found"]["outcomes"][-1]["total"] == 1
+    assert not [q for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+    # Refreshed, the figures are computed again: what happened since is in them.
+    made(requester, State.DRAFT, timezone.now())
+    refresh_insights()
+    assert figures.kept(**_default_weeks())["outcomes"][-1]["total"] == 2
 
 
 def test_nobody_else_sees_the_link(login, requester, approver, auditor):

@@ -12,6 +12,8 @@ import math
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -130,6 +132,27 @@ def figures(*, start, end):
         "failures": failures_by_code(since, until),
         "services": services_by_region(),
     }
+
+
+def kept(*, start, end, refresh=False):
+    """`figures()` for these weeks from the shared cache, computed when missing (or when
+    `refresh`, as beat does for the default weeks before the page asks for them)."""
+    since, until = week_bounds(start, end)
+    key = f"insights-figures:{since.date()}:{until.date()}"
+    found = None if refresh else cache.get(key)
+    if found is None:
+        found = figures(start=start, end=end)
+        cache.set(key, found, settings.INSIGHTS_CACHE_SECONDS)
+    return found
+
+
+def refresh_default():
+    """Compute the default weeks' figures ahead of the page (beat, every half of the time
+    they are kept), so nobody waits for the aggregates of the page everyone opens."""
+    from portal.insights.forms import RangeForm
+
+    start, end = RangeForm(today=timezone.localdate()).range()
+    return kept(start=start, end=end, refresh=True)
 
 
 def week_bounds(start, end):

@@ -32,7 +32,7 @@ def dashboard(request: HttpRequest):
             "kept_seconds": settings.INSIGHTS_CACHE_SECONDS,
             "kept": _kept(settings.INSIGHTS_CACHE_SECONDS),
             # Computed only when the page's cached figures are missing or stale.
-            "shown": SimpleLazyObject(lambda: _shown(figures.figures(start=start, end=end))),
+            "shown": SimpleLazyObject(lambda: _shown(figures.kept(start=start, end=end))),
         }
     return render(request, "insights/dashboard.html", context)
 
