@@ -404,3 +404,33 @@ def test_the_catalog_filters_like_the_page(client, requester, requester2, servic
 def test_wrong_method_is_405(client, write):
     response = call(client, "DELETE", "requests", write)
     assert response.status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_goes_to_active_through_the_api_and_a_real_worker(
+    client, requester, approver, simulator, tmp_path
+):
+    from tests.workers import running_worker, wait_for
+
+    mine, theirs = token(requester), token(approver)
+    made = json.loads(call(client, "POST", "requests", mine, CREATE).content)
+    submitted = call(client, "POST", f"requests/{made['id']}/submit", mine)
+    assert json.loads(submitted.content)["state"] == "pending_approval"
+    with running_worker(simulator.endpoint, tmp_path) as worker:
+        read = json.loads(call(client, "GET", f"requests/{made['id']}", theirs).content)
+        bound = {"revision": read["revision"], "digest": read["digest"]}
+        approved = call(client, "POST", f"requests/{made['id']}/approve", theirs, bound)
+        assert approved.status_code == 200
+
+        def state():
+            return json.loads(call(client, "GET", f"requests/{made['id']}", mine).content)
+
+        active = wait_for(
+            lambda: (found := state())["state"] == "active" and found,
+            message=f"active\n{worker.output()}",
+        )
+    [service] = simulator.services()
+    assert active["service_name"] == service["ServiceName"]
+    assert active["service_id"] == service["ServiceId"]
+    listed = json.loads(call(client, "GET", "services?mine=true", mine).content)
+    assert [s["service_id"] for s in listed["items"]] == [service["ServiceId"]]

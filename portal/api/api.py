@@ -63,7 +63,7 @@ ERRORS = {
 class Invalid(Exception):
     """Input the forms refused: [(field, message)]."""
 
-    def __init__(self, errors, detail="The request has errors; each is at its field."):
+    def __init__(self, errors, detail="The request has errors, each at its field."):
         super().__init__(detail)
         self.errors = errors
 
@@ -103,7 +103,7 @@ def _schema_invalid(request, exc):
         if where and error["loc"][0] == "body" and len(where) > 1:
             where = where[1:]
         errors.append((".".join(where) or "__all__", error.get("msg", "Invalid.")))
-    return _error(request, 422, "The request has errors; each is at its field.", errors)
+    return _error(request, 422, "The request has errors, each at its field.", errors)
 
 
 @api.exception_handler(AuthenticationError)
