@@ -55,6 +55,11 @@ API_MATRIX = {
     ("api:requests", "GET"): (None, None, everyone(200)),
     ("api:requests", "POST"): (None, CREATE, cells(201, 201, 201, 403, 201)),
     ("api:request", "GET"): (State.PENDING_APPROVAL, None, cells(200, 404, 200, 200, 200)),
+    ("api:request", "PUT"): (
+        State.DRAFT,
+        {"revision": 1, "service_description": "edited by a pipeline"},
+        cells(200, 404, 403, 403, 403),
+    ),
     ("api:validate", "POST"): (State.DRAFT, {}, cells(200, 404, 200, 403, 200)),
     ("api:submit", "POST"): (State.DRAFT, {}, cells(200, 404, 403, 403, 403)),
     ("api:cancel", "POST"): (State.PENDING_APPROVAL, {}, cells(200, 404, 403, 403, 403)),
@@ -200,7 +205,7 @@ def test_api_access(client, name, method, role, scope, groups):
     secret = token(users[role], scope) if role != "anonymous" else None
     response = call(client, method, _path(name, made), secret, body)
     status = expected[role]
-    if scope == "read" and method != "GET":
+    if scope == "read" and method not in ("GET", "HEAD"):
         status = 403
     assert response.status_code == status, (
         f"{method} {name} as {role} ({scope}): {response.content}"
@@ -434,3 +439,25 @@ def test_a_request_goes_to_active_through_the_api_and_a_real_worker(
     assert active["service_id"] == service["ServiceId"]
     listed = json.loads(call(client, "GET", "services?mine=true", mine).content)
     assert [s["service_id"] for s in listed["items"]] == [service["ServiceId"]]
+
+
+@pytest.mark.django_db
+def test_an_edit_binds_to_the_revision_and_keeps_what_it_leaves_out(client, write, requester):
+    made = json.loads(call(client, "POST", "requests", write, CREATE).content)
+    path = f"requests/{made['id']}"
+    edit = {"revision": made["revision"], "tags": [{"key": "env", "value": "prod"}]}
+    edited = call(client, "PUT", path, write, edit)
+    assert edited.status_code == 200
+    body = json.loads(edited.content)
+    assert body["revision"] == made["revision"] + 1
+    assert body["tags"] == [{"key": "env", "value": "prod"}]
+    assert body["resources"] == made["resources"]
+    assert body["service_description"] == made["service_description"]
+    stale = call(client, "PUT", path, write, edit)
+    assert stale.status_code == 409
+    assert "changed since you opened it" in json.loads(stale.content)["detail"]
+    wrong = call(client, "PUT", path, write, {"revision": body["revision"], "region_id": "x"})
+    assert wrong.status_code == 422 and "region_id" in errors_of(wrong)
+    call(client, "POST", f"{path}/submit", write)
+    pending = call(client, "PUT", path, write, {"revision": body["revision"] + 1})
+    assert pending.status_code == 409

@@ -407,6 +407,41 @@ def request_detail(request, pk: int):
     return _request_out(request, selectors.request_for_user(request.user, pk))
 
 
+@requests_router.put(
+    "/{int:pk}", response={200: schemas.RequestOut, **ERRORS}, auth=auth.write, url_name="request"
+)
+def request_edit(request, pk: int, payload: schemas.EditIn):
+    """Edit one's draft, or a request sent back (create and change requests); the approvals
+    of the earlier revision are discarded, as on the page."""
+    service_request = selectors.own_request(request.user, pk)
+    if "edit" not in service_request.available_actions(request.user):
+        raise services.DecisionRefused(
+            "Only drafts and requests sent back for changes can be edited, and only the kinds "
+            "with a form (create, change): cancel the others and file them again."
+        )
+    names = EDITABLE_FIELDS if service_request.is_create else [*CHANGE_FIELDS, "justification"]
+    _fields, resources, tags = service_request.create_parameters()
+    given = payload.dict(exclude_none=True, exclude={"revision"})
+    values = {name: getattr(service_request, name) for name in names}
+    values.update({name: given[name] for name in names if name in given})
+    editor = RequestEditor(
+        posted_data(names, values, given.get("resources", resources), given.get("tags", tags)),
+        instance=service_request,
+    )
+    if not editor.is_valid():
+        raise Invalid(_editor_errors(editor))
+    fields, resources, tags = editor.cleaned()
+    services.service_request_update(
+        pk=service_request.pk,
+        actor=request.user,
+        fields=fields,
+        resources=resources,
+        tags=tags,
+        expected_revision=payload.revision,
+    )
+    return _request_out(request, service_request)
+
+
 @requests_router.post(
     "/{int:pk}/validate",
     response={200: schemas.DryRunOut, **ERRORS},

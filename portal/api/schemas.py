@@ -72,6 +72,27 @@ class ChangeIn(Schema):
     justification: str = ""
 
 
+class EditIn(Schema):
+    """An edit of one's draft, or of a request sent back: the revision it was made on, and
+    what changes; what is left out stays as the request has it. A create request takes
+    CreateIn's fields, a change ChangeIn's."""
+
+    revision: int = Field(description="The revision the edit was made on (409 if it moved).")
+    region_id: str | None = None
+    service_description: str | None = None
+    auto_accept_enabled: bool | None = None
+    payer: Literal[tuple(Payer.values)] | None = None
+    zone_affinity_enabled: bool | None = None
+    service_resource_type: ResourceTypeName | None = None
+    resource_group_id: str | None = None
+    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    supported_region_list: list[str] | None = None
+    connect_bandwidth: int | None = None
+    resources: list[ResourceIn] | None = None
+    tags: list[TagIn] | None = None
+    justification: str | None = None
+
+
 class JustificationIn(Schema):
     justification: str = ""
 
