@@ -42,7 +42,6 @@ class TokenAuth(HttpBearer):
             raise RateLimited(wait, "This token made too many calls this minute.")
         request.user = found.user
         request.api_token = found  # the write is recorded with its answer (middleware)
-        chain.via.set({"token": found.pk, "prefix": found.prefix})
         address = request.META.get("REMOTE_ADDR")
         services.token_used(found, address=address)
         if self.write and not found.may_write:
@@ -53,6 +52,7 @@ class TokenAuth(HttpBearer):
             services.token_read_audit(
                 found, method=request.method, path=request.path, address=address
             )
+        chain.via.set({"token": found.pk, "prefix": found.prefix})
         return found
 
 
