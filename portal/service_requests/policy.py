@@ -85,6 +85,12 @@ def sees_request(user, *, requester_id, owner_id, in_role):
     return user.is_superuser or in_role or user.pk in (requester_id, owner_id)
 
 
+def sees_consumers(user, service):
+    """Who asks what of a service, and which accounts may connect, is for its keepers (and
+    auditors): its requests, allow-list and connections."""
+    return may_manage(user, service) or is_auditor(user)
+
+
 def can_view(user, service_request):
     service = service_request.endpoint_service
     return sees_request(
