@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from portal.service_requests.models import ServiceRequest, State
 from tests.factories import ServiceRequestFactory, UserFactory
+from tests.idp import mirror
 from tests.workers import running_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -64,10 +66,14 @@ def csp_violations(page):
 
 
 def log_in(page, base, username):
+    """Sign in as production does, through the embedded identity provider (started by the
+    fixtures in conftest.py), which first learns the roles the test gave `username`."""
+    mirror(get_user_model().objects.get(username=username))
     page.goto(f"{base}/accounts/login/")
+    page.get_by_role("button", name=re.compile("^Sign in with")).click()
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
 
 
@@ -188,8 +194,9 @@ def test_payloads_render_as_text(live_server, browser, page, people, dialogs):
 
 
 def test_the_admin_lives_with_the_content_security_policy(
-    live_server, page, groups, csp_violations
+    live_server, page, groups, csp_violations, settings
 ):
+    settings.BREAK_GLASS_USERS = ["root"]  # the admin's own login page takes passwords
     UserFactory(username="root", password=PASSWORD, is_superuser=True, is_staff=True)
     request = ServiceRequestFactory(requester=UserFactory(username="someone"))
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
