@@ -14,6 +14,11 @@ class BreakGlassForm(AuthenticationForm):
         ),
     }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The page's first choice is the provider's button, not this form.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+
     def get_invalid_login_error(self):
         error = super().get_invalid_login_error()
         error.params = {**(error.params or {}), "provider": provider_name()}
