@@ -41,6 +41,14 @@ class DecisionRefused(Exception):
     """The user may not do this to this request now; the message says why."""
 
 
+class AlreadyAsked(DecisionRefused):
+    """What is asked for is already asked by an open request, or by the requester's draft."""
+
+    def __init__(self, message, service_request):
+        super().__init__(message)
+        self.service_request = service_request
+
+
 class StaleRevision(DecisionRefused):
     """A decision was taken on a page showing a revision that is no longer the request's."""
 
@@ -156,6 +164,17 @@ def decommission_request_create(*, requester, service, justification):
     refusal = policy.change_refusal(requester, service)
     if refusal:
         raise DecisionRefused(refusal)
+    # The service's row lock makes a double submit (or two keepers at once) take turns: the
+    # second finds the first's request and is sent to it, so a service is asked to go once.
+    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
+    asked = service.requests.filter(kind=Kind.DECOMMISSION)
+    earlier = _open_for(asked, requester).order_by("pk").first()
+    if earlier is not None:
+        raise AlreadyAsked(
+            f"Request #{earlier.pk} already asks to decommission this service "
+            f"({earlier.get_state_display().lower()}).",
+            earlier,
+        )
     service_request = ServiceRequest.objects.create(
         kind=Kind.DECOMMISSION,
         requester=requester,

@@ -43,6 +43,7 @@ from portal.service_requests.models import (
     State,
     TransitionNotAllowed,
 )
+from portal.service_requests.step_log import request_step_log
 
 User = get_user_model()
 # The first requests of the queue on an approver's dashboard; the rest on /approvals/.
@@ -359,6 +360,7 @@ def _retrying(service_request):
 def _live_context(request, service_request, **extra):
     """Context of the parts of the page that follow the request live."""
     actions = service_request.available_actions(request.user)
+    operations = list(service_request.operations.all()) if not service_request.is_create else []
     context = {
         "service_request": service_request,
         "retrying": _retrying(service_request),
@@ -367,10 +369,11 @@ def _live_context(request, service_request, **extra):
         "is_owner": service_request.requester_id == request.user.pk,
         # Made only if a form in the fragment asks for it.
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
-        "operations": list(service_request.operations.all())
-        if not service_request.is_create
-        else [],
-        "events": list(service_request.events.select_related("actor")),
+        "operations": operations,
+        # The cloud calls are in the step log, a page's worth at most; the history is what
+        # people and the lifecycle did.
+        "events": list(service_request.events.exclude(action="cloud_call").select_related("actor")),
+        "step_log": request_step_log(service_request=service_request, operations=operations),
         **extra,
     }
     if service_request.state == State.PENDING_APPROVAL:
@@ -464,6 +467,25 @@ def request_status(request: HttpRequest, pk):
     if seen and _unchanged(pk, request.user, seen):
         return HttpResponse(status=204)
     return _status_response(request, _get_request_for_user(request.user, pk))
+
+
+@login_required
+@require_GET
+def request_calls(request: HttpRequest, pk):
+    """The cloud calls older than the request page shows, a page of steps at a time."""
+    service_request = _get_request_for_user(request.user, pk)
+    before = request.GET.get("before", "")
+    operations = list(service_request.operations.all())
+    context = {
+        "service_request": service_request,
+        "step_log": request_step_log(
+            service_request=service_request,
+            operations=operations,
+            before=int(before) if before.isdigit() else None,
+        ),
+        "open_all": True,
+    }
+    return render(request, "service_requests/request_calls.html", context)
 
 
 @login_required
@@ -633,12 +655,22 @@ def service_change(request: HttpRequest, service_id):
 
 
 def _request_form(
-    request, service, *, refusal, form_class, template, create, error_field=None, initial=None
+    request,
+    service,
+    *,
+    refusal,
+    form_class,
+    template,
+    create,
+    error_field=None,
+    initial=None,
+    extra=None,
 ):
     """Show a decommission, adoption, access or revoke form; file the request
     (`create(data)`) when valid.
 
-    `action=submit` submits it as well; either way the answer is the request's own page. A
+    `action=submit` submits it as well; either way the answer is the request's own page, and
+    a request already asking the same (a double submit) answers with that request's page. A
     refusal is shown at `error_field` when it is about that field's value.
     """
     if refusal:
@@ -649,6 +681,9 @@ def _request_form(
         if form.is_valid():
             try:
                 service_request = create(form.cleaned_data)
+            except services.AlreadyAsked as error:
+                messages.info(request, str(error))
+                return redirect(error.service_request)
             except services.DecisionRefused as error:
                 if error_field:
                     form.add_error(error_field, str(error))
@@ -662,7 +697,8 @@ def _request_form(
                 return redirect(service_request)
         else:
             status = 400
-    return render(request, template, {"form": form, "service": service}, status=status)
+    context = {"form": form, "service": service, **(extra or {})}
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -678,6 +714,11 @@ def service_decommission(request: HttpRequest, service_id):
         create=lambda data: services.decommission_request_create(
             requester=request.user, service=service, justification=data["justification"]
         ),
+        # What deleting it cuts off, as last read, for the person to weigh before asking.
+        extra={
+            "connected": service.connections.filter(status="Connected", gone=False).count(),
+            "allowed": len(service.allowed_users),
+        },
     )
 
 
