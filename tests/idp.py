@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from portal.accounts.roles import TEAM_PREFIX, role_groups
 
@@ -195,3 +197,15 @@ def mirror(user):
         timeout=10,
     )
     response.raise_for_status()
+
+
+def log_in(page, base, username):
+    """Sign in a browser page as production does, through the provider (the fixtures in
+    conftest.py start it for browser tests), which first learns `username`'s roles."""
+    mirror(get_user_model().objects.get(username=username))
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_role("button", name=re.compile("^Sign in with")).click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()

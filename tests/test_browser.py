@@ -6,12 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from portal.service_requests.models import ServiceRequest, State
 from tests.factories import ServiceRequestFactory, UserFactory
-from tests.idp import mirror
+from tests.idp import log_in
 from tests.workers import running_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,18 +62,6 @@ def csp_violations(page):
     seen = CspWatch()
     seen.watch(page)
     return seen
-
-
-def log_in(page, base, username):
-    """Sign in as production does, through the embedded identity provider (started by the
-    fixtures in conftest.py), which first learns the roles the test gave `username`."""
-    mirror(get_user_model().objects.get(username=username))
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_role("button", name=re.compile("^Sign in with")).click()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
 
 
 def shot(page, name):
