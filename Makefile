@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install run simulator test test-services test-browser lint format bench load clean
+.PHONY: install run simulator idp test test-services test-browser lint format bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: install
 
 simulator: install
 	$(BIN)/python -m portal.simulator --port 8765 --state var/simulator.sqlite3 --create-delay 3
+
+idp: install
+	$(BIN)/python -m portal.idp --port 8766
 
 test: install
 	$(BIN)/pytest -m "not services and not browser"

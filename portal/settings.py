@@ -7,6 +7,7 @@ Production sets DEBUG=false and must then provide SECRET_KEY, ALLOWED_HOSTS and 
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     # django-ninja: the HTTP API; as an app, its docs page is served from static files.
     "ninja",
+    "portal.accounts",
     "portal.audit",
     "portal.cloud",
     "portal.endpoint_services",
@@ -124,13 +126,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in: everyone through the identity provider (single sign-on, below); a local password
+# only for the BREAK_GLASS_USERS, and only while LOCAL_LOGIN_ENABLED.
 # Login throttling (django-axes), on the portal's login page and the admin's: after
 # LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that pair is locked
 # out for LOGIN_COOLOFF_MINUTES (each lockout is an audit event). Behind a proxy, set
 # AXES_IPWARE_PROXY_COUNT to the number of proxies so the client address is the real one.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "portal.accounts.backends.SingleSignOnBackend",
+    "portal.accounts.backends.BreakGlassBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
@@ -160,6 +165,54 @@ CONTENT_SECURITY_POLICY = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Single sign-on: OpenID Connect's authorization code flow with PKCE (mozilla-django-oidc)
+# against OIDC_ISSUER, whose endpoints come from its discovery document unless set one by
+# one. The embedded default is the demo provider that `make run` starts (portal/idp).
+# Production must name its provider (`manage.py check --deploy` says so).
+OIDC_ISSUER = env("OIDC_ISSUER", default="http://127.0.0.1:8766" if DEBUG else "")
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", default="portal" if DEBUG else "")
+OIDC_RP_CLIENT_SECRET = env(
+    "OIDC_CLIENT_SECRET", default="insecure-demo-idp-secret" if DEBUG else ""
+)
+OIDC_PROVIDER_NAME = env(
+    "OIDC_PROVIDER_NAME", default="the demo identity provider" if DEBUG else "single sign-on"
+)
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_URI", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_END_SESSION_ENDPOINT", default="")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", default="openid email profile")
+# Off: the ID token's claims alone (Entra ID's userinfo adds nothing the portal reads).
+OIDC_USE_USERINFO = env.bool("OIDC_USE_USERINFO", default=True)
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", default="RS256")
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the logout at the provider
+OIDC_OP_LOGOUT_URL_METHOD = "portal.accounts.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# Which claims say who someone is and which groups they are in; the groups that grant the
+# portal's roles (all others are teams: Django groups "team:<name>").
+OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", default="preferred_username")
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_APPROVERS_GROUP = env("OIDC_APPROVERS_GROUP", default="approvers")
+OIDC_AUDITORS_GROUP = env("OIDC_AUDITORS_GROUP", default="auditors")
+OIDC_ADMINS_GROUP = env("OIDC_ADMINS_GROUP", default="admins")
+# Local passwords: the break-glass administrators named here, while LOCAL_LOGIN_ENABLED (on
+# whenever someone is named). The embedded set-up names its demo `breakglass` account.
+BREAK_GLASS_USERS = env.list("BREAK_GLASS_USERS", default=["breakglass"] if DEBUG else [])
+LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=bool(BREAK_GLASS_USERS))
+# Signing out sends the logout form's answer on to the provider's end_session_endpoint: the
+# Content-Security-Policy must let a form lead there.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] += sorted(
+    {
+        f"{url.scheme}://{url.netloc}"
+        for url in map(urlsplit, (OIDC_ISSUER, OIDC_OP_LOGOUT_ENDPOINT))
+        if url.netloc
+    }
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -290,6 +343,7 @@ APPROVAL_REMIND_AFTER = env.int("APPROVAL_REMIND_AFTER", default=24 * 3600)
 APPROVAL_ESCALATE_AFTER = env.int("APPROVAL_ESCALATE_AFTER", default=3 * 24 * 3600)
 APPROVAL_REMIND_EVERY = env.float("APPROVAL_REMIND_EVERY", default=900.0)
 ESCALATION_GROUP = env("ESCALATION_GROUP", default="escalation")
+OIDC_ESCALATION_GROUP = env("OIDC_ESCALATION_GROUP", default=ESCALATION_GROUP)
 # Chat: what the emails say also goes to a Slack-compatible incoming webhook and/or a DingTalk
 # robot (with its signing secret, if the robot has one). The URLs hold secrets: never logged.
 SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", default="")

@@ -242,3 +242,33 @@ def service(requester, simulator):
     from tests.day2 import make_service
 
     return make_service(requester)
+
+
+# --- the embedded identity provider (appended for single sign-on) ---
+
+
+@pytest.fixture(scope="session")
+def idp_server():
+    from tests.idp import IdentityProvider
+
+    provider = IdentityProvider()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def idp(idp_server, settings):
+    """The embedded identity provider (a real process), reset, with the portal pointed at it."""
+    idp_server.reset()
+    idp_server.use(settings)
+    return idp_server
+
+
+@pytest.fixture(autouse=True)
+def browsers_sign_in_at_the_provider(request):
+    """Browser tests sign in as production does, through the provider: register the live
+    server's addresses with it (tests.test_browser.log_in does the rest)."""
+    if request.node.get_closest_marker("browser") is None:
+        return
+    provider = request.getfixturevalue("idp")
+    provider.add_portal(request.getfixturevalue("live_server").url)

@@ -25,6 +25,7 @@ from portal.service_requests import services
 from portal.service_requests.models import ServiceRequest, State
 from tests.day2 import make_service, run
 from tests.factories import ServiceRequestFactory, UserFactory
+from tests.idp import log_in
 
 PASSWORD = "portal-demo"
 CAST = ("requester", "requester2", "approver", "approver2", "auditor", "admin")
@@ -34,6 +35,8 @@ OUTSIDER = "1000000000000009"  # on the allow-list, added in the console
 # URL names that are not pages a person looks at, and why.
 NOT_PAGES = {
     "logout": "POST only; answers with a redirect to the login page",
+    "oidc_authentication_init": "answers with a redirect to the identity provider",
+    "oidc_authentication_callback": "answers with a redirect: signed in, or the login page",
     "healthz": "JSON for load balancers and probes",
     "service_requests:status": "the request page's live fragment (its parts are on the page)",
     "service_requests:pending_count": "the navigation's badge, a fragment",
@@ -121,7 +124,7 @@ def wrong_password(page):
     """log in with a wrong password"""
     page.get_by_label("Username").fill("requester")
     page.get_by_label("Password").fill("not-the-password")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in with a password").click()
     expect(page.locator("main [role=alert]")).to_be_visible()
 
 
@@ -138,7 +141,7 @@ def stale_form(page):
     page.context.clear_cookies()
     page.get_by_label("Username").fill("requester")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in with a password").click()
     expect(page.locator("#error-page")).to_have_attribute("data-status", "403")
 
 
@@ -508,11 +511,3 @@ def serve(html, status):
         route.fulfill(status=status, content_type="text/html", body=html)
 
     return fulfil
-
-
-def log_in(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()

@@ -54,6 +54,23 @@ def test_the_portal_never_imports_the_simulator():
         assert not any("simulator" in m for m in imports_of(path)), path
 
 
+def test_the_identity_provider_and_the_portal_know_each_other_only_over_http():
+    """Like the simulator: the demo provider stands for a company's, a process of its own."""
+    for path in (PORTAL / "idp").rglob("*.py"):
+        for module in imports_of(path):
+            assert not module.startswith(("django", "portal", "celery", "mozilla")), (path, module)
+    for path in portal_modules("idp"):
+        assert not any(m.startswith(("portal.idp", "authlib", "flask")) for m in imports_of(path))
+    probe = (
+        "import sys, portal.idp.__main__; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'celery')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_simulator_imports_nothing_from_django_or_the_portal():
     for path in (PORTAL / "simulator").rglob("*.py"):
         for module in imports_of(path):

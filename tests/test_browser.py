@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from portal.service_requests.models import ServiceRequest, State
 from tests.factories import ServiceRequestFactory, UserFactory
+from tests.idp import log_in
 from tests.workers import running_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,14 +62,6 @@ def csp_violations(page):
     seen = CspWatch()
     seen.watch(page)
     return seen
-
-
-def log_in(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
 
 
 def shot(page, name):
@@ -188,8 +181,9 @@ def test_payloads_render_as_text(live_server, browser, page, people, dialogs):
 
 
 def test_the_admin_lives_with_the_content_security_policy(
-    live_server, page, groups, csp_violations
+    live_server, page, groups, csp_violations, settings
 ):
+    settings.BREAK_GLASS_USERS = ["root"]  # the admin's own login page takes passwords
     UserFactory(username="root", password=PASSWORD, is_superuser=True, is_staff=True)
     request = ServiceRequestFactory(requester=UserFactory(username="someone"))
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")

@@ -87,7 +87,7 @@ def test_an_open_picker_follows_the_service_type(live_server, page, people, simu
     page.get_by_role("button", name="Choose from your load balancers").click()
     expect(page.locator("#pick-nlb-hz0000000000000002")).to_be_visible()
     page.get_by_label("Service resource type").select_option("slb")
-    expect(page.locator("#lb-picker h3")).to_have_text(
+    expect(page.locator("#lb-picker h2")).to_have_text(
         "Your CLB (slb) load balancers in cn-hangzhou"
     )
     expect(page.locator("#pick-lb-hz00000000000000002")).to_be_disabled()

@@ -12,6 +12,13 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "portal-demo"
 
 
+@pytest.fixture(autouse=True)
+def requester_holds_a_break_glass_password(settings):
+    """The password path, which throttling guards, is the break-glass accounts' alone."""
+    settings.BREAK_GLASS_USERS = ["requester"]
+    settings.LOCAL_LOGIN_ENABLED = True
+
+
 @pytest.mark.parametrize(
     ("path", "fields"),
     [

@@ -236,12 +236,19 @@ def test_missing_request_is_404(login, approver):
 
 
 def test_login_page_and_demo_logins(client, db, settings):
+    """The demo users sign in at the demo provider (tests/test_oidc.py); here, only the
+    break-glass account has a password."""
     from django.core.management import call_command
 
     settings.DEBUG = True
+    settings.BREAK_GLASS_USERS = ["breakglass"]
     call_command("seed_demo")
     assert client.get("/accounts/login/").status_code == 200
     response = client.post("/accounts/login/", {"username": "approver", "password": "portal-demo"})
+    assert response.status_code == 200
+    response = client.post(
+        "/accounts/login/", {"username": "breakglass", "password": "portal-demo"}
+    )
     assert response.status_code == 302
     assert 'id="pending-count"' in client.get("/").content.decode()
 

@@ -28,6 +28,9 @@ PRODUCTION = {
     "DATABASE_URL": "sqlite:////tmp/never-opened.sqlite3",
     "AUDIT_HMAC_KEYS": "k1:" + "a-production-audit-key-" * 2,
     "CACHE_URL": "redis://127.0.0.1:6379/14",
+    "OIDC_ISSUER": "https://login.example.com/realms/corp",
+    "OIDC_CLIENT_ID": "privatelink-portal",
+    "OIDC_CLIENT_SECRET": "prod-oidc-" + "s3cr3t" * 5,
 }
 
 

@@ -18,6 +18,7 @@ USERS = [
         "Hears of requests nobody decided in time; reads them.",
     ),
     ("admin", (), "Superuser: Django admin."),
+    ("breakglass", (), "Superuser with a local password, for when the provider is down."),
 ]
 
 
@@ -34,11 +35,18 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.com"}
             )
-            if created:
+            # Everyone signs in at the demo identity provider (portal/idp), which holds their
+            # passwords and groups; only the break-glass account has one here.
+            if username in settings.BREAK_GLASS_USERS:
                 user.set_password(PASSWORD)
-            user.is_superuser = user.is_staff = username == "admin"
+            elif created:
+                user.set_unusable_password()
+            user.is_superuser = user.is_staff = username in ("admin", "breakglass")
             user.save()
             user.groups.set(Group.objects.filter(name__in=groups))
-        self.stdout.write(f"Demo logins (password {PASSWORD!r}):")
+        self.stdout.write(
+            f"Demo logins: 'Sign in with {settings.OIDC_PROVIDER_NAME}' at {settings.OIDC_ISSUER}"
+            f", password {PASSWORD!r} (breakglass: the password form, same password):"
+        )
         for username, _groups, purpose in USERS:
             self.stdout.write(f"  {username:<11} {purpose}")

@@ -1,0 +1,138 @@
+"""Who may sign in, and how: everyone through the identity provider, and the break-glass
+administrators (only they, only when configured) with a local password."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import SuspiciousOperation, ValidationError
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+from portal.accounts import oidc, roles
+
+USERNAME_MAX = 150  # Django's
+
+
+def _text(claims, name, limit):
+    value = claims.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def local_login_enabled():
+    return settings.LOCAL_LOGIN_ENABLED and bool(settings.BREAK_GLASS_USERS)
+
+
+def is_break_glass(username):
+    return username.casefold() in {name.casefold() for name in settings.BREAK_GLASS_USERS}
+
+
+class BreakGlassBackend(ModelBackend):
+    """Passwords, for the break-glass accounts alone: everyone else fails as a wrong password
+    would (and counts towards django-axes' lockout), on the portal's login page and the admin's."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None or password is None:
+            return None
+        if not (local_login_enabled() and is_break_glass(username)):
+            # As long as a real check, so timing does not tell break-glass names apart.
+            get_user_model()().set_password(password)
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class SingleSignOnBackend(OIDCAuthenticationBackend):
+    """A user is who the provider's ID token (and userinfo) says: the username claim, email and
+    names; the groups claim sets their roles and teams at every sign-in (see roles.py)."""
+
+    get_settings = staticmethod(oidc.setting)
+
+    def __init__(self, *args, **kwargs):
+        # Django makes a backend for every request's session; the provider's endpoints are
+        # looked up only when someone signs in (see authenticate).
+        self.UserModel = get_user_model()
+
+    def authenticate(self, request, **kwargs):
+        if request is None or "nonce" not in kwargs:
+            return None  # not the OIDC callback: a password, or an admin's check
+        self.OIDC_OP_TOKEN_ENDPOINT = oidc.setting("OIDC_OP_TOKEN_ENDPOINT")
+        self.OIDC_OP_USER_ENDPOINT = (
+            oidc.setting("OIDC_OP_USER_ENDPOINT", "") if settings.OIDC_USE_USERINFO else ""
+        )
+        self.OIDC_OP_JWKS_ENDPOINT = oidc.setting("OIDC_OP_JWKS_ENDPOINT")
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
+        self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
+        self.OIDC_RP_SIGN_ALGO = settings.OIDC_RP_SIGN_ALGO
+        self.OIDC_RP_IDP_SIGN_KEY = None
+        return super().authenticate(request, **kwargs)
+
+    def verify_token(self, token, **kwargs):
+        """The signature and nonce (mozilla-django-oidc), then who issued it and for whom."""
+        payload = super().verify_token(token, **kwargs)
+        if payload.get("iss", "").rstrip("/") != settings.OIDC_ISSUER.rstrip("/"):
+            raise SuspiciousOperation(f"ID token issued by {payload.get('iss')!r}")
+        audience = payload.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience or []
+        if settings.OIDC_RP_CLIENT_ID not in audiences:
+            raise SuspiciousOperation(f"ID token for {audience!r}")
+        return payload
+
+    def get_userinfo(self, access_token, id_token, payload):
+        """The ID token's claims, completed by the userinfo endpoint when there is one: Entra ID
+        sends the username and groups only in the ID token, others only from userinfo."""
+        claims = dict(payload)
+        if self.OIDC_OP_USER_ENDPOINT:
+            info = super().get_userinfo(access_token, id_token, payload)
+            if info.get("sub") != payload.get("sub"):
+                raise SuspiciousOperation("userinfo describes another subject than the ID token")
+            claims.update(info)
+        return claims
+
+    def verify_claims(self, claims):
+        username = claims.get(settings.OIDC_USERNAME_CLAIM)
+        name = settings.OIDC_USERNAME_CLAIM
+        if not isinstance(username, str) or not username:
+            raise oidc.SignInRefused(
+                f"{oidc.provider_name()} did not send your username (claim {name!r}). "
+                "Ask the platform team to add it to the portal's client."
+            )
+        try:
+            if len(username) > USERNAME_MAX:
+                raise ValidationError("too long")
+            UnicodeUsernameValidator()(username)
+        except ValidationError:
+            raise oidc.SignInRefused(
+                f"The username {username[:USERNAME_MAX]!r} (claim {name!r}) is not one the portal "
+                f"can use: {USERNAME_MAX} characters at most, letters, digits and @ . + - _ only."
+            ) from None
+        if is_break_glass(username):
+            raise oidc.SignInRefused(
+                f"{username} is a break-glass account: it signs in with its password only."
+            )
+        roles.groups_from_claims(claims)  # refuses a groups claim it cannot read
+        return True
+
+    def filter_users_by_claims(self, claims):
+        username = claims[settings.OIDC_USERNAME_CLAIM]
+        return self.UserModel.objects.filter(username__iexact=username)
+
+    def create_user(self, claims):
+        user = self.UserModel.objects.create_user(claims[settings.OIDC_USERNAME_CLAIM])
+        return self.update_user(user, claims)
+
+    def update_user(self, user, claims):
+        if not user.is_active:
+            raise oidc.SignInRefused(
+                f"{user.get_username()} is deactivated in the portal. Ask an administrator."
+            )
+        fields = {
+            "email": _text(claims, "email", 254) or user.email,
+            "first_name": _text(claims, "given_name", 150) or user.first_name,
+            "last_name": _text(claims, "family_name", 150) or user.last_name,
+        }
+        changed = [name for name, value in fields.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, fields[name])
+        if changed:
+            user.save(update_fields=changed)
+        roles.user_roles_sync(user=user, groups=roles.groups_from_claims(claims))
+        return user
