@@ -616,3 +616,43 @@ class RequestOperation(models.Model):
 
     def content(self):
         return {"action": self.action, "params": self.params}
+
+
+class RevisionSeen(models.Model):
+    """The newest revision of a request one decider has opened, and the one they saw before.
+
+    The approver's panel shows what changed since then. Written when a decider opens the page
+    of a pending request, never by a poll; opening the same revision again writes nothing, so
+    a reload shows the same changes as the first look.
+    """
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="seen_by")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    revision = models.PositiveIntegerField()
+    previous_revision = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The revision this person had seen before `revision`."
+    )
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "user"], name="one_seen_row_per_person")
+        ]
+
+    def __str__(self):
+        return f"{self.user} saw #{self.request_id} at revision {self.revision}"
+
+    @classmethod
+    def note(cls, service_request, user, seen):
+        """Record that `user` opened `service_request` at its revision; `seen` is their row as
+        read before (or None). Idempotent: two tabs at once or a reload change nothing more."""
+        revision = service_request.revision
+        if seen is None:
+            cls.objects.get_or_create(
+                request=service_request, user=user, defaults={"revision": revision}
+            )
+        elif seen.revision < revision:
+            # One conditional update: the right-hand sides read the row as it was.
+            cls.objects.filter(pk=seen.pk, revision__lt=revision).update(
+                previous_revision=models.F("revision"), revision=revision, seen_at=timezone.now()
+            )

@@ -190,17 +190,13 @@ def available_actions(user, service_request):
     return actions
 
 
-def possible_deciders(service_request):
-    """How many active people other than its requester may approve `service_request`."""
+def eligible_deciders(service_request):
+    """Return the active people other than its requester who may approve `service_request`,
+    by username: approvers and admins, and the service's owner where the owner decides."""
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
-    deciders = set(
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True))
-        .values_list("pk", flat=True)
-    )
+    who = Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True)
     service = service_request.endpoint_service
     if (
         service_request.kind in ACCOUNT_KINDS
@@ -208,15 +204,24 @@ def possible_deciders(service_request):
         and service is not None
         and service.owner_id
     ):
-        deciders.add(service.owner_id)
-    deciders.discard(service_request.requester_id)
-    return len(deciders)
+        who |= Q(pk=service.owner_id)
+    return list(
+        get_user_model()
+        .objects.filter(who, is_active=True)
+        .exclude(pk=service_request.requester_id)
+        .distinct()
+        .order_by("username")
+    )
 
 
-def policy_shortfall(service_request):
-    """Why `service_request` can never get the approvals it needs as things stand, or None."""
+def policy_shortfall(service_request, eligible=None):
+    """Why `service_request` can never get the approvals it needs as things stand, or None.
+
+    `eligible`: the result of eligible_deciders(), when the caller has it already."""
     needed = required_approvals(service_request).needed
-    able = possible_deciders(service_request)
+    if eligible is None:
+        eligible = eligible_deciders(service_request)
+    able = len(eligible)
     if able >= needed:
         return None
     people = "nobody" if able == 0 else f"only {able} {'person' if able == 1 else 'people'}"

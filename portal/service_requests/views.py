@@ -21,7 +21,7 @@ from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
-from portal.service_requests import policy, queue, services
+from portal.service_requests import policy, queue, revisions, services
 from portal.service_requests.forms import (
     AccessForm,
     AdoptionForm,
@@ -35,6 +35,7 @@ from portal.service_requests.models import (
     ACCOUNT_KINDS,
     Decision,
     Kind,
+    RevisionSeen,
     ServiceRequest,
     State,
     TransitionNotAllowed,
@@ -284,6 +285,7 @@ def _retrying(service_request):
 def _live_context(request, service_request, **extra):
     """Context of the parts of the page that follow the request live."""
     actions = service_request.available_actions(request.user)
+    events = list(service_request.events.select_related("actor"))
     context = {
         "service_request": service_request,
         "retrying": _retrying(service_request),
@@ -295,19 +297,28 @@ def _live_context(request, service_request, **extra):
         "operations": list(service_request.operations.all())
         if not service_request.is_create
         else [],
-        "events": list(service_request.events.select_related("actor")),
+        "events": events,
+        "thread": revisions.thread(events),
         **extra,
     }
     if service_request.state == State.PENDING_APPROVAL:
         digest = service_request.digest()
+        revision = service_request.revision
+        decisions = list(service_request.approvals.select_related("approver"))
+        current = [a for a in decisions if a.revision == revision and a.digest == digest]
+        requirement = policy.required_approvals(service_request)
+        eligible = policy.eligible_deciders(service_request)
         context.update(
-            approvals=[
-                a
-                for a in service_request.approvals.select_related("approver")
-                if a.revision == service_request.revision and a.digest == digest
-            ],
-            requirement=policy.required_approvals(service_request),
-            shortfall=policy.policy_shortfall(service_request),
+            approvals=current,
+            requirement=requirement,
+            standing=revisions.standing(
+                request.user,
+                needed=requirement.needed,
+                approved=len(current),
+                decided={a.approver_id for a in decisions if a.revision == revision},
+                eligible=eligible,
+            ),
+            shortfall=policy.policy_shortfall(service_request, eligible),
             decision_refusal=policy.decision_refusal(request.user, service_request),
             is_approver=policy.is_approver(request.user),
         )
@@ -316,12 +327,32 @@ def _live_context(request, service_request, **extra):
     return context
 
 
+def _tracks_seen(user, service_request):
+    """Whether what `user` has seen of the request is kept: they may decide it now."""
+    return (
+        service_request.state == State.PENDING_APPROVAL
+        and service_request.requester_id != user.pk
+        and policy.may_decide(user, service_request)
+    )
+
+
 def _detail_context(request, service_request, **extra):
-    return {
-        **_live_context(request, service_request, **extra),
-        "resources": list(service_request.resources.all()),
-        "tags": list(service_request.tags.all()),
-    }
+    context = _live_context(request, service_request, **extra)
+    context.update(
+        resources=list(service_request.resources.all()),
+        tags=list(service_request.tags.all()),
+    )
+    if service_request.state == State.PENDING_APPROVAL:
+        seen = None
+        if _tracks_seen(request.user, service_request):
+            seen = RevisionSeen.objects.filter(request=service_request, user=request.user).first()
+        events = context["events"]
+        context.update(
+            seen=seen,
+            changes=revisions.changes(service_request, events, seen),
+            resubmitted=revisions.resubmission(events),
+        )
+    return context
 
 
 @login_required
@@ -331,6 +362,9 @@ def request_detail(request: HttpRequest, pk):
     if request.htmx:
         return _status_response(request, service_request)
     context = _detail_context(request, service_request)
+    if _tracks_seen(request.user, service_request):
+        # After the changes were worked out from what they had seen before.
+        RevisionSeen.note(service_request, request.user, context["seen"])
     return render(request, "service_requests/request_detail.html", context)
 
 
