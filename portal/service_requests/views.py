@@ -87,7 +87,8 @@ def home(request: HttpRequest):
     ).get_page(request.GET.get("page"))
     context = {"page": mine, "queue": None}
     if policy.is_approver(request.user):
-        context["queue"] = queue.page(request.user, 1, per_page=DASHBOARD_QUEUE)
+        found = queue.split(request.user, per_page=DASHBOARD_QUEUE, others_per_page=0)
+        context.update(queue=found.mine, others_count=found.others_count)
     # Who may connect to one's own services: the owner decides, approver or not.
     context["owner_queue"] = list(
         ServiceRequest.objects.filter(
@@ -111,11 +112,12 @@ def approval_queue(request: HttpRequest):
     at = queue.version()
     if request.htmx and request.GET.get("v") == at:
         return HttpResponse(status=204)  # the poll of an unchanged queue: no database
-    found = queue.page(request.user, page_number(request), at=at)
+    found = queue.split(request.user, page_number(request), page_number(request, "others"), at=at)
     template = "service_requests/approval_list.html"
     if request.htmx:
         template += "#queue"
-    return render(request, template, {"queue": found, "queue_version": at})
+    context = {"queue": found.mine, "others": found.others, "queue_version": at}
+    return render(request, template, context)
 
 
 def _preview_plan(editor):
