@@ -328,3 +328,26 @@ def test_a_long_justification_is_compared_whole():
     before, after = "word " * 3000, "other " * 3000
     [line] = revisions.content_diff({"justification": before}, {"justification": after})
     assert line.words == (("removed", before), ("added", after))
+
+
+def test_the_panel_costs_the_same_queries_however_long_the_story(
+    login, requester, approver, approver2
+):
+    def opened(request):
+        client = login(approver)
+        client.get(f"/requests/{request.pk}/")  # the first look writes what they saw
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(f"/requests/{request.pk}/").content.decode()
+        return len(queries.captured_queries), html
+
+    short = submitted(requester, service_description="round 0")
+    decide(login(approver2), short, "send_back", comment="again")
+    short = edit_and_resubmit(short, requester, service_description="round 1")
+    long = submitted(requester, service_description="round 0")
+    for n in range(1, 6):
+        decide(login(approver2), long, "send_back", comment=f"again {n}")
+        long = edit_and_resubmit(long, requester, service_description=f"round {n}")
+    short_queries, _html = opened(short)
+    long_queries, html = opened(long)
+    assert long_queries == short_queries
+    assert len(re.findall(r"<blockquote>", section(html, "thread"))) == 5

@@ -277,6 +277,14 @@ class ServiceRequest(AuditedSubject):
             models.Index(fields=["state", "-created_at"], name="request_state_idx"),
             # The approvers' queue: pending requests, oldest submission first, a page at a time.
             models.Index(fields=["state", "submitted_at", "id"], name="request_queue_idx"),
+            # What waits for others, per approver: every pending request's requester and
+            # revision, read from this small index alone (PostgreSQL; elsewhere a partial index).
+            models.Index(
+                fields=["submitted_at", "id"],
+                include=["requester", "revision"],
+                condition=models.Q(state="pending_approval"),
+                name="request_pending_idx",
+            ),
             # Requests the worker refused (failed, UnexplainedApproval): counted on admins' and
             # auditors' every page.
             models.Index(fields=["state", "error_code"], name="request_error_idx"),
@@ -537,7 +545,10 @@ class Approval(models.Model):
 
     request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="approvals")
     approver = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="approvals",
+        db_index=False,  # approval_approver_idx leads with it
     )
     revision = models.PositiveIntegerField()
     digest = models.CharField(
@@ -551,6 +562,10 @@ class Approval(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # An approver's approvals with what the queue matches them on, from the index alone.
+            models.Index(fields=["approver", "request", "revision"], name="approval_approver_idx")
+        ]
         constraints = [
             # The database, not only the code, refuses a second vote by one approver.
             models.UniqueConstraint(
