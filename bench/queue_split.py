@@ -4,7 +4,8 @@ against the requester's dashboard (issue 11's baseline: throughput >= 0.5x), pai
 Two cases for the approver: the queue's version unchanged since their last view (counts and
 the list of what waits for others come from the cache: the common case), and the version
 moved before every view (each one recomputes them: the worst case, right after every
-decision). Needs a database filled by `manage.py generate_history` (DATABASE_URL); DEBUG=false.
+decision). Needs a large database with approvers named lead* and requesters dev* (as
+`manage.py generate_history --requests 100000` makes; DATABASE_URL); DEBUG=false.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/queue_split.py [--rounds 11] [--count 20]
 """
