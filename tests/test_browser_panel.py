@@ -133,6 +133,11 @@ def test_an_approver_sends_back_and_sees_what_the_resubmission_changed(
         },
     )
 
+    # On a phone the diff and the comments wrap; nothing scrolls the page sideways.
+    approver.set_viewport_size({"width": 390, "height": 844})
+    assert approver.evaluate("document.documentElement.scrollWidth") <= 390
+    approver.set_viewport_size({"width": 1280, "height": 900})
+
     # approver approves (1 of 2): the request now waits for others, for them; the badge drops.
     approver.get_by_role("button", name=f"Approve revision {pending.revision}").click()
     expect(approver.locator("#approvals")).to_contain_text("1 more needed, from any of: approver2")
