@@ -270,8 +270,26 @@ CONNECTIONS_EVERY = env.float("CONNECTIONS_EVERY", default=60.0)
 CONNECTIONS_PASS_LIMIT = env.int("CONNECTIONS_PASS_LIMIT", default=200)
 CONNECTIONS_MAX_AGE = env.int("CONNECTIONS_MAX_AGE", default=30)
 CONNECTIONS_FOLLOW_EVERY = env.int("CONNECTIONS_FOLLOW_EVERY", default=2)
+# Reminders: a request pending approval for APPROVAL_REMIND_AFTER seconds reminds those who
+# may decide it, and again every APPROVAL_REMIND_AFTER while it waits; past
+# APPROVAL_ESCALATE_AFTER seconds (and every as long again) the members of ESCALATION_GROUP
+# hear of it. 0 turns either off. Beat looks every APPROVAL_REMIND_EVERY seconds.
+APPROVAL_REMIND_AFTER = env.int("APPROVAL_REMIND_AFTER", default=24 * 3600)
+APPROVAL_ESCALATE_AFTER = env.int("APPROVAL_ESCALATE_AFTER", default=3 * 24 * 3600)
+APPROVAL_REMIND_EVERY = env.float("APPROVAL_REMIND_EVERY", default=900.0)
+ESCALATION_GROUP = env("ESCALATION_GROUP", default="escalation")
+# Chat: what the emails say also goes to a Slack-compatible incoming webhook and/or a DingTalk
+# robot (with its signing secret, if the robot has one). The URLs hold secrets: never logged.
+SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", default="")
+DINGTALK_WEBHOOK_URL = env("DINGTALK_WEBHOOK_URL", default="")
+DINGTALK_SECRET = env("DINGTALK_SECRET", default="")
+CHAT_TIMEOUT = env.float("CHAT_TIMEOUT", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "portal.provisioning.tasks.reconcile", "schedule": RECONCILE_EVERY},
+    "approval-reminders": {
+        "task": "portal.service_requests.tasks.approval_reminders",
+        "schedule": APPROVAL_REMIND_EVERY,
+    },
     "drift-pass": {"task": "portal.endpoint_services.tasks.drift_pass", "schedule": DRIFT_EVERY},
     "connections-pass": {
         "task": "portal.endpoint_services.tasks.connections_pass",

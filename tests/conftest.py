@@ -229,6 +229,8 @@ def notices_in_process(monkeypatch):
         tasks.notify_approvers,
         tasks.notify_requester,
         tasks.notify_admins_refused,
+        tasks.send_reminder,
+        tasks.post_to_chat,
         service_tasks.notify_connections_waiting,
     ):
         monkeypatch.setattr(task, "delay", lambda *args, task=task: task.apply(args))

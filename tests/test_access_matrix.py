@@ -72,6 +72,17 @@ MATRIX = {
             "admin": (200, 200),
         },
     ),
+    "service_requests:load_balancers": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 405),
+            "other": (200, 405),
+            "approver": (200, 405),
+            "auditor": (403, 403),
+            "admin": (200, 405),
+        },
+    ),
     "service_requests:detail": (
         State.PENDING_APPROVAL,
         {

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,27 @@ def test_only_the_cloud_service_module_imports_the_sdk():
         if any(m.startswith(("alibabacloud", "darabonba")) for m in imports_of(p))
     }
     assert importers == {"portal/cloud/services.py"}
+
+
+def test_every_cloud_sdk_the_portal_depends_on_is_the_cloud_modules_alone():
+    """PrivateLink's SDK and the load balancer products' (the picker's listings): each is a
+    dependency, is imported by portal/cloud/services.py, and by nothing else (above)."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    sdks = {
+        re.split(r"[<>=\[ ]", name, maxsplit=1)[0].replace("-", "_")
+        for name in dependencies
+        if name.startswith("alibabacloud-")
+    }
+    assert {
+        "alibabacloud_privatelink20200415",
+        "alibabacloud_slb20140515",
+        "alibabacloud_alb20200616",
+        "alibabacloud_nlb20220430",
+    } <= sdks
+    imported = imports_of(PORTAL / "cloud" / "services.py")
+    for sdk in sdks:
+        assert sdk.startswith("alibabacloud"), sdk  # the prefix the check above looks for
+        assert any(m.split(".")[0] == sdk for m in imported), sdk
 
 
 def test_the_portal_never_imports_the_simulator():

@@ -169,3 +169,28 @@ def test_parallel_edits_and_submits_lose_nothing(requester, requester2):
         other.refresh_from_db()
         assert other.state == State.PENDING_APPROVAL
     assert audit_chain_verify().ok
+
+
+def test_a_decommission_posted_ten_times_at_once_files_one_request(requester, service):
+    barrier = threading.Barrier(10)
+    outcomes = []
+
+    def file():
+        try:
+            barrier.wait()
+            services.decommission_request_create(
+                requester=requester, service=service, justification="Replaced by v2."
+            )
+            outcomes.append("filed")
+        except services.AlreadyAsked:
+            outcomes.append("sent to the first")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=file) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["filed"] + ["sent to the first"] * 9
+    assert service.requests.filter(kind="decommission").count() == 1

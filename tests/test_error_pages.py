@@ -1,7 +1,7 @@
 """Styled 403, 404 and 500 pages (in development too), and a confirmation before cancelling."""
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
 from portal.endpoint_services.models import EndpointService
@@ -45,6 +45,19 @@ def test_the_technical_404_stays_one_setting_away(login, requester, settings):
     response = login(requester).get("/no-such-page/")
     assert response.status_code == 404
     assert "URLconf" in response.content.decode()
+
+
+def test_a_form_from_a_stale_page_is_refused_on_a_page_that_says_why(requester):
+    request = ServiceRequestFactory(requester=requester, state=State.PENDING_APPROVAL)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(requester)
+    response = client.post(f"/requests/{request.pk}/cancel/")
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'id="error-page" data-status="403"' in html
+    assert "Nothing was done" in html and "/static/css/portal" in html
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
 
 
 def test_a_server_error_page_needs_nothing_that_may_be_broken():

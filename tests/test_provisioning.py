@@ -112,7 +112,10 @@ def test_permanent_error_fails_with_the_plain_message(requester, simulator):
     request = reload(request)
     assert request.state == State.FAILED
     assert request.error_code == "LoadBalancerNotFound"
-    assert request.error_message == "A load balancer in this request does not exist in this region."
+    assert request.error_message == (
+        "Resource 1 (nlb-hz9999999999999999 in cn-hangzhou-h): "
+        "A load balancer in this request does not exist in this region."
+    )
     assert request.cloud_request_id
     assert simulator.services() == []
 
@@ -244,7 +247,7 @@ def test_failure_emails_the_requester_with_the_reason(
         services.service_request_provision(pk=request.pk)
     (message,) = [m for m in mail.outbox if m.to == [requester.email]]
     assert message.subject == f"[PrivateLink portal] Request #{request.pk} failed"
-    assert "is now failed" in message.body
+    assert f"Your request #{request.pk} failed." in message.body
     assert "does not exist in this region" in message.body
     assert f"/requests/{request.pk}/" in message.body
     # The approvers hear of it too: they are the ones who can retry.

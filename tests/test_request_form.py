@@ -257,13 +257,14 @@ def test_validate_shows_the_cloud_error_at_its_field(login, requester):
         action="validate",
     )
     response = post_new(login(requester), data)
-    assert response.context["cloud_errors"] == {
-        "address_ip_version": "A resource of this request does not support DualStack: "
-        "choose IPv4 or another resource."
-    }
-    assert "The cloud says: A resource of this request does not support DualStack" in (
-        response.content.decode()
+    message = (
+        "Resource 1 (nlb-hz0000000000000002 in cn-hangzhou-i): A resource of this request does "
+        "not support DualStack: choose IPv4 or another resource."
     )
+    assert response.context["cloud_errors"] == {"address_ip_version": message}
+    html = response.content.decode()
+    assert f"The cloud says: {message}" in html.split('id="field-address_ip_version"')[1]
+    assert f"The cloud says: {message}" in html.split('id="resource-row-0"')[1]
 
 
 def test_form_without_javascript_posts_plainly(login, requester):

@@ -85,7 +85,10 @@ def test_permanent_error_fails_the_request(requester, approver, simulator, tmp_p
         wait_for(lambda: state_of(request.pk) == State.FAILED)
     request.refresh_from_db()
     assert request.error_code == "EndpointServiceNotSupportedZone"
-    assert request.error_message == "A resource is not deployed in the zone given for it."
+    assert request.error_message == (
+        "Resource 1 (nlb-hz0000000000000002 in cn-hangzhou-h): "
+        "A resource is not deployed in the zone given for it."
+    )
     assert request.cloud_request_id
     assert simulator.services() == []
 

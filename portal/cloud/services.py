@@ -1,4 +1,5 @@
-"""Alibaba Cloud PrivateLink through the official SDK: the only module that imports it.
+"""Alibaba Cloud PrivateLink through the official SDK: the only module that imports it (and
+the SDKs of the load balancer products, whose listings the request form's picker shows).
 
 Everything here speaks plain Python data (dicts of the request's snake_case fields) and
 returns plain data, so that the rest of the portal never sees an SDK type. Every call returns
@@ -14,14 +15,20 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
+from alibabacloud_alb20200616 import models as alb
+from alibabacloud_alb20200616.client import Client as AlbClient
+from alibabacloud_nlb20220430 import models as nlb
+from alibabacloud_nlb20220430.client import Client as NlbClient
 from alibabacloud_privatelink20200415 import models as sdk
 from alibabacloud_privatelink20200415.client import Client
+from alibabacloud_slb20140515 import models as slb
+from alibabacloud_slb20140515.client import Client as SlbClient
 from alibabacloud_tea_openapi.exceptions import (
     AlibabaCloudException,
     ServerException,
     ThrottlingException,
 )
-from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_openapi.models import Config, GlobalParameters
 from darabonba.exceptions import UnretryableException
 from darabonba.runtime import RuntimeOptions
 from django.conf import settings
@@ -239,6 +246,8 @@ class CloudError(Exception):
         self.request_id = record.request_id
         self.transient = transient(code, action) or (status is not None and status >= 500)
         self.already_done = code in ALREADY_DONE.get(action, ())
+        # The dry runs that found which resource rows a refusal of Create is about.
+        self.row_checks = []
 
 
 def transient(code, action=""):
@@ -275,34 +284,69 @@ class DryRunResult:
     record: CallRecord = dataclasses.field(default=None, repr=False)
     # Every call behind the answer, when it took several (a plan's operations).
     records: list = dataclasses.field(default_factory=list, repr=False)
+    # The resources ({resource_type, resource_id, zone_id}) the refusal is about, when known.
+    at_fault: list = dataclasses.field(default_factory=list)
 
 
 _clients = threading.local()
 
 
-def get_client():
-    """Return this thread's SDK client for the configured endpoint and credentials."""
-    key = (
-        settings.PRIVATELINK_ENDPOINT,
+def _configuration():
+    """What every client is made from: protocol and credentials, as settings say now."""
+    return (
         settings.PRIVATELINK_PROTOCOL,
         settings.ALIBABA_CLOUD_ACCESS_KEY_ID,
         settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
     )
-    if getattr(_clients, "key", None) != key:
-        config = Config(
-            endpoint=settings.PRIVATELINK_ENDPOINT,
-            protocol=settings.PRIVATELINK_PROTOCOL,
-            region_id=settings.PRIVATELINK_REGION_ID,
-        )
-        if settings.ALIBABA_CLOUD_ACCESS_KEY_ID:
-            config.access_key_id = settings.ALIBABA_CLOUD_ACCESS_KEY_ID
-            config.access_key_secret = settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET
-        else:
-            from alibabacloud_credentials.client import Client as CredentialClient
 
-            config.credential = CredentialClient()
+
+def _config(*, endpoint, region_id):
+    config = Config(endpoint=endpoint, protocol=settings.PRIVATELINK_PROTOCOL, region_id=region_id)
+    if settings.ALIBABA_CLOUD_ACCESS_KEY_ID:
+        config.access_key_id = settings.ALIBABA_CLOUD_ACCESS_KEY_ID
+        config.access_key_secret = settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET
+    else:
+        from alibabacloud_credentials.client import Client as CredentialClient
+
+        config.credential = CredentialClient()
+    return config
+
+
+def get_client():
+    """Return this thread's SDK client for the configured endpoint and credentials."""
+    key = (settings.PRIVATELINK_ENDPOINT, *_configuration())
+    if getattr(_clients, "key", None) != key:
+        config = _config(
+            endpoint=settings.PRIVATELINK_ENDPOINT, region_id=settings.PRIVATELINK_REGION_ID
+        )
         _clients.client, _clients.key = Client(config), key
     return _clients.client
+
+
+LOAD_BALANCER_SDKS = {"slb": SlbClient, "alb": AlbClient, "nlb": NlbClient}
+
+
+def load_balancer_endpoint():
+    """Where the load balancer products are called: where PrivateLink is, when that is the
+    simulator (or a proxy) answering for every product; against the cloud (`*.aliyuncs.com`),
+    None, and each product's SDK picks its own regional endpoint."""
+    endpoint = settings.PRIVATELINK_ENDPOINT
+    return None if endpoint.endswith(".aliyuncs.com") else endpoint
+
+
+def load_balancer_client(resource_type, region_id):
+    """Return this thread's SDK client of a load balancer product for a region."""
+    endpoint = load_balancer_endpoint()
+    key = (resource_type, region_id, endpoint, *_configuration())
+    clients = _clients.__dict__.setdefault("load_balancers", {})
+    if key not in clients:
+        config = _config(endpoint=endpoint, region_id=region_id)
+        if endpoint and resource_type == "alb":
+            # ALB's calls carry no region: the cloud reads it from the regional endpoint.
+            # One endpoint answering for every region is told it as RegionId.
+            config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
+        clients[key] = LOAD_BALANCER_SDKS[resource_type](config)
+    return clients[key]
 
 
 def _runtime():
@@ -310,9 +354,10 @@ def _runtime():
     return RuntimeOptions(read_timeout=timeout, connect_timeout=min(timeout, 5000), autoretry=False)
 
 
-def call(action, sdk_request):
-    """Call one PrivateLink operation; return (body as a dict, CallRecord) or raise CloudError."""
-    method = getattr(get_client(), f"{_snake(action)}_with_options")
+def call(action, sdk_request, client=None):
+    """Call one operation (of PrivateLink, unless another product's `client` is given); return
+    (body as a dict, CallRecord) or raise CloudError."""
+    method = getattr(client or get_client(), f"{_snake(action)}_with_options")
     record = CallRecord(action=action, parameters=sdk_request.to_map())
     started = time.monotonic()
     try:
@@ -377,8 +422,67 @@ def build_create_request(fields, resources, tags, *, client_token=None, dry_run=
     )
 
 
+# Refusals about one resource of a request whose field is not "resources".
+RESOURCE_CODES = {
+    "OperationDenied.ServiceResourceIpVersionMismatch",
+    "ServiceResourceNotSupportIpv6",
+}
+
+
+def about_a_resource(code, field_name):
+    """Whether a refusal is about some resource of the request (which one, it may not say)."""
+    return field_name == "resources" or code in RESOURCE_CODES
+
+
+def resources_refused(*, fields, resources, tags, code):
+    """Return ([indexes], [CallRecord]): the resources the cloud refuses with `code` on their
+    own, and the calls that asked.
+
+    The cloud's message may name no resource (or name it in words that change); a dry run of
+    each resource alone says which rows of the request the refusal is about, whatever the
+    wording. Only asked after a refusal, so at most one call per row (ten at creation).
+    """
+    if len(resources) == 1:
+        return [0], []
+    rows, records = [], []
+    for i, row in enumerate(resources):
+        alone = _create_dry_run(fields, [row], tags)
+        records.append(alone.record)
+        if alone.code == code:
+            rows.append(i)
+    return rows, [record for record in records if record is not None]
+
+
+def resource_named(position, row):
+    """How a message names a resource row: "resource 2 (nlb-… in cn-hangzhou-h)"."""
+    where = f" in {row['zone_id']}" if row.get("zone_id") else ""
+    return f"resource {position} ({row['resource_id']}{where})"
+
+
+def _blame(message, rows, resources):
+    named = "; ".join(resource_named(i + 1, resources[i]) for i in rows)
+    return f"{named[0].upper()}{named[1:]}: {message}"
+
+
 def endpoint_service_dry_run(*, fields, resources, tags):
-    """Ask the cloud whether it would create this service: DryRunOperation means yes."""
+    """Ask the cloud whether it would create this service: DryRunOperation means yes.
+
+    A refusal about a resource names the rows at fault (`at_fault`, and in the message).
+    """
+    result = _create_dry_run(fields, resources, tags)
+    if not result.ok and not result.transient and about_a_resource(result.code, result.field):
+        rows, records = resources_refused(
+            fields=fields, resources=resources, tags=tags, code=result.code
+        )
+        if records:
+            result.records = [r.as_dict() for r in (result.record, *records) if r is not None]
+        if rows:
+            result.message = _blame(result.message, rows, resources)
+            result.at_fault = [resources[i] for i in rows]
+    return result
+
+
+def _create_dry_run(fields, resources, tags):
     request = build_create_request(fields, resources, tags, dry_run=True)
     try:
         _body, record = call("CreateVpcEndpointService", request)
@@ -411,8 +515,9 @@ def endpoint_service_dry_run(*, fields, resources, tags):
     )
 
 
-def _cached(key, fetch):
-    """Return (value, warning): fresh from the cache or the API, else the last good value.
+def _cached(key, fetch, *, seconds=None, source="PrivateLink", empty=None):
+    """Return (value, warning): fresh from the cache or the API, else the last good value
+    (else `empty`, by default []).
 
     A failure is remembered for a minute, so that pages do not each wait on a cloud that is
     down (a connect timeout is seconds).
@@ -428,14 +533,16 @@ def _cached(key, fetch):
             failure = error.message
             cache.set(f"{key}:failed", failure, FAILURE_SECONDS)
         else:
-            cache.set(key, value, settings.PRIVATELINK_CACHE_SECONDS)
+            cache.set(key, value, seconds or settings.PRIVATELINK_CACHE_SECONDS)
             cache.set(f"{key}:last-good", value, None)
             return value, ""
     last_good = cache.get(f"{key}:last-good")
-    warning = f"PrivateLink did not answer ({failure}); "
+    warning = f"{source} did not answer ({failure}); "
     if last_good is not None:
         return last_good, warning + "showing the last list it gave."
-    return [], warning + "no list is available yet, try again shortly."
+    return (
+        [] if empty is None else empty
+    ), warning + "no list is available yet, try again shortly."
 
 
 def regions():
@@ -469,10 +576,145 @@ def zones(region_id):
     return _cached(f"privatelink:zones:{region_id}", fetch)
 
 
+# --- the account's load balancers, for the request form's picker --------------------------
+
+# How many load balancers of a type and region the picker lists (the first page of the
+# product's listing); the others are typed by id.
+PICKER_PAGE = 50
+# A load balancer made in the console shows in the picker within a minute.
+LOAD_BALANCER_CACHE_SECONDS = 60
+PRODUCT_NAMES = {"slb": "CLB", "alb": "ALB", "nlb": "NLB"}
+
+
+def _is(value, expected):
+    return str(value or "").lower() == expected.lower()
+
+
+def _clb_problem(item):
+    """Why PrivateLink refuses this CLB, from its documented limits; "" if it takes it."""
+    if not _is(item.get("AddressType"), "intranet"):
+        return "Internet-facing: PrivateLink takes only internal-facing CLB instances."
+    if not _is(item.get("NetworkType"), "vpc"):
+        return "Classic network: PrivateLink takes only CLB instances in a VPC."
+    if not _is(item.get("PayType"), "PayOnDemand"):
+        return "Subscription: PrivateLink takes only pay-as-you-go CLB instances."
+    return ""
+
+
+def _alb_problem(item):
+    """Why PrivateLink refuses this ALB, from its documented limits; "" if it takes it."""
+    if not _is(item.get("AddressType"), "Intranet"):
+        return "Internet-facing: PrivateLink takes only internal-facing ALB instances."
+    if not _is(item.get("AddressAllocatedMode"), "Fixed"):
+        return "Dynamic IP: PrivateLink takes only ALB instances with a fixed IP address."
+    return ""
+
+
+def _load_balancer(item, zones, problem):
+    return {
+        "id": item.get("LoadBalancerId", ""),
+        "name": item.get("LoadBalancerName") or "",
+        "zones": [zone for zone in zones if zone],
+        "privatelink": not problem,
+        "why_not": problem,
+    }
+
+
+def _clbs(region_id):
+    body, _record = call(
+        "DescribeLoadBalancers",
+        slb.DescribeLoadBalancersRequest(region_id=region_id, page_size=PICKER_PAGE),
+        load_balancer_client("slb", region_id),
+    )
+    items = (body.get("LoadBalancers") or {}).get("LoadBalancer") or []
+    found = [
+        _load_balancer(
+            item, [item.get("MasterZoneId"), item.get("SlaveZoneId")], _clb_problem(item)
+        )
+        for item in items
+    ]
+    return found, body.get("TotalCount", len(found))
+
+
+def _albs(region_id):
+    client = load_balancer_client("alb", region_id)
+    body, _record = call(
+        "ListLoadBalancers", alb.ListLoadBalancersRequest(max_results=PICKER_PAGE), client
+    )
+    found = []
+    for item in body.get("LoadBalancers") or []:
+        # ALB's listing has no zones: each instance's attribute has them (as Terraform reads).
+        try:
+            attribute, _record = call(
+                "GetLoadBalancerAttribute",
+                alb.GetLoadBalancerAttributeRequest(load_balancer_id=item["LoadBalancerId"]),
+                client,
+            )
+        except CloudError as error:
+            if error.code == "ResourceNotFound.LoadBalancer":
+                continue  # deleted since it was listed
+            raise
+        zones = [z.get("ZoneId") for z in attribute.get("ZoneMappings") or []]
+        found.append(_load_balancer(item, zones, _alb_problem(item)))
+    return found, body.get("TotalCount", len(found))
+
+
+def _nlbs(region_id):
+    body, _record = call(
+        "ListLoadBalancers",
+        nlb.ListLoadBalancersRequest(region_id=region_id, max_results=PICKER_PAGE),
+        load_balancer_client("nlb", region_id),
+    )
+    found = [
+        # No documented limit of NLB service resources shows in the listing: the dry run says.
+        _load_balancer(item, [z.get("ZoneId") for z in item.get("ZoneMappings") or []], "")
+        for item in body.get("LoadBalancers") or []
+    ]
+    return found, body.get("TotalCount", len(found))
+
+
+LISTINGS = {"slb": _clbs, "alb": _albs, "nlb": _nlbs}
+
+
+def load_balancers(*, resource_type, region_id):
+    """Return ({"load_balancers": [...], "total": n}, warning): the first page of the
+    account's load balancers of a type in a region, each {id, name, zones, privatelink,
+    why_not}; cached for a minute, the last good list while the product does not answer.
+    """
+
+    def fetch():
+        try:
+            found, total = LISTINGS[resource_type](region_id)
+        except CloudError as error:
+            error.message = error.code  # the plain messages speak of PrivateLink
+            raise
+        return {"load_balancers": found, "total": total}
+
+    return _cached(
+        f"load-balancers:{resource_type}:{region_id}",
+        fetch,
+        seconds=LOAD_BALANCER_CACHE_SECONDS,
+        source=f"The {PRODUCT_NAMES[resource_type]} API",
+        empty={"load_balancers": [], "total": 0},
+    )
+
+
 def endpoint_service_create(*, fields, resources, tags, client_token):
-    """Create the endpoint service; the same ClientToken always means the same service."""
+    """Create the endpoint service; the same ClientToken always means the same service.
+
+    A refusal about a resource names the rows at fault in its message.
+    """
     request = build_create_request(fields, resources, tags, client_token=client_token)
-    return call("CreateVpcEndpointService", request)
+    try:
+        return call("CreateVpcEndpointService", request)
+    except CloudError as error:
+        if not error.transient and about_a_resource(error.code, error.field):
+            rows, error.row_checks = resources_refused(
+                fields=fields, resources=resources, tags=tags, code=error.code
+            )
+            if rows:
+                error.message = _blame(error.message, rows, resources)
+        raise
 
 
 def endpoint_service_get(*, region_id, service_id):

@@ -54,24 +54,41 @@ def connections_pass():
     ignore_result=True,
 )
 def notify_connections_waiting(service_pk, connection_pks):
-    """Tell a service's owner which endpoints wait for them to accept or reject them."""
+    """Tell a service's owner which endpoints wait for them to accept or reject them (the
+    approvers, who may accept them too, when the owner cannot be reached by email)."""
+    from django.contrib.auth import get_user_model
+
     from portal.endpoint_services.models import EndpointConnection, EndpointService
+    from portal.service_requests.policy import APPROVERS_GROUP
 
     service = EndpointService.objects.select_related("owner").get(pk=service_pk)
-    if service.owner is None or not service.owner.email:
+    owner = service.owner
+    if owner is not None and owner.is_active and owner.email:
+        recipients = [owner.email]
+    else:
+        recipients = sorted(
+            set(
+                get_user_model()
+                .objects.filter(groups__name=APPROVERS_GROUP, is_active=True)
+                .exclude(email="")
+                .values_list("email", flat=True)
+            )
+        )
+    if not recipients:
         return
     waiting = EndpointConnection.objects.filter(pk__in=connection_pks).order_by("endpoint_id")
     lines = [
         f"  {c.endpoint_id} from account {c.endpoint_owner_id} (VPC {c.endpoint_vpc_id})"
         for c in waiting
     ]
+    described = f", {service.service_description}" if service.service_description else ""
     send_mail(
         f"[PrivateLink portal] {len(lines)} endpoint(s) wait to connect to {service.service_id}",
         f"These endpoints ask to connect to {service.service_id} "
-        f"({service.service_description or service.service_name}):\n"
+        f"({service.service_name}; {service.region_id}{described}):\n"
         + "\n".join(lines)
-        + f"\n\nAccept or reject them on the service's page:\n"
+        + "\n\nAccept or reject them on the service's page:\n"
         f"{settings.SITE_URL}{service.get_absolute_url()}#connections\n",
         None,
-        [service.owner.email],
+        recipients,
     )

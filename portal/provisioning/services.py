@@ -24,7 +24,7 @@ from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.endpoint_services.tasks import refresh_service
 from portal.lib.queue import enqueue_on_commit
-from portal.service_requests import policy
+from portal.service_requests import notifications, policy
 from portal.service_requests import tasks as notices
 from portal.service_requests.models import (
     LIVE_STATES,
@@ -106,6 +106,7 @@ def _fail(service_request, code, message, request_id=""):
         fields=["error_code", "error_message", "cloud_request_id"],
     )
     enqueue_on_commit(notices.notify_requester, service_request.pk)
+    notifications.announce(service_request)
 
 
 def _timeout(service_request):
@@ -234,7 +235,8 @@ def service_request_provision(*, pk, attempt=0):
         )
     except cloud.CloudError as error:
         retry = Step("provision", retry_delay(attempt, error.retry_after), attempt + 1)
-        return _handle_error(pk, error, retry)
+        checks = {"row_checks": [r.as_dict() for r in error.row_checks]} if error.row_checks else {}
+        return _handle_error(pk, error, retry, **checks)
     problem = cloud.answer_problem(record.action, body)
     with transaction.atomic():
         service_request = _locked(pk, earlier=service_request)
@@ -263,6 +265,7 @@ def service_request_provision(*, pk, attempt=0):
             _went_active(service_request, cloud.service_attributes(body))
             service_request.move("mark_active", actor=None, details=details, fields=fields)
             enqueue_on_commit(notices.notify_requester, service_request.pk)
+            notifications.announce(service_request)
             return None
         service_request.move("mark_creating", actor=None, details=details, fields=fields)
     return Step("poll", poll_delay(0), 0)
@@ -343,6 +346,7 @@ def service_request_poll(*, pk, attempt=0):
                 "mark_active", actor=None, fields=["cloud_status", "service_domain"]
             )
             enqueue_on_commit(notices.notify_requester, service_request.pk)
+            notifications.announce(service_request)
             return None
         service_request.save(update_fields=["cloud_status", "service_domain", "updated_at"])
     return Step("poll", poll_delay(attempt + 1), attempt + 1)
@@ -526,6 +530,7 @@ def _finish(pk):
             # Drift waits while the portal changes a service; with the plan through, judge.
             endpoint_services.endpoint_service_note_drift(pk=service.pk)
         enqueue_on_commit(notices.notify_requester, service_request.pk)
+        notifications.announce(service_request)
     if service_request.kind == Kind.CHANGE:
         enqueue_on_commit(refresh_service, service.pk)
     return None

@@ -5,3 +5,9 @@ class ServiceRequestsConfig(AppConfig):
     name = "portal.service_requests"
     label = "service_requests"
     verbose_name = "Endpoint service requests"
+
+    def ready(self):
+        from portal.lib import webhooks
+
+        # A chat webhook that cannot work stops every process at start, not at the first post.
+        webhooks.check_settings()

@@ -30,6 +30,8 @@ MAX_TAGS = 20
 ZONE_REQUIRED_TYPES = {"alb", "nlb", "gwlb"}
 DUAL_STACK_TYPES = {"nlb", "gwlb"}
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+RESOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+ZONE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 class ServiceRequestForm(forms.ModelForm):
@@ -128,7 +130,7 @@ class ResourceForm(forms.Form):
         max_length=64,
         validators=[
             RegexValidator(
-                r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+                RESOURCE_ID_PATTERN,
                 "A load balancer id has letters, digits and dashes, like nlb-hz0000000000000001.",
             )
         ],
@@ -353,6 +355,9 @@ class RequestEditor:
         self.tags = TagRows(data, prefix="tags")
         self.for_submit = for_submit
         self.show_errors = True
+        # The load balancer picker: shown when asked for, or to say what a pick lacked.
+        self.picker_open = False
+        self.picker_error = ""
         if quiet:
             self.quiet()
 
@@ -405,10 +410,64 @@ class RequestEditor:
             resources = _without(resources, action.removeprefix("remove-resource-"))
         elif action.startswith("remove-tag-"):
             tags = _without(tags, action.removeprefix("remove-tag-"))
+        error = ""
+        if action == "pick-load-balancer":
+            resources, error = self._with_picked(resources)
         data = with_rows(with_rows(self.data, "resources", resources), "tags", tags)
         editor = RequestEditor(data, instance=self.instance, service=self.service)
         editor.quiet()
+        editor.picker_open = action == "load-balancers" or bool(error)
+        editor.picker_error = error
         return editor
+
+    def _with_picked(self, resources):
+        """Return (rows, error): the rows plus the load balancer chosen in the picker, once per
+        zone chosen (an slb is one row, in at most one zone), in place of the empty rows."""
+        resource_id = (self.data.get("pick_resource_id") or "").strip()
+        if not RESOURCE_ID_PATTERN.match(resource_id) or len(resource_id) > 64:
+            return resources, "Choose a load balancer first."
+        resource_type = self.resources.service_resource_type or "slb"
+        zones = [z for z in self.data.getlist(f"pick_zone_{resource_id}") if ZONE_PATTERN.match(z)]
+        if resource_type in ZONE_REQUIRED_TYPES and not zones:
+            return resources, f"Choose at least one zone of {resource_id}."
+        if resource_type not in ZONE_REQUIRED_TYPES:
+            zones = zones[:1] or [""]
+
+        def key(row):
+            zoned = row["resource_type"] in ZONE_REQUIRED_TYPES
+            return (row["resource_id"], row["zone_id"]) if zoned else row["resource_id"]
+
+        kept = [r for r in resources if r["resource_id"].strip() or r["zone_id"].strip()]
+        present = {key(r) for r in kept}
+        picked = [
+            row
+            for row in (
+                {"resource_type": resource_type, "resource_id": resource_id, "zone_id": zone}
+                for zone in dict.fromkeys(zones)
+            )
+            if key(row) not in present
+        ]
+        if not picked:
+            return resources, f"{resource_id} is already in the request in the zones chosen."
+        room = self.resources.maximum - len(kept)
+        if len(picked) > room:
+            return resources, (
+                f"Only {room} more resource rows fit (at most {self.resources.maximum})."
+            )
+        return kept + picked, ""
+
+    def blame_rows(self, result):
+        """Put a refusal about some resources at their rows, to show it there."""
+        if result is None or result.ok:
+            return
+        at_fault = {(r["resource_id"], r.get("zone_id") or "") for r in result.at_fault}
+        for form in self.resources.forms:
+            row = (
+                self.data.get(form.add_prefix("resource_id"), "").strip(),
+                self.data.get(form.add_prefix("zone_id"), "").strip(),
+            )
+            if row in at_fault:
+                form.cloud_error = result.message
 
     def quiet(self):
         """Render without validating: a half-typed form is not an error yet."""
@@ -481,8 +540,11 @@ class RequestEditor:
         return self.tags.total_form_count() < MAX_TAGS
 
     def cloud_errors(self, result):
-        """Return {field: message} for a failed dry run, to show at the field at fault."""
+        """Return {field: message} for a failed dry run, to show at the field at fault (a
+        refusal of named resources is shown at their rows instead, see blame_rows)."""
         if result is None or result.ok or not result.field:
+            return {}
+        if result.field == "resources" and result.at_fault:
             return {}
         return {result.field: result.message}
 

@@ -269,6 +269,10 @@ class ServiceRequest(AuditedSubject):
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # When those who may decide were last reminded of the request, and when the escalation
+    # group last heard of it; a time before submitted_at was of an earlier submission.
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 
 from portal.endpoint_services import plans
 from portal.service_requests.models import ACCOUNT_KINDS, Kind, Payer
@@ -190,13 +191,11 @@ def available_actions(user, service_request):
     return actions
 
 
-def eligible_deciders(service_request):
-    """Return the active people other than its requester who may approve `service_request`,
-    by username: approvers and admins, and the service's owner where the owner decides."""
+def _people_who(service_request, may):
+    """The active people in `may`, and the service's owner where the owner decides, but not
+    the request's requester, by username."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Q
 
-    who = Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True)
     service = service_request.endpoint_service
     if (
         service_request.kind in ACCOUNT_KINDS
@@ -204,14 +203,30 @@ def eligible_deciders(service_request):
         and service is not None
         and service.owner_id
     ):
-        who |= Q(pk=service.owner_id)
-    return list(
+        may |= Q(pk=service.owner_id)
+    return (
         get_user_model()
-        .objects.filter(who, is_active=True)
+        .objects.filter(may, is_active=True)
         .exclude(pk=service_request.requester_id)
         .distinct()
         .order_by("username")
     )
+
+
+def eligible_deciders(service_request):
+    """Return everyone who may approve `service_request`: approvers, admins and, where the
+    owner decides, the service's owner; never its requester."""
+    return list(
+        _people_who(service_request, Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True))
+    )
+
+
+def waiting_on(service_request):
+    """Return the active people a pending request waits on: approvers and, for who may
+    connect to a service, its owner (not for every account), but neither its requester nor
+    whoever approved this revision already. Admins may decide too, but nobody counts on them."""
+    approved = service_request.current_approvals().values("approver_id")
+    return _people_who(service_request, Q(groups__name=APPROVERS_GROUP)).exclude(pk__in=approved)
 
 
 def policy_shortfall(service_request, eligible=None):

@@ -17,7 +17,7 @@ from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.lib.queue import enqueue_on_commit
 from portal.provisioning.tasks import start_work
-from portal.service_requests import policy, tasks
+from portal.service_requests import notifications, policy, tasks
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
     CHANGE_FIELDS,
@@ -39,6 +39,14 @@ SUBMIT_DRY_RUN_ATTEMPTS = 3
 
 class DecisionRefused(Exception):
     """The user may not do this to this request now; the message says why."""
+
+
+class AlreadyAsked(DecisionRefused):
+    """What is asked for is already asked by an open request, or by the requester's draft."""
+
+    def __init__(self, message, service_request):
+        super().__init__(message)
+        self.service_request = service_request
 
 
 class StaleRevision(DecisionRefused):
@@ -156,6 +164,17 @@ def decommission_request_create(*, requester, service, justification):
     refusal = policy.change_refusal(requester, service)
     if refusal:
         raise DecisionRefused(refusal)
+    # The service's row lock makes a double submit (or two keepers at once) take turns: the
+    # second finds the first's request and is sent to it, so a service is asked to go once.
+    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
+    asked = service.requests.filter(kind=Kind.DECOMMISSION)
+    earlier = _open_for(asked, requester).order_by("pk").first()
+    if earlier is not None:
+        raise AlreadyAsked(
+            f"Request #{earlier.pk} already asks to decommission this service "
+            f"({earlier.get_state_display().lower()}).",
+            earlier,
+        )
     service_request = ServiceRequest.objects.create(
         kind=Kind.DECOMMISSION,
         requester=requester,
@@ -366,6 +385,10 @@ def service_request_clone(*, source, actor):
     return clone
 
 
+# A resource row, as the plan's attach and detach operations hold it.
+RESOURCE_FIELDS = ("resource_type", "resource_id", "zone_id")
+
+
 def dry_run_operations(*, region_id, service_id, operations):
     """Dry-run each operation of a plan in order; return the first refusal, or a pass.
 
@@ -386,7 +409,14 @@ def dry_run_operations(*, region_id, service_id, operations):
         )
         records.append(result.record.as_dict())
         if not result.ok:
-            result.message = f"Step {position + 1} ({op['action']}): {result.message}"
+            step = op["action"]
+            if op["action"] in (plans.ATTACH, plans.DETACH):
+                # Which row of the desired resources (or which one removed) it is about.
+                row = {k: op["params"].get(k) or "" for k in RESOURCE_FIELDS}
+                result.at_fault = [row]
+                where = f" in {row['zone_id']}" if row["zone_id"] else ""
+                step = f"{step} of {row['resource_id']}{where}"
+            result.message = f"Step {position + 1} ({step}): {result.message}"
             if result.code == "EndpointServiceConnectionDependence":
                 result.message += endpoint_services.connected_endpoints(region_id, service_id)
             break
@@ -407,7 +437,8 @@ def service_request_dry_run(*, service_request, actor):
     if service_request.kind == Kind.CREATE:
         fields, resources, tags = service_request.create_parameters()
         result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
-        calls = [result.record.as_dict()] if result.record else []
+        # Several calls when the refusal's rows were looked for.
+        calls = result.records or ([result.record.as_dict()] if result.record else [])
     elif service_request.kind == Kind.ADOPT:
         result = cloud.DryRunResult(
             True, "NothingToCheck", "Nothing to ask the cloud: adoption reads the service."
@@ -560,6 +591,7 @@ def service_request_submit(*, service_request, actor):
             details={"dry_run": result.code, "policy": str(policy.required_approvals(locked))},
         )
         enqueue_on_commit(tasks.notify_approvers, locked.pk)
+        notifications.announce(locked)
     service_request.refresh_from_db()
     return result
 
@@ -654,6 +686,7 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
             State.CHANGES_REQUESTED,
         ):
             enqueue_on_commit(tasks.notify_requester, service_request.pk, comment)
+            notifications.announce(service_request, comment)
     return service_request
 
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("approvals/", views.approval_queue, name="queue"),
     path("requests/new/", views.request_new, name="new"),
+    path("requests/load-balancers/", views.load_balancer_list, name="load_balancers"),
     path("requests/<int:pk>/", views.request_detail, name="detail"),
     path("requests/<int:pk>/status/", views.request_status, name="status"),
     path("requests/<int:pk>/edit/", views.request_edit, name="edit"),

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,6 +24,8 @@ from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy, queue, revisions, services
 from portal.service_requests.forms import (
+    REGION_PATTERN,
+    ZONE_REQUIRED_TYPES,
     AccessForm,
     AdoptionForm,
     DecisionForm,
@@ -35,6 +38,7 @@ from portal.service_requests.models import (
     ACCOUNT_KINDS,
     Decision,
     Kind,
+    ResourceType,
     RevisionSeen,
     ServiceRequest,
     State,
@@ -44,9 +48,12 @@ from portal.service_requests.models import (
 User = get_user_model()
 # The first requests of the queue on an approver's dashboard; the rest on /approvals/.
 DASHBOARD_QUEUE = 10
-STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh")
-# Form actions that call the cloud: a dry run, the zones of a region, a submission.
-CLOUD_ACTIONS = ("validate", "refresh", "submit")
+STRUCTURE_ACTIONS = ("add-resource", "add-tag", "refresh", "load-balancers", "pick-load-balancer")
+# Form actions that call the cloud: a dry run, the zones of a region, the load balancers (the
+# picker without JavaScript), a submission.
+CLOUD_ACTIONS = ("validate", "refresh", "load-balancers", "submit")
+# The views whose form holds the load balancer picker, where its choice is posted.
+PICKER_FORMS = ("service_requests:new", "service_requests:edit", "endpoint_services:change")
 # How often an open page asks whether its request moved: often while it can move by itself,
 # less often when only a person (an approver's retry) can move it.
 POLL_EVERY = {
@@ -134,6 +141,33 @@ def _preview_plan(editor):
     return plans.change_plan(editor.service.config(), desired)
 
 
+def load_balancer_picker(region_id, resource_type, *, error=""):
+    """What the load balancer picker shows for a region and a service resource type: the
+    account's load balancers of that type there, each with its zones, or why there are none."""
+    picker = {"region_id": region_id, "resource_type": resource_type, "error": error}
+    if not (REGION_PATTERN.match(region_id or "") and resource_type in ResourceType.values):
+        picker["note"] = "Choose the region and the service resource type first."
+        return picker
+    picker["type_label"] = ResourceType(resource_type).label
+    if resource_type not in cloud.LISTINGS:
+        picker["note"] = (
+            "Gateway load balancers are not listed here: type the gwlb's id and a zone in a "
+            "resource row."
+        )
+        return picker
+    found, picker["warning"] = cloud.load_balancers(
+        resource_type=resource_type, region_id=region_id
+    )
+    zone_names = dict(cloud.zones(region_id)[0])
+    picker["load_balancers"] = [
+        {**lb, "zone_choices": [(zone, zone_names.get(zone, zone)) for zone in lb["zones"]]}
+        for lb in found["load_balancers"]
+    ]
+    picker["total"] = found["total"]
+    picker["one_zone"] = resource_type not in ZONE_REQUIRED_TYPES
+    return picker
+
+
 def render_request_form(request, editor, *, dry_run=None, status=200):
     if not editor.is_change:
         # Changing the region refreshes the form, and with it the zones offered for each row.
@@ -149,6 +183,14 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
     template = "service_requests/request_form.html"
     if request.htmx:
         template += "#request_form"
+    editor.blame_rows(dry_run)
+    picker = None
+    if editor.picker_open:
+        picker = load_balancer_picker(
+            editor.resources.region_id or "",
+            editor.resources.service_resource_type or "",
+            error=editor.picker_error,
+        )
     context = {
         "editor": editor,
         "service_request": editor.instance if editor.instance.pk else None,
@@ -156,6 +198,8 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
         "dry_run": dry_run,
         "cloud_errors": editor.cloud_errors(dry_run),
         "plan": _preview_plan(editor),
+        "picker": picker,
+        "form_url": request.path,
     }
     return render(request, template, context, status=status)
 
@@ -265,6 +309,37 @@ def request_edit(request: HttpRequest, pk):
     if request.method == "POST":
         return handle_request_form(request, service_request)
     return render_request_form(request, RequestEditor(instance=service_request))
+
+
+@login_required
+@require_GET
+def load_balancer_list(request: HttpRequest):
+    """The account's load balancers of a type in a region: the request form's picker (its
+    fragment, on HX-Request), or a page to read ids and zones from without JavaScript."""
+    if policy.is_read_only(request.user):
+        raise PermissionDenied("Auditors do not make requests.")
+    region_id = request.GET.get("region_id", "")
+    resource_type = request.GET.get("service_resource_type", "")
+    if cloud_budget_spent(request):
+        return too_many(request, request.get_full_path())
+    context = {"picker": load_balancer_picker(region_id, resource_type)}
+    if request.htmx:
+        # The choice is posted with the form the fragment is shown in, to that form's view.
+        form_url = _picker_form(request.htmx.current_url_abs_path or "")
+        template = "service_requests/request_form.html#lb_picker"
+        return render(request, template, {**context, "in_form": True, "form_url": form_url})
+    context["regions"] = cloud.regions()[0]
+    context["resource_types"] = ResourceType.choices
+    return render(request, "service_requests/load_balancer_list.html", context)
+
+
+def _picker_form(url):
+    """The path of `url` if it is a form that holds the picker, else ""."""
+    path = url.split("?")[0]
+    try:
+        return path if resolve(path).view_name in PICKER_FORMS else ""
+    except Resolver404:
+        return ""
 
 
 def _retrying(service_request):
@@ -594,12 +669,22 @@ def service_change(request: HttpRequest, service_id):
 
 
 def _request_form(
-    request, service, *, refusal, form_class, template, create, error_field=None, initial=None
+    request,
+    service,
+    *,
+    refusal,
+    form_class,
+    template,
+    create,
+    error_field=None,
+    initial=None,
+    extra=None,
 ):
     """Show a decommission, adoption, access or revoke form; file the request
     (`create(data)`) when valid.
 
-    `action=submit` submits it as well; either way the answer is the request's own page. A
+    `action=submit` submits it as well; either way the answer is the request's own page, and
+    a request already asking the same (a double submit) answers with that request's page. A
     refusal is shown at `error_field` when it is about that field's value.
     """
     if refusal:
@@ -610,6 +695,9 @@ def _request_form(
         if form.is_valid():
             try:
                 service_request = create(form.cleaned_data)
+            except services.AlreadyAsked as error:
+                messages.info(request, str(error))
+                return redirect(error.service_request)
             except services.DecisionRefused as error:
                 if error_field:
                     form.add_error(error_field, str(error))
@@ -623,7 +711,8 @@ def _request_form(
                 return redirect(service_request)
         else:
             status = 400
-    return render(request, template, {"form": form, "service": service}, status=status)
+    context = {"form": form, "service": service, **(extra or {})}
+    return render(request, template, context, status=status)
 
 
 @login_required
@@ -639,6 +728,11 @@ def service_decommission(request: HttpRequest, service_id):
         create=lambda data: services.decommission_request_create(
             requester=request.user, service=service, justification=data["justification"]
         ),
+        # What deleting it cuts off, as last read, for the person to weigh before asking.
+        extra={
+            "connected": service.connections.filter(status="Connected", gone=False).count(),
+            "allowed": len(service.allowed_users),
+        },
     )
 
 

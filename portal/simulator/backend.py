@@ -4,7 +4,8 @@ Pure Python, no HTTP: the protocol layer turns requests into `Backend.call()`. P
 arrive as strings (lists and dicts for the flattened arrays), exactly as the wire carries
 them, so that type errors are the backend's to report. The operations live in three mixins:
 `owner.py` (a service owner's calls), `connections.py` (the owner's view of the endpoints
-connected to its services) and `consumer.py` (endpoints, from the consumer's account).
+connected to its services) and `consumer.py` (endpoints, from the consumer's account);
+`load_balancers.py` answers the load balancer products' listings, under their own API versions.
 """
 
 import copy
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .connections import ConnectionOperations
 from .consumer import EndpointOperations
+from .load_balancers import LoadBalancerOperations
 from .model import (
     DEFAULT_RESOURCE_GROUP,
     GONE,
@@ -135,8 +137,9 @@ def load_inventory(path=DEFAULT_INVENTORY):
         resources[(item["RegionId"], item["ResourceId"])] = item
     for pool in data.get("resource_pools", []):
         for n in range(1, pool["count"] + 1):
-            item = {k: v for k, v in pool.items() if k not in ("prefix", "count")}
+            item = {k: v for k, v in pool.items() if k not in ("prefix", "name_prefix", "count")}
             item["ResourceId"] = f"{pool['prefix']}{n:06d}"
+            item["LoadBalancerName"] = f"{pool.get('name_prefix', pool['prefix'])}{n:06d}"
             resources[(item["RegionId"], item["ResourceId"])] = item
     return {
         "regions": {r["RegionId"]: r for r in data["regions"]},
@@ -145,7 +148,7 @@ def load_inventory(path=DEFAULT_INVENTORY):
     }
 
 
-class Backend(ServiceOperations, ConnectionOperations, EndpointOperations):
+class Backend(ServiceOperations, ConnectionOperations, EndpointOperations, LoadBalancerOperations):
     """The state of every simulated account, in memory and written through to SQLite."""
 
     def __init__(
@@ -212,8 +215,13 @@ class Backend(ServiceOperations, ConnectionOperations, EndpointOperations):
             self.store.clear()
             self.faults = Faults()
 
-    def call(self, account, action, params):
-        handler = self.ACTIONS.get(action)
+    def actions_for(self, version):
+        """The operations answered under an API version: a load balancer product's, else
+        PrivateLink's (whose version the gateway checks)."""
+        return self.PRODUCTS.get(version, self.ACTIONS)
+
+    def call(self, account, action, params, version=API_VERSION):
+        handler = self.actions_for(version).get(action)
         if handler is None:
             raise ApiError(
                 "InvalidAction.NotFound",

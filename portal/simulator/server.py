@@ -52,17 +52,18 @@ class Gateway:
             )
             action = headers.get("x-acs-action") or flat.pop("Action", "")
             version = headers.get("x-acs-version") or flat.pop("Version", "")
-            if action not in self.backend.ACTIONS:
+            actions = self.backend.actions_for(version)
+            if action not in actions:
                 raise ApiError(
                     "InvalidAction.NotFound",
                     "Specified api is not found, please check your url and method.",
                     status=404,
                 )
-            if version != API_VERSION:
+            if actions is self.backend.ACTIONS and version != API_VERSION:
                 raise ApiError("InvalidVersion", f"Specified version {version!r} is not valid.")
             self.inject_faults(action)
             account = self.backend.account_for_key(access_key_id)
-            answer = self.backend.call(account, action, nest(flat))
+            answer = self.backend.call(account, action, nest(flat), version)
             log.info("%s %s ok %s", action, access_key_id, request_id)
             return 200, {}, success_body(answer, request_id)
         except ApiError as error:

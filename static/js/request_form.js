@@ -21,6 +21,12 @@ document.addEventListener("htmx:afterSettle", function () {
     target = form.querySelector("button[value='add-resource']");
   } else if (action.indexOf("remove-tag-") === 0) {
     target = form.querySelector("button[value='add-tag']");
+  } else if (action === "load-balancers") {
+    target = form.querySelector("#lb-picker input[name='pick_resource_id']:not(:disabled)") ||
+      form.querySelector("#lb-picker section");
+  } else if (action === "pick-load-balancer") {
+    target = form.querySelector("#lb-picker-error") ||
+      form.querySelector("#field-resources tbody tr:last-child select");
   } else {
     target = form.querySelector("#error-summary") || form.querySelector("#dry-run");
   }
@@ -35,4 +41,10 @@ document.addEventListener("change", function (event) {
   document.querySelectorAll("#request-form select[name$='-resource_type']").forEach(function (row) {
     row.value = chosen.value;
   });
+  // An open load balancer picker lists the type chosen before: list the new one's.
+  var picker = document.getElementById("lb-picker");
+  if (picker && picker.children.length) {
+    document.querySelector("#request-form button[value='load-balancers']").click();
+    lastAction = ""; // the list follows the choice; the focus stays on it
+  }
 });

@@ -12,6 +12,11 @@ USERS = [
     ("approver", (APPROVERS_GROUP,), "Decides requests."),
     ("approver2", (APPROVERS_GROUP,), "The second approver for risky requests."),
     ("auditor", (AUDITORS_GROUP,), "Reads everything, changes nothing."),
+    (
+        "lead",
+        (settings.ESCALATION_GROUP, AUDITORS_GROUP),
+        "Hears of requests nobody decided in time; reads them.",
+    ),
     ("admin", (), "Superuser: Django admin."),
 ]
 
@@ -22,7 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("Demo users exist only in the embedded set-up (DEBUG=true).")
-        for name in (APPROVERS_GROUP, AUDITORS_GROUP):
+        for name in (APPROVERS_GROUP, AUDITORS_GROUP, settings.ESCALATION_GROUP):
             Group.objects.get_or_create(name=name)
         User = get_user_model()
         for username, groups, _purpose in USERS:
