@@ -377,6 +377,7 @@ def visits(w):
             clear_and_press("Justification", "Submit for approval"),
         ),
         Visit("requester", f"/requests/{w.pending}/cancel/"),
+        Visit("requester", f"/requests/{w.failed}/calls/"),
         Visit("requester", "/services/"),
         Visit("requester", "/services/?q=orders&status=active"),
         Visit("requester", f"{service}/", note="owner"),

@@ -105,6 +105,17 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
+    "service_requests:calls": (
+        State.PROVISIONING,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 405),
+            "other": (404, 405),
+            "approver": (200, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
     "service_requests:edit": (
         State.DRAFT,
         {

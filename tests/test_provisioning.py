@@ -209,12 +209,13 @@ def test_status_fragment_query_count_is_constant(
     # A poll from a page that shows this state and revision, at an older version.
     url = f"/requests/{approved.pk}/status/?v=1&s={approved.state}&r={approved.revision}"
     client.get(url)
-    # Session, user, the version check, the request, the user's groups, its events.
-    with django_assert_num_queries(6):
+    # Session, user, the version check, the request, the user's groups, its events, and its
+    # step log.
+    with django_assert_num_queries(7):
         client.get(url, headers={"HX-Request": "true"})
     for _ in range(50):
         approved.record("cloud_call", actor=None, details={"cloud_call": {"action": "x"}})
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = client.get(url, headers={"HX-Request": "true"})
     assert 'hx-trigger="every 2s"' in response.content.decode()
 

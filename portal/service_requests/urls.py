@@ -10,6 +10,7 @@ urlpatterns = [
     path("requests/load-balancers/", views.load_balancer_list, name="load_balancers"),
     path("requests/<int:pk>/", views.request_detail, name="detail"),
     path("requests/<int:pk>/status/", views.request_status, name="status"),
+    path("requests/<int:pk>/calls/", views.request_calls, name="calls"),
     path("requests/<int:pk>/edit/", views.request_edit, name="edit"),
     path("requests/<int:pk>/submit/", views.request_submit, name="submit"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="cancel"),

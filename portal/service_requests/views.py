@@ -44,6 +44,7 @@ from portal.service_requests.models import (
     State,
     TransitionNotAllowed,
 )
+from portal.service_requests.step_log import request_step_log
 
 User = get_user_model()
 # The first requests of the queue on an approver's dashboard; the rest on /approvals/.
@@ -362,7 +363,10 @@ def _retrying(service_request):
 def _live_context(request, service_request, **extra):
     """Context of the parts of the page that follow the request live."""
     actions = service_request.available_actions(request.user)
-    events = list(service_request.events.select_related("actor"))
+    operations = list(service_request.operations.all()) if not service_request.is_create else []
+    # The cloud calls are in the step log, a page's worth at most; the history is what
+    # people and the lifecycle did.
+    events = list(service_request.events.exclude(action="cloud_call").select_related("actor"))
     context = {
         "service_request": service_request,
         "retrying": _retrying(service_request),
@@ -371,11 +375,10 @@ def _live_context(request, service_request, **extra):
         "is_owner": service_request.requester_id == request.user.pk,
         # Made only if a form in the fragment asks for it.
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
-        "operations": list(service_request.operations.all())
-        if not service_request.is_create
-        else [],
+        "operations": operations,
         "events": events,
         "thread": revisions.thread(events),
+        "step_log": request_step_log(service_request=service_request, operations=operations),
         **extra,
     }
     if service_request.state == State.PENDING_APPROVAL:
@@ -500,6 +503,25 @@ def request_status(request: HttpRequest, pk):
     if seen and _unchanged(pk, request.user, seen):
         return HttpResponse(status=204)
     return _status_response(request, _get_request_for_user(request.user, pk))
+
+
+@login_required
+@require_GET
+def request_calls(request: HttpRequest, pk):
+    """The cloud calls older than the request page shows, a page of steps at a time."""
+    service_request = _get_request_for_user(request.user, pk)
+    before = request.GET.get("before", "")
+    operations = list(service_request.operations.all())
+    context = {
+        "service_request": service_request,
+        "step_log": request_step_log(
+            service_request=service_request,
+            operations=operations,
+            before=int(before) if before.isdigit() else None,
+        ),
+        "open_all": True,
+    }
+    return render(request, "service_requests/request_calls.html", context)
 
 
 @login_required
