@@ -39,11 +39,15 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "django_ratelimit",
+    # django-ninja: the HTTP API; as an app, its docs page is served from static files.
+    "ninja",
     "portal.audit",
     "portal.cloud",
     "portal.endpoint_services",
     "portal.service_requests",
     "portal.provisioning",
+    "portal.insights",
+    "portal.api",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +63,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.audit.middleware.AuditorsReadOnlyMiddleware",
+    "portal.api.middleware.ApiAuditMiddleware",
     "portal.service_requests.middleware.ConflictMiddleware",
     "portal.lib.middleware.NotFoundPageMiddleware",
     # Last, as django-axes asks: it answers a locked-out login.
@@ -105,7 +110,14 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
 CLOUD_ACTIONS_PER_MINUTE = env.int("CLOUD_ACTIONS_PER_MINUTE", default=20)
 # django-ratelimit counts in the cache: Django's own Redis cache is atomic (it does not list
 # it); the embedded default's per-process memory is enough on one laptop, and nowhere else.
+# The HTTP API: calls per token and minute (429 with Retry-After beyond), how often a token's
+# reads are written to the audit log (every write is), and a new token's default lifetime.
+API_CALLS_PER_MINUTE = env.int("API_CALLS_PER_MINUTE", default=120)
+API_READ_AUDIT_EVERY = env.int("API_READ_AUDIT_EVERY", default=3600)
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + (["django_ratelimit.E003"] if DEBUG else [])
+# How long the insights' figures are kept in the cache before they are computed again (0: never).
+INSIGHTS_CACHE_SECONDS = env.int("INSIGHTS_CACHE_SECONDS", default=300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -304,3 +316,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": AUDIT_CHECKPOINT_EVERY,
     },
 }
+if INSIGHTS_CACHE_SECONDS:
+    # The default weeks' figures are computed ahead of the page, before they expire.
+    CELERY_BEAT_SCHEDULE["insights-refresh"] = {
+        "task": "portal.insights.tasks.refresh_insights",
+        "schedule": max(INSIGHTS_CACHE_SECONDS // 2, 30),
+    }

@@ -17,6 +17,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from portal.api.models import AccessToken
+from portal.api.services import token_create, token_revoke
 from portal.endpoint_services.models import EndpointConnection, EndpointService
 from portal.provisioning import services as provisioning
 from portal.service_requests import services
@@ -46,6 +48,38 @@ NOT_PAGES = {
         f"endpoint_services:{name}": "POST only; answers with the service's page or a redirect"
         for name in ("refresh", "accept_drift", "connection_accept", "connection_reject")
     },
+    "tokens:revoke": "POST only; answers with a redirect to the tokens page",
+    # The HTTP API answers JSON (test_api.py); its docs page is django-ninja's Swagger UI,
+    # loaded under the CSP in test_browser_api.py.
+    **{
+        f"api:{name}": "the HTTP API (JSON)"
+        for name in (
+            "openapi-json",
+            "me",
+            "requests",
+            "request",
+            "validate",
+            "submit",
+            "cancel",
+            "approve",
+            "reject",
+            "send_back",
+            "retry",
+            "events",
+            "queue",
+            "services",
+            "service",
+            "allow_list",
+            "connections",
+            "change",
+            "decommission",
+            "access",
+            "revoke",
+            "adopt",
+            "api-root",
+        )
+    },
+    "api:openapi-view": "django-ninja's Swagger UI (test_browser_api.py)",
 }
 
 
@@ -89,6 +123,14 @@ def wrong_password(page):
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("main [role=alert]")).to_be_visible()
+
+
+def make_token(page):
+    """make a write token"""
+    page.get_by_label("Name").fill("orders pipeline")
+    page.get_by_label("Read and write").check()
+    press("Make token")(page)
+    expect(page.locator("#token-secret")).to_be_visible()
 
 
 def stale_form(page):
@@ -291,6 +333,14 @@ def make_world(users):
     world.rejected = request(State.REJECTED)
     world.cancelled = request(State.CANCELLED)
     world.resubmitted = resubmitted(requester, approver, users["approver2"])
+    # API tokens: one in use, one revoked.
+    used, _secret = token_create(user=requester, name="ci", scope="read")
+    AccessToken.objects.filter(pk=used.pk).update(
+        last_used_at=timezone.now(), last_used_ip="10.0.0.7"
+    )
+    token_revoke(
+        token=token_create(user=requester, name="old laptop", scope="write")[0], actor=requester
+    )
     world.someone_elses = ServiceRequestFactory(
         requester=UserFactory(username="stranger"), state=State.PENDING_APPROVAL
     ).pk
@@ -392,6 +442,9 @@ def visits(w):
         Visit("requester", f"{service}/decommission/", submit),
         Visit("requester", f"{service}/revoke/?account={OUTSIDER}"),
         Visit("requester", f"{service}/revoke/", submit),
+        Visit("requester", "/account/tokens/"),
+        Visit("requester", "/account/tokens/", make_token),
+        Visit("requester", "/account/tokens/", press("Make token")),
         Visit("requester", "/approvals/", status=403),
         Visit("requester", "/no-such-page/", status=404),
         Visit("requester", f"/requests/{w.someone_elses}/", status=404),
@@ -403,6 +456,7 @@ def visits(w):
         Visit("requester2", f"{service}/change/", status=403),
         Visit("approver", "/"),
         Visit("approver", "/approvals/"),
+        Visit("approver", "/insights/"),
         Visit("approver", f"/requests/{w.pending}/", note="decision forms"),
         Visit("approver", f"/requests/{w.resubmitted}/", note="resubmitted: what changed"),
         Visit("approver", f"/requests/{w.pending}/", press("Send back"), note="no comment"),
@@ -415,6 +469,7 @@ def visits(w):
         Visit("approver", f"/services/{w.unmanaged}/adopt/", submit),
         Visit("approver2", "/approvals/", note="waiting for others"),
         Visit("auditor", "/audit/"),
+        Visit("auditor", "/insights/?start=2026-13-01"),
         Visit("auditor", "/audit/?state=failed&region=cn-hangzhou"),
         Visit("auditor", f"/audit/requests/{w.active}/"),
         Visit("auditor", f"/audit/requests/{w.change}/"),
@@ -423,6 +478,7 @@ def visits(w):
         Visit("auditor", "/services/"),
         Visit("auditor", "/services/unmanaged/"),
         Visit("auditor", "/requests/new/", status=403),
+        Visit("auditor", "/account/tokens/"),
         Visit("admin", "/"),
         Visit("admin", "/admin/"),
         # Pages no GET reaches, rendered as their views render them, at a made-up address.

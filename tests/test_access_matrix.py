@@ -1,6 +1,7 @@
 """Every URL pattern of the project, for every role, by GET and by POST: the expected status.
 
-Adding a view without a row here fails `test_every_url_pattern_has_a_row`.
+Adding a view without a row here (or, for the API under /api/v1/, in test_api.API_MATRIX)
+fails `test_every_url_pattern_has_a_row`.
 """
 
 import pytest
@@ -9,6 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from portal.endpoint_services.models import EndpointService
 from portal.service_requests.models import State
 from tests.factories import ServiceRequestFactory, UserFactory
+from tests.test_api import API_MATRIX, ROOT
 
 ROLES = ["anonymous", "owner", "other", "approver", "auditor", "admin"]
 LOGIN = 302  # redirect to the login page
@@ -260,6 +262,17 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
+    "insights:dashboard": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (200, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
     "endpoint_services:list": (None, everyone(200, 405)),
     "endpoint_services:unmanaged": (
         None,
@@ -377,6 +390,23 @@ MATRIX = {
             "admin": (405, 409),
         },
     ),
+    # One's API tokens: auditors make (read) tokens too. The form posted without a name is a
+    # 400 at that field.
+    "tokens:list": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            **{role: (200, 400) for role in ("owner", "other", "approver", "auditor", "admin")},
+        },
+    ),
+    # The id is a request's, not a token of theirs.
+    "tokens:revoke": (
+        State.DRAFT,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            **{role: (405, 404) for role in ("owner", "other", "approver", "auditor", "admin")},
+        },
+    ),
     # The admin site stands for all its patterns: staff only, through its own login.
     "admin:index": (
         None,
@@ -415,8 +445,12 @@ def project_patterns():
 
 def test_every_url_pattern_has_a_row():
     patterns = project_patterns()
-    assert set(patterns) == set(MATRIX), "add a row to MATRIX for each new view"
+    pages = {name for name in patterns if not name.startswith("api:")}
+    assert pages == set(MATRIX), "add a row to MATRIX for each new view"
     assert all(name for name in patterns)
+    # The API's URLs have their rows, by method, token scope and role, in test_api.py.
+    api = {name for name in patterns if name.startswith("api:")}
+    assert api == {name for name, _method in API_MATRIX} | {ROOT[0]}
 
 
 CELLS = [(name, role, method) for name in MATRIX for role in ROLES for method in ("GET", "POST")]

@@ -12,6 +12,7 @@ order. Callers append last in their transaction, after their other row locks, so
 transaction waits on a row while holding the head.
 """
 
+import contextvars
 import hashlib
 import hmac
 import json
@@ -24,6 +25,10 @@ from django.db import transaction
 from django.utils import timezone
 
 GENESIS = "0" * 64
+# The API token of the call being served, if any: every event the call writes names it
+# ("via"), so that a timeline says which pipeline did what. Set by the API's authentication,
+# cleared when the response leaves (portal.api.middleware).
+via = contextvars.ContextVar("audit_via", default=None)
 # What an event's hash covers, by attribute name.
 CONTENT_FIELDS = [
     "seq",
@@ -116,6 +121,9 @@ def append(*, action, actor=None, request=None, service=None, details=None, **fi
     """Append one event at the end of the log, in the caller's transaction; return it."""
     from portal.audit.models import AuditEvent, ChainHead
 
+    details = details or {}
+    if via.get() is not None:
+        details = {**details, "via": via.get()}
     # No savepoint: an event that cannot be written fails the caller's whole transaction.
     with transaction.atomic(savepoint=False):
         head = locked_head()
@@ -127,7 +135,7 @@ def append(*, action, actor=None, request=None, service=None, details=None, **fi
             actor=actor,
             actor_name=actor.get_username() if actor is not None else "",
             action=action,
-            details=details or {},
+            details=details,
             created_at=timezone.now(),
             key_id=key_id,
             prev_hash=head.hash or GENESIS,

@@ -6,23 +6,22 @@ from datetime import UTC, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import CharField, Func
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from portal.audit.filters import RequestHistoryFilter
+from portal.audit.selectors import request_for_auditor, require_auditor
 from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.http import HttpRequest
 from portal.lib.paging import page_number
-from portal.service_requests import policy
 from portal.service_requests.models import Approval, RequestResource, RequestTag, ServiceRequest
 
 PAGE_SIZE = 50
@@ -86,11 +85,6 @@ ROW_FIELDS = [
 ]
 
 
-def _require_auditor(user):
-    if not policy.is_auditor(user):
-        raise PermissionDenied("The history is for auditors.")
-
-
 def _filtered(request):
     regions, _warning = cloud.regions()
     history = RequestHistoryFilter(request.GET, queryset=ServiceRequest.objects.all())
@@ -101,7 +95,7 @@ def _filtered(request):
 @login_required
 @require_GET
 def history(request: HttpRequest):
-    _require_auditor(request.user)
+    require_auditor(request.user)
     history, regions = _filtered(request)
     # An invalid filter shows its error and no rows, rather than quietly every row.
     queryset = history.qs if history.is_valid() else ServiceRequest.objects.none()
@@ -182,8 +176,7 @@ def _quick_links():
 @login_required
 @require_GET
 def timeline(request: HttpRequest, pk):
-    _require_auditor(request.user)
-    service_request = get_object_or_404(ServiceRequest.objects.select_related("requester"), pk=pk)
+    service_request = request_for_auditor(request.user, pk)
     context = {
         "service_request": service_request,
         "events": list(service_request.events.select_related("actor")),
@@ -354,7 +347,7 @@ def _spreadsheet_safe(row):
 @login_required
 @require_GET
 def export_csv(request: HttpRequest):
-    _require_auditor(request.user)
+    require_auditor(request.user)
     history, _regions = _filtered(request)
     if not history.is_valid():
         return _refusal(history)
@@ -378,7 +371,7 @@ def export_csv(request: HttpRequest):
 @login_required
 @require_GET
 def export_jsonl(request: HttpRequest):
-    _require_auditor(request.user)
+    require_auditor(request.user)
     history, _regions = _filtered(request)
     if not history.is_valid():
         return _refusal(history)

@@ -1,7 +1,9 @@
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from portal.endpoint_services.models import EndpointService
+from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService
 from portal.service_requests import policy
 from portal.service_requests.models import Kind, State
 
@@ -16,6 +18,14 @@ def service_for_user(user, service_id):
     return service
 
 
+def service_consumers_for_user(user, service_id):
+    """Return the service if `user` may see who connects to it (its keepers, auditors)."""
+    service = service_for_user(user, service_id)
+    if not policy.sees_consumers(user, service):
+        raise PermissionDenied("Who connects to a service is for its owner and approvers.")
+    return service
+
+
 def access_requests_by_account(service, accounts):
     """Return {account id: the newest applied access request for it (with its requester)}
     among `accounts` on `service`: who asked for each allow-list entry."""
@@ -27,3 +37,21 @@ def access_requests_by_account(service, accounts):
     ):
         admitted[request.account_id] = request
     return admitted
+
+
+def connections_listed(service):
+    """The service's connections still listed by the cloud, in the order keepers read them:
+    waiting for the owner first, then in flight, then the rest; newest first."""
+    return (
+        service.connections.filter(gone=False)
+        .select_related("access_request__requester", "rejected_by")
+        .order_by(
+            Case(
+                When(status="Disconnected", rejected_at__isnull=True, then=0),
+                When(status__in=CONNECTION_IN_FLIGHT, then=1),
+                default=2,
+            ),
+            "-first_seen_at",
+            "endpoint_id",
+        )
+    )

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Max, Q, When
+from django.db.models import Max, Q
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -15,7 +15,11 @@ from portal.cloud import services as cloud
 from portal.endpoint_services import connections, services
 from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
-from portal.endpoint_services.selectors import access_requests_by_account, service_for_user
+from portal.endpoint_services.selectors import (
+    access_requests_by_account,
+    connections_listed,
+    service_for_user,
+)
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
@@ -86,18 +90,7 @@ def _connections(request, service):
     queryset = service.connections.filter(gone=False)
     count = queryset.count()
     offset, number, pages = _part(request, "cpage", count, CONNECTIONS_PAGE)
-    rows = list(
-        queryset.select_related("access_request__requester", "rejected_by").order_by(
-            # Waiting for the owner first, then in flight, then the rest; newest first.
-            Case(
-                When(status="Disconnected", rejected_at__isnull=True, then=0),
-                When(status__in=CONNECTION_IN_FLIGHT, then=1),
-                default=2,
-            ),
-            "-first_seen_at",
-            "endpoint_id",
-        )[offset : offset + CONNECTIONS_PAGE]
-    )
+    rows = list(connections_listed(service)[offset : offset + CONNECTIONS_PAGE])
     for row in rows:
         row.admitted = connections.admitted(service, row)
     in_flight = queryset.filter(Q(status__in=CONNECTION_IN_FLIGHT) | ~Q(pending_action="")).exists()
@@ -124,7 +117,7 @@ def _live_context(request, service, **extra):
     requests = list(
         service.requests.select_related("requester").order_by("-created_at", "-id")[:20]
     )
-    insider = policy.may_manage(user, service) or policy.is_auditor(user)
+    insider = policy.sees_consumers(user, service)
     connections = _connections(request, service) if insider else None
     busy = (
         service.in_flight
@@ -204,7 +197,7 @@ def _read_connections(request, service, *, max_age):
     if not service.allowed_users and service.connections_read_at is None:
         # Nobody else may connect: nothing to read until an account is let in (or Refresh).
         return service
-    if not (policy.may_manage(request.user, service) or policy.is_auditor(request.user)):
+    if not policy.sees_consumers(request.user, service):
         return service
     read, problem = connections.connections_read_quietly(service, max_age=max_age)
     if problem and not request.htmx:

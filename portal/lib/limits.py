@@ -1,18 +1,51 @@
-"""How often one person may make the portal call the cloud."""
+"""How often one person may make the portal call the cloud, and one API token call the API."""
+
+import math
 
 from django.conf import settings
 from django.shortcuts import render
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+
+
+def _wait(usage):
+    """Seconds until a spent budget allows again (at least 1); None while it is not spent."""
+    if usage is None or not usage["should_limit"]:
+        return None
+    return max(1, math.ceil(usage["time_left"]))
+
+
+def cloud_budget_wait(request):
+    """Count one cloud-calling action of this user; once over the minute's budget, return
+    the seconds until the next is allowed (else None)."""
+    return _wait(
+        get_usage(
+            request,
+            group="cloud-actions",
+            key="user",
+            rate=f"{settings.CLOUD_ACTIONS_PER_MINUTE}/m",
+            method=ALL,
+            increment=True,
+        )
+    )
 
 
 def cloud_budget_spent(request):
     """Count one cloud-calling action of this user; True once over the minute's budget."""
-    return is_ratelimited(
-        request,
-        group="cloud-actions",
-        key="user",
-        rate=f"{settings.CLOUD_ACTIONS_PER_MINUTE}/m",
-        increment=True,
+    return cloud_budget_wait(request) is not None
+
+
+def api_token_wait(request, token):
+    """Count one API call with `token`; once over its minute's budget, the seconds to wait."""
+    return _wait(
+        get_usage(
+            request,
+            group="api-token",
+            key=lambda group, request: str(token.pk),
+            rate=f"{settings.API_CALLS_PER_MINUTE}/m",
+            method=ALL,
+            increment=True,
+        )
     )
 
 

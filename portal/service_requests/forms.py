@@ -311,6 +311,16 @@ def _posted(data, fields, values):
             data[name] = value
 
 
+def posted_data(names, values, resources, tags):
+    """Post-shaped data, as a browser would post the form, from plain `values` (of the fields
+    `names`) and rows: how the API hands what it was given to the forms."""
+    data = QueryDict(mutable=True)
+    _posted(data, names, values)
+    data.update(management_data("resources", resources))
+    data.update(management_data("tags", tags))
+    return data
+
+
 class RequestEditor:
     """The whole request form: main fields plus resources and tags, validated together.
 

@@ -290,12 +290,20 @@ class ServiceRequest(AuditedSubject):
                 name="request_pending_idx",
             ),
             # Requests the worker refused (failed, UnexplainedApproval): counted on admins' and
-            # auditors' every page.
-            models.Index(fields=["state", "error_code"], name="request_error_idx"),
+            # auditors' every page. With the time of the failure: the insights' failures by
+            # code read only this index.
+            models.Index(
+                fields=["state", "error_code", "state_changed_at"], name="request_error_idx"
+            ),
             models.Index(fields=["state", "updated_at"], name="request_state_updated_idx"),
-            models.Index(fields=["-created_at", "-id"], name="request_created_idx"),
+            # With the state: the insights' outcomes per week read only this index.
+            models.Index(fields=["-created_at", "-id", "state"], name="request_created_idx"),
             models.Index(fields=["region_id", "-created_at"], name="request_region_idx"),
-            models.Index(fields=["decided_at"], name="request_decided_idx"),
+            # With what the insights' lead times need: they read only this index.
+            models.Index(
+                fields=["decided_at", "submitted_at", "state", "state_changed_at"],
+                name="request_decided_idx",
+            ),
             models.Index(fields=["service_id"], name="request_service_id_idx"),
             models.Index(fields=["service_name"], name="request_service_name_idx"),
             # Who asked for each allow-list entry; an account asked for twice.

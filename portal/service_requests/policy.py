@@ -58,6 +58,11 @@ def is_auditor(user):
     return user.is_authenticated and (user.is_superuser or in_group(user, AUDITORS_GROUP))
 
 
+def sees_insights(user):
+    """Approvers, auditors and admins see the portal's figures (counts and lead times)."""
+    return is_approver(user) or is_auditor(user)
+
+
 def is_read_only(user):
     """Auditors who hold no other role read everything and change nothing."""
     return is_auditor(user) and not user.is_superuser and not in_group(user, APPROVERS_GROUP)
@@ -79,6 +84,12 @@ def sees_request(user, *, requester_id, owner_id, in_role):
     reads it in its own query (see views.request_status).
     """
     return user.is_superuser or in_role or user.pk in (requester_id, owner_id)
+
+
+def sees_consumers(user, service):
+    """Who asks what of a service, and which accounts may connect, is for its keepers (and
+    auditors): its requests, allow-list and connections."""
+    return may_manage(user, service) or is_auditor(user)
 
 
 def can_view(user, service_request):

@@ -41,6 +41,11 @@ class DecisionRefused(Exception):
     """The user may not do this to this request now; the message says why."""
 
 
+class NotAllowed(DecisionRefused):
+    """The user may not do this at all (not the requester, not an approver, an auditor):
+    pages answer it before they get here; the API answers 403 with the message."""
+
+
 class AlreadyAsked(DecisionRefused):
     """What is asked for is already asked by an open request, or by the requester's draft."""
 
@@ -121,6 +126,8 @@ def _replan(service_request):
 
 @transaction.atomic
 def service_request_create(*, requester, fields, resources, tags):
+    if policy.is_read_only(requester):
+        raise NotAllowed("Auditors do not make requests.")
     service_request = ServiceRequest.objects.create(requester=requester, **fields)
     _replace_rows(service_request, resources, tags)
     service_request.record("created", actor=requester, details=service_request.explained())
@@ -146,7 +153,7 @@ def change_request_create(*, requester, service, fields, resources, tags):
     """File a change of `service` towards the desired state in `fields`, resources and tags."""
     refusal = policy.change_refusal(requester, service)
     if refusal:
-        raise DecisionRefused(refusal)
+        raise NotAllowed(refusal)
     service_request = ServiceRequest.objects.create(
         kind=Kind.CHANGE,
         requester=requester,
@@ -163,7 +170,7 @@ def change_request_create(*, requester, service, fields, resources, tags):
 def decommission_request_create(*, requester, service, justification):
     refusal = policy.change_refusal(requester, service)
     if refusal:
-        raise DecisionRefused(refusal)
+        raise NotAllowed(refusal)
     # The service's row lock makes a double submit (or two keepers at once) take turns: the
     # second finds the first's request and is sent to it, so a service is asked to go once.
     service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
@@ -191,7 +198,7 @@ def decommission_request_create(*, requester, service, justification):
 def adoption_request_create(*, requester, service, owner, justification):
     refusal = policy.adoption_refusal(requester, service)
     if refusal:
-        raise DecisionRefused(refusal)
+        raise NotAllowed(refusal)
     service_request = ServiceRequest.objects.create(
         kind=Kind.ADOPT,
         requester=requester,
@@ -314,7 +321,7 @@ def access_request_create(*, requester, service, account_id, justification):
     """Ask that `account_id` (16 digits, or * for every account) may connect to `service`."""
     refusal = policy.access_refusal(requester, service)
     if refusal:
-        raise DecisionRefused(refusal)
+        raise NotAllowed(refusal)
     return _account_request_create(
         requester=requester,
         service=service,
@@ -329,7 +336,7 @@ def revoke_request_create(*, requester, service, account_id, justification):
     """Ask that `account_id` be taken off `service`'s allow-list."""
     refusal = policy.revoke_refusal(requester, service)
     if refusal:
-        raise DecisionRefused(refusal)
+        raise NotAllowed(refusal)
     return _account_request_create(
         requester=requester,
         service=service,
@@ -344,7 +351,7 @@ def service_request_update(*, pk, actor, fields, resources, tags, expected_revis
     """Save an edit of the revision the editor opened; its approvals are discarded with it."""
     service_request = _locked(pk)
     if service_request.requester_id != actor.pk:
-        raise DecisionRefused("Only the requester can edit a request.")
+        raise NotAllowed("Only the requester can edit a request.")
     if expected_revision is not None and expected_revision != service_request.revision:
         raise DecisionRefused(
             f"This request changed since you opened it (it is now revision "
@@ -539,7 +546,7 @@ def service_request_submit(*, service_request, actor):
     The revision submitted is the one checked: an edit saved meanwhile stops the submission.
     """
     if service_request.requester_id != actor.pk:
-        raise DecisionRefused("Only the requester can submit a request.")
+        raise NotAllowed("Only the requester can submit a request.")
     if not service_request.can("submit"):
         raise DecisionRefused(
             f"A request that is {service_request.get_state_display().lower()} cannot be submitted."
@@ -612,7 +619,7 @@ def _refresh_quietly(service):
 def service_request_retry(*, pk, actor):
     """Send a failed request back to the worker: same ClientTokens, so nothing is duplicated."""
     if not policy.is_approver(actor):
-        raise DecisionRefused("Only approvers can retry a failed request.")
+        raise NotAllowed("Only approvers can retry a failed request.")
     service_request = _locked(pk)
     previous_error = {"code": service_request.error_code, "message": service_request.error_message}
     service_request.error_code = service_request.error_message = ""
@@ -631,7 +638,7 @@ def service_request_retry(*, pk, actor):
 def service_request_cancel(*, pk, actor):
     service_request = _locked(pk)
     if service_request.requester_id != actor.pk:
-        raise DecisionRefused("Only the requester can cancel a request.")
+        raise NotAllowed("Only the requester can cancel a request.")
     service_request.move("cancel", actor=actor)
     return service_request
 

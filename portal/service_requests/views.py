@@ -5,9 +5,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -22,7 +22,7 @@ from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
-from portal.service_requests import policy, queue, revisions, services
+from portal.service_requests import policy, queue, revisions, selectors, services
 from portal.service_requests.forms import (
     REGION_PATTERN,
     ZONE_REQUIRED_TYPES,
@@ -68,23 +68,6 @@ POLL_EVERY = {
 }
 
 
-def _get_request_for_user(user, pk):
-    """Return the request if `user` may see it; 404 otherwise, so ids leak nothing."""
-    service_request = get_object_or_404(
-        ServiceRequest.objects.select_related("requester", "endpoint_service"), pk=pk
-    )
-    if not policy.can_view(user, service_request):
-        raise Http404("No such request.")
-    return service_request
-
-
-def _own_request(user, pk):
-    service_request = _get_request_for_user(user, pk)
-    if service_request.requester_id != user.pk:
-        raise PermissionDenied("Only the requester can do this.")
-    return service_request
-
-
 @login_required
 @require_GET
 def home(request: HttpRequest):
@@ -115,12 +98,12 @@ def home(request: HttpRequest):
 @login_required
 @require_GET
 def approval_queue(request: HttpRequest):
-    if not policy.is_approver(request.user):
-        raise PermissionDenied("Only approvers see the queue.")
     at = queue.version()
-    if request.htmx and request.GET.get("v") == at:
+    if request.htmx and request.GET.get("v") == at and policy.is_approver(request.user):
         return HttpResponse(status=204)  # the poll of an unchanged queue: no database
-    found = queue.split(request.user, page_number(request), page_number(request, "others"), at=at)
+    found = selectors.approval_queue(
+        request.user, page_number(request), page_number(request, "others"), at=at
+    )
     template = "service_requests/approval_list.html"
     if request.htmx:
         template += "#queue"
@@ -299,7 +282,7 @@ def request_new(request: HttpRequest):
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_edit(request: HttpRequest, pk):
-    service_request = _own_request(request.user, pk)
+    service_request = selectors.own_request(request.user, pk)
     if "edit" not in service_request.available_actions(request.user):
         messages.error(
             request,
@@ -438,7 +421,7 @@ def _detail_context(request, service_request, **extra):
 @login_required
 @require_GET
 def request_detail(request: HttpRequest, pk):
-    service_request = _get_request_for_user(request.user, pk)
+    service_request = selectors.request_for_user(request.user, pk)
     if request.htmx:
         return _status_response(request, service_request)
     context = _detail_context(request, service_request)
@@ -502,14 +485,14 @@ def request_status(request: HttpRequest, pk):
     seen = request.GET.get("v")
     if seen and _unchanged(pk, request.user, seen):
         return HttpResponse(status=204)
-    return _status_response(request, _get_request_for_user(request.user, pk))
+    return _status_response(request, selectors.request_for_user(request.user, pk))
 
 
 @login_required
 @require_GET
 def request_calls(request: HttpRequest, pk):
     """The cloud calls older than the request page shows, a page of steps at a time."""
-    service_request = _get_request_for_user(request.user, pk)
+    service_request = selectors.request_for_user(request.user, pk)
     before = request.GET.get("before", "")
     operations = list(service_request.operations.all())
     context = {
@@ -527,7 +510,7 @@ def request_calls(request: HttpRequest, pk):
 @login_required
 @require_POST
 def request_submit(request: HttpRequest, pk):
-    service_request = _own_request(request.user, pk)
+    service_request = selectors.own_request(request.user, pk)
     if "submit" not in service_request.available_actions(request.user):
         messages.error(request, "This request cannot be submitted now.")
         return redirect(service_request)
@@ -540,7 +523,7 @@ def request_submit(request: HttpRequest, pk):
 @require_http_methods(["GET", "POST"])
 def request_cancel(request: HttpRequest, pk):
     """GET asks to confirm (a page of its own: it works without JavaScript); POST cancels."""
-    service_request = _own_request(request.user, pk)
+    service_request = selectors.own_request(request.user, pk)
     if request.method == "GET":
         if not service_request.can("cancel"):
             messages.error(
@@ -566,9 +549,7 @@ def request_cancel(request: HttpRequest, pk):
 @login_required
 @require_POST
 def request_validate(request: HttpRequest, pk):
-    service_request = _get_request_for_user(request.user, pk)
-    if "validate" not in service_request.available_actions(request.user):
-        raise PermissionDenied("Only the requester and approvers can validate a request.")
+    service_request = selectors.request_to_validate(request.user, pk)
     if cloud_budget_spent(request):
         return too_many(request, service_request.get_absolute_url())
     result = services.service_request_dry_run(service_request=service_request, actor=request.user)
@@ -585,7 +566,7 @@ def request_validate(request: HttpRequest, pk):
 @login_required
 @require_POST
 def request_clone(request: HttpRequest, pk):
-    source = _get_request_for_user(request.user, pk)
+    source = selectors.request_for_user(request.user, pk)
     if source.kind != Kind.CREATE:
         raise PermissionDenied("Only create requests can be cloned.")
     clone = services.service_request_clone(source=source, actor=request.user)
@@ -594,12 +575,7 @@ def request_clone(request: HttpRequest, pk):
 
 
 def _decide(request, pk, decision, form_class):
-    service_request = _get_request_for_user(request.user, pk)
-    if (
-        not policy.may_decide(request.user, service_request)
-        or service_request.requester_id == request.user.pk
-    ):
-        raise PermissionDenied("You cannot decide this request.")
+    service_request = selectors.request_to_decide(request.user, pk)
     form = form_class(request.POST)
     if not form.is_valid():
         for field in ("revision", "digest"):
@@ -649,9 +625,7 @@ def request_send_back(request: HttpRequest, pk):
 @login_required
 @require_POST
 def request_retry(request: HttpRequest, pk):
-    service_request = _get_request_for_user(request.user, pk)
-    if not policy.is_approver(request.user):
-        raise PermissionDenied("Only approvers can retry a failed request.")
+    service_request = selectors.request_to_retry(request.user, pk)
     try:
         services.service_request_retry(pk=pk, actor=request.user)
     except TransitionNotAllowed as error:

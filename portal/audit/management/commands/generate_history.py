@@ -73,13 +73,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, requests, batch, seed, **options):
         rng = random.Random(seed)
+        # Times after the decision come from their own generator, so that the rest of a
+        # seed's history stays what it was before they were added.
+        timing = random.Random(seed + 1)
         requesters, approvers = self.cast()
         now = timezone.now()
         made = events = 0
         while made < requests:
             size = min(batch, requests - made)
             with transaction.atomic():
-                events += self.make_batch(rng, size, requesters, approvers, now)
+                events += self.make_batch(rng, timing, size, requesters, approvers, now)
             made += size
             self.stdout.write(f"\r{made} requests, {events} events", ending="")
             self.stdout.flush()
@@ -103,7 +106,7 @@ class Command(BaseCommand):
             approvers.append(user)
         return requesters, approvers
 
-    def make_batch(self, rng, size, requesters, approvers, now):
+    def make_batch(self, rng, timing, size, requesters, approvers, now):
         states = rng.choices([s for s, _ in STATES], weights=[w for _, w in STATES], k=size)
         requests = []
         for state in states:
@@ -128,6 +131,7 @@ class Command(BaseCommand):
                 state_changed_at=created,
             )
             request.created_at = created
+            self.time_outcome(timing, request)
             if state in (State.ACTIVE, State.CREATING):
                 service_id = "epsrv-" + "".join(
                     rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=20)
@@ -141,8 +145,12 @@ class Command(BaseCommand):
                 request.error_code, request.error_message = rng.choice(FAILURES)
                 request.cloud_request_id = request_id()
             requests.append(request)
+        created = [request.created_at for request in requests]
         ServiceRequest.objects.bulk_create(requests)
-        # auto_now_add ignores the value given: put the generated creation times back.
+        # auto_now_add set every instance's creation time to now: put the generated ones back
+        # (the events below start from them; bulk_update saves them).
+        for request, at in zip(requests, created, strict=True):
+            request.created_at = at
         resources, tags, approvals, events = [], [], [], []
         for request in requests:
             zones = ZONES[request.region_id]
@@ -178,6 +186,23 @@ class Command(BaseCommand):
         AuditEvent.objects.bulk_create(events, batch_size=5000)
         ServiceRequest.objects.bulk_update(requests, ["created_at", "revision"], batch_size=1000)
         return len(events)
+
+    def time_outcome(self, rng, request):
+        """Put the request's last change of state where its life had it: at its submission or
+        decision, or, once approved, after the cloud's work (which starts a few seconds later)."""
+        if request.state == State.CANCELLED:
+            request.state_changed_at = request.created_at + timedelta(minutes=rng.randint(1, 600))
+        elif request.decided_at is None:
+            request.state_changed_at = request.submitted_at or request.created_at
+        elif request.state in (State.REJECTED, State.CHANGES_REQUESTED, State.APPROVED):
+            request.state_changed_at = request.decided_at
+        else:
+            request.provisioning_started_at = request.decided_at + timedelta(
+                seconds=rng.randint(1, 30)
+            )
+            request.state_changed_at = request.provisioning_started_at + timedelta(
+                seconds=rng.randint(20, 1800)
+            )
 
     def seal(self, events):
         """Put `events` at the end of the one log, in order, as the portal would."""

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('endpoint_services', '0003_connections'),
-        ('service_requests', '0013_revision_seen'),
+        ('service_requests', '0014_revision_seen'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,60 @@
+"""Who calls the API: a personal access token in `Authorization: Bearer plp_...`, nothing else.
+
+Session cookies are not read, so a page in a browser cannot make a signed-in user's browser
+call the API (no CSRF to get wrong). Each call counts against its token's rate limit.
+"""
+
+from ninja.security import HttpBearer
+
+from portal.api import services
+from portal.audit import chain
+from portal.lib.limits import api_token_wait
+from portal.service_requests import policy
+
+
+class Unauthorized(Exception):
+    """No usable token: unknown, revoked, expired, or its user deactivated."""
+
+
+class ScopeRefused(Exception):
+    """A usable token that may not make this call."""
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after, message):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TokenAuth(HttpBearer):
+    """A token of either scope for reads; a write token for writes."""
+
+    def __init__(self, *, write):
+        super().__init__()
+        self.write = write
+
+    def authenticate(self, request, token):
+        found = services.token_for(token)
+        if found is None or not found.is_usable or not found.user.is_active:
+            raise Unauthorized("The token is unknown, revoked or expired.")
+        wait = api_token_wait(request, found)
+        if wait is not None:
+            raise RateLimited(wait, "This token made too many calls this minute.")
+        request.user = found.user
+        request.api_token = found  # the write is recorded with its answer (middleware)
+        address = request.META.get("REMOTE_ADDR")
+        services.token_used(found, address=address)
+        if self.write and not found.may_write:
+            raise ScopeRefused("This token may only read: make a write token for this call.")
+        if self.write and policy.is_read_only(found.user):
+            raise ScopeRefused("Auditors can read, not change.")
+        if not self.write:
+            services.token_read_audit(
+                found, method=request.method, path=request.path, address=address
+            )
+        chain.via.set({"token": found.pk, "prefix": found.prefix})
+        return found
+
+
+read = TokenAuth(write=False)
+write = TokenAuth(write=True)

@@ -1,0 +1,45 @@
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from portal.api.models import Scope
+from portal.lib.text import single_line
+from portal.service_requests import policy
+
+NEVER = "never"
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        validators=[single_line],
+        help_text="What will use it, such as the pipeline's name.",
+        error_messages={"required": "Name the token after what will use it."},
+    )
+    scope = forms.ChoiceField(
+        choices=Scope.choices,
+        initial=Scope.READ,
+        widget=forms.RadioSelect,
+        help_text="A read token reads; a write token also files, submits, cancels and decides.",
+    )
+    expires = forms.ChoiceField(label="Expires")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = sorted({7, 30, settings.API_TOKEN_DAYS, 365})
+        self.fields["expires"].choices = [
+            *((str(n), f"in {n} days") for n in days),
+            (NEVER, "never"),
+        ]
+        self.fields["expires"].initial = str(settings.API_TOKEN_DAYS)
+        if policy.is_read_only(user):
+            # Auditors read: a write token would be refused at every write anyway.
+            self.fields["scope"].choices = [(Scope.READ, Scope.READ.label)]
+
+    def expires_at(self):
+        expires = self.cleaned_data["expires"]
+        if expires == NEVER:
+            return None
+        return timezone.now() + timedelta(days=int(expires))

@@ -1,0 +1,328 @@
+"""What the API takes and gives, as the OpenAPI schema describes it.
+
+Inputs are typed loosely where the portal's forms hold the rules: the forms judge them, so
+that an error says what the page would say, at the field at fault.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from portal.service_requests.models import AddressIpVersion, Payer, ResourceType
+
+ResourceTypeName = Literal[tuple(ResourceType.values)]
+
+
+class FieldError(Schema):
+    field: str = Field(
+        description="The field at fault: a name, a row's field (`resources.0.zone_id`), or "
+        "`__all__` for the whole request."
+    )
+    message: str
+
+
+class Error(Schema):
+    detail: str
+    errors: list[FieldError] = []
+
+
+class ResourceIn(Schema):
+    resource_type: ResourceTypeName
+    resource_id: str
+    zone_id: str = ""
+
+
+class TagIn(Schema):
+    key: str
+    value: str = ""
+
+
+class CreateIn(Schema):
+    """The parameters of CreateVpcEndpointService, and the justification for the approvers."""
+
+    region_id: str
+    service_description: str = ""
+    auto_accept_enabled: bool = False
+    payer: Literal[tuple(Payer.values)] = Payer.ENDPOINT.value
+    zone_affinity_enabled: bool = False
+    service_resource_type: ResourceTypeName = ResourceType.SLB.value
+    resource_group_id: str = ""
+    address_ip_version: Literal[tuple(AddressIpVersion.values)] = AddressIpVersion.IPV4.value
+    supported_region_list: list[str] = []
+    resources: list[ResourceIn] = []
+    tags: list[TagIn] = []
+    justification: str = ""
+
+
+class ChangeIn(Schema):
+    """The desired state of a service; what is left out stays as the service is now.
+
+    `resources` and `tags`, when given, are the whole list the service should have.
+    """
+
+    service_description: str | None = None
+    auto_accept_enabled: bool | None = None
+    zone_affinity_enabled: bool | None = None
+    connect_bandwidth: int | None = None
+    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    supported_region_list: list[str] | None = None
+    resources: list[ResourceIn] | None = None
+    tags: list[TagIn] | None = None
+    justification: str = ""
+
+
+class EditIn(Schema):
+    """An edit of one's draft, or of a request sent back: the revision it was made on, and
+    what changes; what is left out stays as the request has it. A create request takes
+    CreateIn's fields, a change ChangeIn's."""
+
+    revision: int = Field(description="The revision the edit was made on (409 if it moved).")
+    region_id: str | None = None
+    service_description: str | None = None
+    auto_accept_enabled: bool | None = None
+    payer: Literal[tuple(Payer.values)] | None = None
+    zone_affinity_enabled: bool | None = None
+    service_resource_type: ResourceTypeName | None = None
+    resource_group_id: str | None = None
+    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    supported_region_list: list[str] | None = None
+    connect_bandwidth: int | None = None
+    resources: list[ResourceIn] | None = None
+    tags: list[TagIn] | None = None
+    justification: str | None = None
+
+
+class JustificationIn(Schema):
+    justification: str = ""
+
+
+class AccountIn(Schema):
+    account_id: str = Field(description="16 digits, or * for every account.")
+    justification: str = ""
+
+
+class AdoptionIn(Schema):
+    owner: str = Field(description="The username of who will own the service.")
+    justification: str = ""
+
+
+class DecisionIn(Schema):
+    revision: int | None = Field(None, description="The revision the decision is about.")
+    digest: str = Field("", description="The request's `digest` when it was read.")
+    comment: str = ""
+
+
+class ResourceOut(Schema):
+    resource_type: str
+    resource_id: str
+    zone_id: str
+
+
+class TagOut(Schema):
+    key: str
+    value: str
+
+
+class OperationOut(Schema):
+    position: int
+    action: str
+    params: dict[str, Any]
+    summary: list[str]
+    state: str
+    outcome: str
+    cloud_request_id: str
+
+
+class ApprovalOut(Schema):
+    approver: str
+    decision: str
+    revision: int
+    current: bool = Field(description="Binds to the request's revision and content as they are.")
+    comment: str
+    created_at: datetime
+
+
+class Requirement(Schema):
+    needed: int
+    reasons: list[str]
+    text: str
+
+
+class DryRunOut(Schema):
+    ok: bool
+    code: str
+    message: str
+    field: str = ""
+    at_fault: list[dict[str, str]] = []
+
+
+class RequestSummary(Schema):
+    id: int
+    kind: str
+    state: str
+    revision: int
+    region_id: str
+    service_description: str
+    service_id: str
+    service_name: str
+    requester: str
+    created_at: datetime
+    submitted_at: datetime | None
+    url: str
+
+
+class RequestOut(RequestSummary):
+    digest: str = Field(description="SHA-256 of this revision's content; decisions bind to it.")
+    service_domain: str
+    auto_accept_enabled: bool
+    payer: str
+    zone_affinity_enabled: bool
+    service_resource_type: str
+    resource_group_id: str
+    address_ip_version: str
+    supported_region_list: list[str]
+    connect_bandwidth: int | None
+    account_id: str
+    target_owner: str | None
+    justification: str
+    resources: list[ResourceOut]
+    tags: list[TagOut]
+    plan: list[OperationOut]
+    approvals: list[ApprovalOut]
+    requirement: Requirement
+    shortfall: str | None = Field(description="Why it can never get the approvals it needs.")
+    available_actions: list[str] = Field(description="What the caller may do to it now.")
+    dry_run: DryRunOut | None
+    error_code: str
+    error_message: str
+    cloud_status: str
+    cloud_request_id: str
+    decided_at: datetime | None
+    state_changed_at: datetime
+
+
+class RequestPage(Schema):
+    items: list[RequestSummary]
+    page: int
+    has_next: bool
+
+
+class QueueItem(RequestSummary):
+    approvals_so_far: int
+    requirement: Requirement
+
+
+class QueuePage(Schema):
+    items: list[QueueItem]
+    page: int
+    has_next: bool
+    count: int
+
+
+class EventOut(Schema):
+    seq: int
+    action: str
+    actor: str
+    from_state: str
+    to_state: str
+    comment: str
+    details: dict[str, Any]
+    created_at: datetime
+    hash: str
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    page: int
+    has_next: bool
+
+
+class ServiceSummary(Schema):
+    service_id: str
+    service_name: str
+    service_domain: str
+    region_id: str
+    status: str
+    managed: bool
+    owner: str | None
+    service_description: str
+    service_resource_type: str
+    created_at: datetime
+    url: str
+
+
+class ServiceOut(ServiceSummary):
+    payer: str
+    auto_accept_enabled: bool
+    zone_affinity_enabled: bool
+    connect_bandwidth: int | None
+    address_ip_version: str
+    resource_group_id: str
+    supported_region_list: list[str]
+    zones: list[str]
+    resources: list[dict[str, Any]]
+    tags: list[TagOut]
+    drifted: bool
+    drift: list[str]
+    read_at: datetime | None
+
+
+class ServiceFilterIn(Schema):
+    page: int = 1
+    mine: bool = Field(False, description="Only the caller's services.")
+    region_id: str = ""
+    status: list[str] = Field(
+        [], description="Any of creating, active, pending, deleting, deleted."
+    )
+    q: str = Field("", description="ServiceId, ServiceName or words of the description.")
+
+
+class ServicePage(Schema):
+    items: list[ServiceSummary]
+    page: int
+    has_next: bool
+
+
+class AllowedAccount(Schema):
+    account_id: str
+    access_request: int | None = Field(description="The applied access request that added it.")
+    requested_by: str | None
+    outside_portal: bool = Field(description="No access request of the portal explains it.")
+
+
+class AllowListPage(Schema):
+    items: list[AllowedAccount]
+    page: int
+    has_next: bool
+    count: int
+
+
+class ConnectionOut(Schema):
+    endpoint_id: str
+    endpoint_owner_id: str
+    endpoint_vpc_id: str
+    status: str
+    bandwidth: int | None
+    zones: list[Any]
+    waiting: bool = Field(description="Ready and Disconnected: waiting for the owner.")
+    in_flight: bool
+    admitted: bool = Field(description="The account is on the allow-list the portal approved.")
+    access_request: int | None
+    rejected_at: datetime | None
+    read_at: datetime
+
+
+class ConnectionPage(Schema):
+    items: list[ConnectionOut]
+    page: int
+    has_next: bool
+    count: int
+
+
+class Me(Schema):
+    username: str
+    roles: list[str]
+    token: str
+    scope: str
+    expires_at: datetime | None

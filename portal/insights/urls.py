@@ -1,0 +1,8 @@
+from django.urls import path
+
+from portal.insights import views
+
+app_name = "insights"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+]

@@ -1,0 +1,61 @@
+"""The lookups of a request with the permission check of what a person means to do with it.
+
+Pages and the API share them, so that both answer 404 and 403 for the same reasons: a
+request the user may not see is not found; one they see but may not act on is forbidden.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from portal.service_requests import policy, queue
+from portal.service_requests.models import ServiceRequest
+
+
+def request_for_user(user, pk):
+    """Return the request if `user` may see it; 404 otherwise, so ids leak nothing."""
+    service_request = get_object_or_404(
+        ServiceRequest.objects.select_related("requester", "endpoint_service"), pk=pk
+    )
+    if not policy.can_view(user, service_request):
+        raise Http404("No such request.")
+    return service_request
+
+
+def own_request(user, pk):
+    """Return the request if `user` filed it; 403 if they only see it."""
+    service_request = request_for_user(user, pk)
+    if service_request.requester_id != user.pk:
+        raise PermissionDenied("Only the requester can do this.")
+    return service_request
+
+
+def request_to_validate(user, pk):
+    service_request = request_for_user(user, pk)
+    if "validate" not in service_request.available_actions(user):
+        raise PermissionDenied("Only the requester and approvers can validate a request.")
+    return service_request
+
+
+def request_to_decide(user, pk):
+    """Return the request if `user` is among those who decide it (whether they may now is
+    the service layer's answer: a stale revision, a second vote)."""
+    service_request = request_for_user(user, pk)
+    if not policy.may_decide(user, service_request) or service_request.requester_id == user.pk:
+        raise PermissionDenied("You cannot decide this request.")
+    return service_request
+
+
+def request_to_retry(user, pk):
+    service_request = request_for_user(user, pk)
+    if not policy.is_approver(user):
+        raise PermissionDenied("Only approvers can retry a failed request.")
+    return service_request
+
+
+def approval_queue(user, number, others_number=1, **kwargs):
+    """Page `number` of what waits for `user`'s decision, and page `others_number` of what
+    waits for others (approvers only; see queue.split)."""
+    if not policy.is_approver(user):
+        raise PermissionDenied("Only approvers see the queue.")
+    return queue.split(user, number, others_number, **kwargs)
