@@ -188,6 +188,7 @@ class World:
     decommission: int = 0
     access_pending: int = 0
     access_applied: int = 0
+    resubmitted: int = 0
     someone_elses: int = 0
     service: str = "epsrv-x"
     drifted: str = "epsrv-d"
@@ -334,6 +335,7 @@ def make_world(users):
     )
     world.rejected = request(State.REJECTED)
     world.cancelled = request(State.CANCELLED)
+    world.resubmitted = resubmitted(requester, approver, users["approver2"])
     # API tokens: one in use, one revoked.
     used, _secret = token_create(user=requester, name="ci", scope="read")
     AccessToken.objects.filter(pk=used.pk).update(
@@ -346,6 +348,46 @@ def make_world(users):
         requester=UserFactory(username="stranger"), state=State.PENDING_APPROVAL
     ).pk
     return world
+
+
+def resubmitted(requester, approver, approver2):
+    """A request sent back, edited and submitted again, and approved once since: the
+    approver's panel with comments, a diff, and who may still approve."""
+    request = ServiceRequestFactory(
+        requester=requester,
+        service_description="Ledger API",
+        auto_accept_enabled=True,
+        tags=[("team", "ledger")],
+    )
+    services.service_request_submit(service_request=request, actor=requester)
+    request.refresh_from_db()
+    services.service_request_decide(
+        pk=request.pk,
+        approver=approver,
+        decision="send_back",
+        revision=request.revision,
+        comment="Say which team runs it, and tag the environment.",
+    )
+    fields, resources, _tags = request.create_parameters()
+    fields.update(
+        service_description="Ledger API (payments team)",
+        justification=f"{request.justification} The payments team runs it.",
+    )
+    tags = [{"key": "team", "value": "payments"}, {"key": "env", "value": "prod"}]
+    services.service_request_update(
+        pk=request.pk, actor=requester, fields=fields, resources=resources, tags=tags
+    )
+    request.refresh_from_db()
+    services.service_request_submit(service_request=request, actor=requester)
+    request.refresh_from_db()
+    services.service_request_decide(
+        pk=request.pk,
+        approver=approver2,
+        decision="approve",
+        revision=request.revision,
+        comment="Fine by me.",
+    )
+    return request.pk
 
 
 def visits(w):
@@ -419,6 +461,7 @@ def visits(w):
         Visit("approver", "/approvals/"),
         Visit("approver", "/insights/"),
         Visit("approver", f"/requests/{w.pending}/", note="decision forms"),
+        Visit("approver", f"/requests/{w.resubmitted}/", note="resubmitted: what changed"),
         Visit("approver", f"/requests/{w.pending}/", press("Send back"), note="no comment"),
         Visit("approver", f"/requests/{w.failed}/", note="retry"),
         Visit("approver", f"/requests/{w.change}/", note="change, pending"),
@@ -427,6 +470,7 @@ def visits(w):
         Visit("approver", f"/services/{w.unmanaged}/"),
         Visit("approver", f"/services/{w.unmanaged}/adopt/"),
         Visit("approver", f"/services/{w.unmanaged}/adopt/", submit),
+        Visit("approver2", "/approvals/", note="waiting for others"),
         Visit("auditor", "/audit/"),
         Visit("auditor", "/insights/?start=2026-13-01"),
         Visit("auditor", "/audit/?state=failed&region=cn-hangzhou"),

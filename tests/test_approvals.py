@@ -225,7 +225,7 @@ def test_nav_shows_the_pending_count(login, requester, approver):
     pending(requester)
     pending(requester)
     html = login(approver).get("/").content.decode()
-    assert 'aria-label="2 pending"' in html
+    assert 'aria-label="2 waiting for you"' in html
     assert 'hx-trigger="every 15s" hx-swap="outerHTML">2</span>' in html
 
 

@@ -28,7 +28,7 @@ def test_the_queue_is_a_page_whatever_waits(login, requester, approver):
     large = login(approver).get("/approvals/")
     assert large.context["queue"].paginator.count == 63
     assert len(large.context["queue"].object_list) == queue.PAGE_SIZE
-    assert "63 requests wait for a decision" in large.content.decode()
+    assert "63 requests wait for your decision" in large.content.decode()
     assert "Page 1 of 3" in large.content.decode()
     # The page's size does not grow with the queue beyond one page.
     per_row = (len(large.content) - len(small.content)) / (queue.PAGE_SIZE - 3)
@@ -85,8 +85,8 @@ def test_the_queue_moves_when_a_request_enters_or_is_decided(
         services.service_request_submit(service_request=draft, actor=requester)
     entered = login(approver).get("/approvals/", {"v": version}, headers=HTMX)
     assert entered.status_code == 200
-    assert "2 requests wait" in entered.content.decode()
-    assert 'aria-label="2 pending"' in login(approver).get("/").content.decode()
+    assert "2 requests wait for your decision" in entered.content.decode()
+    assert 'aria-label="2 waiting for you"' in login(approver).get("/").content.decode()
 
 
 def test_the_count_is_shared_and_computed_once_per_version(login, requester, approver, approver2):
@@ -105,3 +105,161 @@ def test_the_dashboard_shows_the_first_of_the_queue(login, requester, approver):
     html = login(approver).get("/").content.decode()
     assert "All 12 waiting for you" in html
     assert html.count('href="/requests/') >= 10
+
+
+# --- the split: what waits for you, and what waits for others ------------------------------
+
+
+def numbers(rows):
+    return [row.pk for row in rows]
+
+
+def test_own_requests_and_those_you_approved_wait_for_others(
+    login, requester, approver, approver2, django_capture_on_commit_callbacks
+):
+    risky, plain = pending(requester, 2, auto_accept_enabled=True)
+    (own,) = pending(approver2)
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(login(approver2), risky, "approve")  # one of two: still pending
+    response = login(approver2).get("/approvals/")
+    assert numbers(response.context["queue"]) == [plain.pk]
+    assert numbers(response.context["others"]) == [risky.pk, own.pk]
+    html = response.content.decode()
+    others = html.split('id="waiting-for-others"')[1]
+    assert "you approved revision" in others and "your own request" in others
+    assert 'Waiting for you <span class="muted">(1)</span>' in html
+    # approver2's approval moves nothing for approver: both of requester's and approver2's.
+    mine = login(approver).get("/approvals/")
+    assert numbers(mine.context["queue"]) == [risky.pk, plain.pk, own.pk]
+    assert numbers(mine.context["others"]) == []
+
+
+def test_a_new_revision_waits_for_you_again(
+    login, requester, approver, approver2, django_capture_on_commit_callbacks
+):
+    (request,) = pending(requester, auto_accept_enabled=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(login(approver), request, "approve")
+        decide(login(approver2), request, "send_back", comment="rename it")
+        login(requester).post(f"/requests/{request.pk}/submit/")
+    request.refresh_from_db()
+    assert request.state == State.PENDING_APPROVAL
+    response = login(approver).get("/approvals/")
+    assert numbers(response.context["queue"]) == [request.pk]
+    assert response.context["others"].paginator.count == 0
+
+
+def test_the_badge_counts_only_what_waits_for_you(
+    login, requester, approver, approver2, django_capture_on_commit_callbacks
+):
+    first, _second = pending(requester, 2, auto_accept_enabled=True)
+    pending(approver)
+    queue.changed()
+    assert 'aria-label="3 waiting for you"' in login(approver2).get("/").content.decode()
+    assert 'aria-label="2 waiting for you"' in login(approver).get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(login(approver2), first, "approve")
+    # One's own approval changes what counts for oneself, and for nobody else.
+    assert queue.pending_count(approver2) == 2
+    assert queue.pending_count(approver) == 2
+    badge = login(approver2).get("/approvals/count/", headers=HTMX).content.decode()
+    assert 'aria-label="2 waiting for you"' in badge and ">2</span>" in badge
+    home = login(approver2).get("/").content.decode()
+    assert "1 waiting for others" in home
+
+
+def test_the_counts_are_cached_per_version_and_per_approver(
+    login, requester, approver, approver2, django_capture_on_commit_callbacks
+):
+    (request,) = pending(requester, auto_accept_enabled=True)
+    queue.changed()
+    assert queue.pending_count(approver) == 1
+    with CaptureQueriesContext(connection) as queries:
+        assert queue.pending_count(approver) == 1
+    assert queries.captured_queries == []
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(login(approver2), request, "approve")
+    # A new version: each approver's count is worked out again, once, for them alone.
+    with CaptureQueriesContext(connection) as queries:
+        assert queue.pending_count(approver2) == 0
+        assert queue.pending_count(approver) == 1
+        assert queue.pending_count(approver) == 1
+    assert len(queries.captured_queries) == 3  # the total, then what waits for others, each
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(login(approver), request, "approve")
+    request.refresh_from_db()
+    assert request.state == State.APPROVED
+    assert queue.pending_count(approver) == queue.pending_count(approver2) == 0
+
+
+def split_queries(client):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/approvals/")
+    assert response.status_code == 200
+    return len(queries.captured_queries), len(response.content)
+
+
+def test_both_halves_cost_the_same_queries_and_size_whatever_waits(
+    login, requester, approver, approver2, service
+):
+    from tests.day2 import form
+
+    def fill(count):
+        for request in pending(requester, count, auto_accept_enabled=True):
+            services.service_request_decide(
+                pk=request.pk, approver=approver, decision="approve", revision=request.revision
+            )
+        pending(requester, count)
+        pending(approver, count)
+
+    fill(2)
+    # A change request among them: its plan is read for the policy, in the same query.
+    login(requester).post(
+        f"/services/{service.service_id}/change/",
+        form(service, service_description="renamed", action="submit"),
+    )
+    queue.changed()
+    client = login(approver)
+    split_queries(client)  # the first view fills the cache
+    queue.changed()
+    small_queries, _size = split_queries(client)
+    fill(40)
+    queue.changed()
+    full_queries, full_size = split_queries(client)
+    page = client.get("/approvals/").context
+    assert len(page["queue"].object_list) == queue.PAGE_SIZE
+    assert len(page["others"].object_list) == queue.OTHERS_PAGE_SIZE
+    assert (page["queue"].paginator.count, page["others"].paginator.count) == (43, 84)
+    fill(40)
+    queue.changed()
+    more_queries, more_size = split_queries(client)
+    assert small_queries == full_queries == more_queries
+    # Session, user, groups; two counts; each half's rows; their plans; their approvals.
+    assert small_queries == 9
+    # A page a half, whatever waits: only the counts and ids in the page differ.
+    assert abs(more_size - full_size) < 200
+    queue.changed()
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")
+    dashboard = len(queries.captured_queries)
+    fill(5)
+    queue.changed()
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")
+    assert len(queries.captured_queries) == dashboard
+
+
+def test_each_half_pages_on_its_own(login, requester, approver):
+    pending(requester, 30)
+    pending(approver, 12)
+    queue.changed()
+    client = login(approver)
+    response = client.get("/approvals/", {"page": 2, "others": 2})
+    assert len(response.context["queue"].object_list) == 5
+    assert len(response.context["others"].object_list) == 2
+    html = response.content.decode()
+    assert 'href="?page=1&amp;others=2"' in html  # the other half stays where it was
+    assert 'href="?page=2&amp;others=1"' in html
+    fragment = client.get("/approvals/", {"page": 2, "others": 2}, headers=HTMX)
+    assert "page=2&amp;others=2" in fragment.content.decode().split(">")[0]
+    assert client.get("/approvals/", {"others": 10**9}).status_code == 404

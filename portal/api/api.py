@@ -593,7 +593,7 @@ def approval_queue(request, page: int = 1):
     """The requests waiting for the caller's decision, oldest submission first (approvers)."""
     if page > MAX_PAGE:
         raise Http404("No such page.")
-    found = selectors.approval_queue(request.user, page)
+    found = selectors.approval_queue(request.user, page, others_per_page=0).mine
     items = [
         {
             **_request_summary(request, item),

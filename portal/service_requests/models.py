@@ -281,6 +281,14 @@ class ServiceRequest(AuditedSubject):
             models.Index(fields=["state", "-created_at"], name="request_state_idx"),
             # The approvers' queue: pending requests, oldest submission first, a page at a time.
             models.Index(fields=["state", "submitted_at", "id"], name="request_queue_idx"),
+            # What waits for others, per approver: every pending request's requester and
+            # revision, read from this small index alone (PostgreSQL; elsewhere a partial index).
+            models.Index(
+                fields=["submitted_at", "id"],
+                include=["requester", "revision"],
+                condition=models.Q(state="pending_approval"),
+                name="request_pending_idx",
+            ),
             # Requests the worker refused (failed, UnexplainedApproval): counted on admins' and
             # auditors' every page. With the time of the failure: the insights' failures by
             # code read only this index.
@@ -549,7 +557,10 @@ class Approval(models.Model):
 
     request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="approvals")
     approver = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="approvals",
+        db_index=False,  # approval_approver_idx leads with it
     )
     revision = models.PositiveIntegerField()
     digest = models.CharField(
@@ -563,6 +574,10 @@ class Approval(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # An approver's approvals with what the queue matches them on, from the index alone.
+            models.Index(fields=["approver", "request", "revision"], name="approval_approver_idx")
+        ]
         constraints = [
             # The database, not only the code, refuses a second vote by one approver.
             models.UniqueConstraint(
@@ -628,3 +643,43 @@ class RequestOperation(models.Model):
 
     def content(self):
         return {"action": self.action, "params": self.params}
+
+
+class RevisionSeen(models.Model):
+    """The newest revision of a request one decider has opened, and the one they saw before.
+
+    The approver's panel shows what changed since then. Written when a decider opens the page
+    of a pending request, never by a poll; opening the same revision again writes nothing, so
+    a reload shows the same changes as the first look.
+    """
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="seen_by")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    revision = models.PositiveIntegerField()
+    previous_revision = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The revision this person had seen before `revision`."
+    )
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "user"], name="one_seen_row_per_person")
+        ]
+
+    def __str__(self):
+        return f"{self.user} saw #{self.request_id} at revision {self.revision}"
+
+    @classmethod
+    def note(cls, service_request, user, seen):
+        """Record that `user` opened `service_request` at its revision; `seen` is their row as
+        read before (or None). Idempotent: two tabs at once or a reload change nothing more."""
+        revision = service_request.revision
+        if seen is None:
+            cls.objects.get_or_create(
+                request=service_request, user=user, defaults={"revision": revision}
+            )
+        elif seen.revision < revision:
+            # One conditional update: the right-hand sides read the row as it was.
+            cls.objects.filter(pk=seen.pk, revision__lt=revision).update(
+                previous_revision=models.F("revision"), revision=revision, seen_at=timezone.now()
+            )

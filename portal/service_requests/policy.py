@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 
 from portal.endpoint_services import plans
 from portal.service_requests.models import ACCOUNT_KINDS, Kind, Payer
@@ -201,37 +202,11 @@ def available_actions(user, service_request):
     return actions
 
 
-def possible_deciders(service_request):
-    """How many active people other than its requester may approve `service_request`."""
+def _people_who(service_request, may):
+    """The active people in `may`, and the service's owner where the owner decides, but not
+    the request's requester, by username."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Q
 
-    deciders = set(
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True))
-        .values_list("pk", flat=True)
-    )
-    service = service_request.endpoint_service
-    if (
-        service_request.kind in ACCOUNT_KINDS
-        and service_request.account_id != plans.EVERY_ACCOUNT
-        and service is not None
-        and service.owner_id
-    ):
-        deciders.add(service.owner_id)
-    deciders.discard(service_request.requester_id)
-    return len(deciders)
-
-
-def waiting_on(service_request):
-    """Return the active people a pending request waits on: approvers and, for who may
-    connect to a service, its owner (not for every account), but neither its requester nor
-    whoever approved this revision already. Admins may decide too, but nobody counts on them."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Q
-
-    may = Q(groups__name=APPROVERS_GROUP)
     service = service_request.endpoint_service
     if (
         service_request.kind in ACCOUNT_KINDS
@@ -240,21 +215,39 @@ def waiting_on(service_request):
         and service.owner_id
     ):
         may |= Q(pk=service.owner_id)
-    approved = service_request.current_approvals().values("approver_id")
     return (
         get_user_model()
         .objects.filter(may, is_active=True)
         .exclude(pk=service_request.requester_id)
-        .exclude(pk__in=approved)
         .distinct()
         .order_by("username")
     )
 
 
-def policy_shortfall(service_request):
-    """Why `service_request` can never get the approvals it needs as things stand, or None."""
+def eligible_deciders(service_request):
+    """Return everyone who may approve `service_request`: approvers, admins and, where the
+    owner decides, the service's owner; never its requester."""
+    return list(
+        _people_who(service_request, Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True))
+    )
+
+
+def waiting_on(service_request):
+    """Return the active people a pending request waits on: approvers and, for who may
+    connect to a service, its owner (not for every account), but neither its requester nor
+    whoever approved this revision already. Admins may decide too, but nobody counts on them."""
+    approved = service_request.current_approvals().values("approver_id")
+    return _people_who(service_request, Q(groups__name=APPROVERS_GROUP)).exclude(pk__in=approved)
+
+
+def policy_shortfall(service_request, eligible=None):
+    """Why `service_request` can never get the approvals it needs as things stand, or None.
+
+    `eligible`: the result of eligible_deciders(), when the caller has it already."""
     needed = required_approvals(service_request).needed
-    able = possible_deciders(service_request)
+    if eligible is None:
+        eligible = eligible_deciders(service_request)
+    able = len(eligible)
     if able >= needed:
         return None
     people = "nobody" if able == 0 else f"only {able} {'person' if able == 1 else 'people'}"

@@ -1,24 +1,33 @@
 """The approvers' queue: a page of what waits, its count, and a version that says it moved.
 
+The queue is split in two for each approver: what waits for them (pending, not theirs, not
+yet approved by them at its current revision) and what waits for others (their own requests,
+and those they approved at the current revision; approvers may decide every kind, so nothing
+else is out of their hands). The badge in the navigation counts only what waits for them.
+
 At thousands of pending requests the queue is read far more often than it changes (every
 approver's page shows the count; open queues poll). So:
 - the queue has a version, kept in the shared cache and replaced (after commit) whenever an
-  event touches a pending request: something entered or left the queue, or was decided on;
-- counts are cached under that version: the total pending once per version for everyone, each
-  approver's own pending requests (excluded from what they decide) once per version each;
+  event touches a pending request: something entered or left the queue, or was decided on
+  (an approval that leaves it pending included, so one approver's approval moves their split);
+- counts are cached under that version: the total pending once per version for everyone, and
+  the ids of what waits for others (a short list), per approver, once per version each; what
+  waits for you is the total less those;
 - a poll that brings the version it shows is answered 204 without touching the database;
-- a page is 25 requests on the (state, submitted_at, id) index, and their approvals are
-  counted for those 25 only.
+- a page of what waits for you is 25 requests on the (state, submitted_at, id) index; a page
+  of what waits for others is 10 of the cached ids, read by primary key; the plans and
+  approvals of the rows shown are read in one query each for both halves.
 
 Requests written outside the portal's workflow do not move the version; the counts then
 follow within COUNT_TTL seconds.
 """
 
 import uuid
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.utils.functional import cached_property
 
 from portal.service_requests import policy
@@ -32,6 +41,9 @@ from portal.service_requests.models import (
 
 VERSION_KEY = "approval-queue:version"
 PAGE_SIZE = 25
+# What waits for others is for reference: fewer rows, so that the queue costs little more
+# than what waits for you alone.
+OTHERS_PAGE_SIZE = 10
 COUNT_TTL = 300
 
 
@@ -53,13 +65,51 @@ def _cached(key, compute):
     return value
 
 
-def pending_count(user, at=None):
-    """How many requests wait for `user`'s decision: all pending but their own."""
+def _decided_by(user):
+    """Whether `user` has decided a pending request's current revision: while it is pending,
+    that decision was an approval (any other would have moved it)."""
+    return Exists(
+        Approval.objects.filter(
+            request=OuterRef("pk"), approver=user, revision=OuterRef("revision")
+        )
+    )
+
+
+def _pending():
+    return ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
+
+
+def waiting_for(user):
+    """Pending requests that wait for `user`'s decision."""
+    return _pending().exclude(requester=user).filter(~_decided_by(user))
+
+
+def waiting_for_others(user):
+    """Pending requests `user` cannot act on now: their own, and those they approved."""
+    return _pending().filter(Q(requester=user) | _decided_by(user))
+
+
+def others(user, at=None):
+    """The ids of the pending requests waiting for others, for `user`, oldest first.
+
+    Cached per version and approver, like the counts: finding them means matching every
+    pending request against the approver's approvals, too much for each view of the queue,
+    while the list itself is short (what one person asked for or approved and is not
+    decided yet)."""
     at = at or version()
-    pending = ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
-    total = _cached(f"approval-queue:{at}:total", pending.count)
-    own = _cached(f"approval-queue:{at}:own:{user.pk}", pending.filter(requester=user).count)
-    return max(0, total - own)
+    return _cached(
+        f"approval-queue:{at}:others:{user.pk}",
+        lambda: list(
+            waiting_for_others(user).order_by("submitted_at", "id").values_list("pk", flat=True)
+        ),
+    )
+
+
+def pending_count(user, at=None):
+    """How many requests wait for `user`'s decision (the badge): all pending but the others'."""
+    at = at or version()
+    total = _cached(f"approval-queue:{at}:total", _pending().count)
+    return max(0, total - len(others(user, at)))
 
 
 class _KnownCountPaginator(Paginator):
@@ -72,35 +122,70 @@ class _KnownCountPaginator(Paginator):
         return self._count
 
 
-def page(user, number, *, per_page=PAGE_SIZE, at=None):
-    """Return page `number` of the requests awaiting `user`, each with its requirement and
-    the approvals its current revision has so far."""
-    requests = (
-        ServiceRequest.objects.filter(state=State.PENDING_APPROVAL)
-        .exclude(requester=user)
-        .select_related("requester")
-        .prefetch_related(
-            Prefetch(
-                "operations",
-                queryset=RequestOperation.objects.only("request_id", "action", "params"),
-            )
-        )
-        .order_by("submitted_at", "id")
+def _rows(requests):
+    return requests.select_related("requester").order_by("submitted_at", "id")
+
+
+def _mine(user, number, per_page, at):
+    count = pending_count(user, at)
+    found = _KnownCountPaginator(_rows(waiting_for(user)), per_page, count).get_page(number)
+    found.object_list = list(found.object_list) if count else []
+    return found
+
+
+def _others(ids, number, per_page):
+    found = Paginator(ids, per_page).get_page(number)
+    shown = found.object_list
+    found.object_list = list(_rows(_pending().filter(pk__in=shown))) if shown else []
+    return found
+
+
+@dataclass
+class Split:
+    """What waits for an approver (`mine`, a page) and for others (a page, or only counted)."""
+
+    mine: object
+    others: object
+    others_count: int
+
+
+def split(
+    user,
+    number=1,
+    others_number=1,
+    *,
+    per_page=PAGE_SIZE,
+    others_per_page=OTHERS_PAGE_SIZE,
+    at=None,
+):
+    """Return page `number` of what waits for `user` and page `others_number` of what waits
+    for others (`others_per_page=0`: count them only), each request with its requirement
+    and the approvals its current revision has so far."""
+    at = at or version()
+    mine = _mine(user, number, per_page, at)
+    ids = others(user, at)
+    theirs = _others(ids, others_number, others_per_page) if others_per_page else None
+    items = [*mine.object_list, *(theirs.object_list if theirs else [])]
+    prefetch_related_objects(
+        items,
+        Prefetch(
+            "operations",
+            queryset=RequestOperation.objects.only("request_id", "action", "params"),
+        ),
     )
-    paginator = _KnownCountPaginator(requests, per_page, pending_count(user, at))
-    found = paginator.get_page(number)
-    items = list(found.object_list)
-    counts = {
-        (request_id, revision): n
-        for request_id, revision, n in Approval.objects.filter(
-            request_id__in=[item.pk for item in items], decision=Decision.APPROVE
-        )
-        .values("request_id", "revision")
-        .annotate(n=Count("id"))
-        .values_list("request_id", "revision", "n")
-    }
+    counts = {}
+    if items:
+        counts = {
+            (request_id, revision): n
+            for request_id, revision, n in Approval.objects.filter(
+                request_id__in=[item.pk for item in items], decision=Decision.APPROVE
+            )
+            .values("request_id", "revision")
+            .annotate(n=Count("id"))
+            .values_list("request_id", "revision", "n")
+        }
     for item in items:
         item.approvals_so_far = counts.get((item.pk, item.revision), 0)
         item.requirement = policy.required_approvals(item)
-    found.object_list = items
-    return found
+        item.yours = item.requester_id == user.pk
+    return Split(mine=mine, others=theirs, others_count=len(ids))

@@ -53,8 +53,9 @@ def request_to_retry(user, pk):
     return service_request
 
 
-def approval_queue(user, number, **kwargs):
-    """Page `number` of the requests awaiting `user`'s decision (approvers only)."""
+def approval_queue(user, number, others_number=1, **kwargs):
+    """Page `number` of what waits for `user`'s decision, and page `others_number` of what
+    waits for others (approvers only; see queue.split)."""
     if not policy.is_approver(user):
         raise PermissionDenied("Only approvers see the queue.")
-    return queue.page(user, number, **kwargs)
+    return queue.split(user, number, others_number, **kwargs)

@@ -22,7 +22,7 @@ from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
-from portal.service_requests import policy, queue, selectors, services
+from portal.service_requests import policy, queue, revisions, selectors, services
 from portal.service_requests.forms import (
     REGION_PATTERN,
     ZONE_REQUIRED_TYPES,
@@ -39,6 +39,7 @@ from portal.service_requests.models import (
     Decision,
     Kind,
     ResourceType,
+    RevisionSeen,
     ServiceRequest,
     State,
     TransitionNotAllowed,
@@ -77,7 +78,8 @@ def home(request: HttpRequest):
     ).get_page(request.GET.get("page"))
     context = {"page": mine, "queue": None}
     if policy.is_approver(request.user):
-        context["queue"] = queue.page(request.user, 1, per_page=DASHBOARD_QUEUE)
+        found = queue.split(request.user, per_page=DASHBOARD_QUEUE, others_per_page=0)
+        context.update(queue=found.mine, others_count=found.others_count)
     # Who may connect to one's own services: the owner decides, approver or not.
     context["owner_queue"] = list(
         ServiceRequest.objects.filter(
@@ -99,11 +101,14 @@ def approval_queue(request: HttpRequest):
     at = queue.version()
     if request.htmx and request.GET.get("v") == at and policy.is_approver(request.user):
         return HttpResponse(status=204)  # the poll of an unchanged queue: no database
-    found = selectors.approval_queue(request.user, page_number(request), at=at)
+    found = selectors.approval_queue(
+        request.user, page_number(request), page_number(request, "others"), at=at
+    )
     template = "service_requests/approval_list.html"
     if request.htmx:
         template += "#queue"
-    return render(request, template, {"queue": found, "queue_version": at})
+    context = {"queue": found.mine, "others": found.others, "queue_version": at}
+    return render(request, template, context)
 
 
 def _preview_plan(editor):
@@ -342,6 +347,9 @@ def _live_context(request, service_request, **extra):
     """Context of the parts of the page that follow the request live."""
     actions = service_request.available_actions(request.user)
     operations = list(service_request.operations.all()) if not service_request.is_create else []
+    # The cloud calls are in the step log, a page's worth at most; the history is what
+    # people and the lifecycle did.
+    events = list(service_request.events.exclude(action="cloud_call").select_related("actor"))
     context = {
         "service_request": service_request,
         "retrying": _retrying(service_request),
@@ -351,22 +359,29 @@ def _live_context(request, service_request, **extra):
         # Made only if a form in the fragment asks for it.
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
         "operations": operations,
-        # The cloud calls are in the step log, a page's worth at most; the history is what
-        # people and the lifecycle did.
-        "events": list(service_request.events.exclude(action="cloud_call").select_related("actor")),
+        "events": events,
+        "thread": revisions.thread(events),
         "step_log": request_step_log(service_request=service_request, operations=operations),
         **extra,
     }
     if service_request.state == State.PENDING_APPROVAL:
         digest = service_request.digest()
+        revision = service_request.revision
+        decisions = list(service_request.approvals.select_related("approver"))
+        current = [a for a in decisions if a.revision == revision and a.digest == digest]
+        requirement = policy.required_approvals(service_request)
+        eligible = policy.eligible_deciders(service_request)
         context.update(
-            approvals=[
-                a
-                for a in service_request.approvals.select_related("approver")
-                if a.revision == service_request.revision and a.digest == digest
-            ],
-            requirement=policy.required_approvals(service_request),
-            shortfall=policy.policy_shortfall(service_request),
+            approvals=current,
+            requirement=requirement,
+            standing=revisions.standing(
+                request.user,
+                needed=requirement.needed,
+                approved=len(current),
+                decided={a.approver_id for a in decisions if a.revision == revision},
+                eligible=eligible,
+            ),
+            shortfall=policy.policy_shortfall(service_request, eligible),
             decision_refusal=policy.decision_refusal(request.user, service_request),
             is_approver=policy.is_approver(request.user),
         )
@@ -375,12 +390,32 @@ def _live_context(request, service_request, **extra):
     return context
 
 
+def _tracks_seen(user, service_request):
+    """Whether what `user` has seen of the request is kept: they may decide it now."""
+    return (
+        service_request.state == State.PENDING_APPROVAL
+        and service_request.requester_id != user.pk
+        and policy.may_decide(user, service_request)
+    )
+
+
 def _detail_context(request, service_request, **extra):
-    return {
-        **_live_context(request, service_request, **extra),
-        "resources": list(service_request.resources.all()),
-        "tags": list(service_request.tags.all()),
-    }
+    context = _live_context(request, service_request, **extra)
+    context.update(
+        resources=list(service_request.resources.all()),
+        tags=list(service_request.tags.all()),
+    )
+    if service_request.state == State.PENDING_APPROVAL:
+        seen = None
+        if _tracks_seen(request.user, service_request):
+            seen = RevisionSeen.objects.filter(request=service_request, user=request.user).first()
+        events = context["events"]
+        context.update(
+            seen=seen,
+            changes=revisions.changes(service_request, events, seen),
+            resubmitted=revisions.resubmission(events),
+        )
+    return context
 
 
 @login_required
@@ -390,6 +425,9 @@ def request_detail(request: HttpRequest, pk):
     if request.htmx:
         return _status_response(request, service_request)
     context = _detail_context(request, service_request)
+    if _tracks_seen(request.user, service_request):
+        # After the changes were worked out from what they had seen before.
+        RevisionSeen.note(service_request, request.user, context["seen"])
     return render(request, "service_requests/request_detail.html", context)
 
 
