@@ -82,9 +82,11 @@ def test_request_approve_watch_active_and_audit(
     page.get_by_label("Resource 1 type").select_option("nlb")
     page.get_by_label("Resource 1 id").fill("nlb-hz0000000000000001")
     page.get_by_label("Resource 1 zone").fill("cn-hangzhou-h")
-    for _ in range(2):
+    # One click at a time, as a person adds rows: each click posts the rows the page holds,
+    # so a second click sent before the first's answer adds the same second row again.
+    for row in (2, 3):
         page.get_by_role("button", name="Add resource").click()
-    expect(page.get_by_label("Resource 3 id")).to_be_visible()
+        expect(page.get_by_label(f"Resource {row} id")).to_be_visible()
     page.get_by_role("button", name="Remove resource 3").click()
     expect(page.get_by_label("Resource 3 id")).to_have_count(0)
     page.get_by_label("Resource 2 type").select_option("nlb")
