@@ -446,9 +446,7 @@ def _add_routes(app, server):
         known = directory()
         with known.lock:
             current = known.users.get(username, User(username=username))
-            user = replace(
-                current, **{k: v for k, v in body.items() if k != "username"}
-            )
+            user = replace(current, **{k: v for k, v in body.items() if k != "username"})
             known.users[username] = user
         return {"username": username, "sub": user.sub, "groups": user.groups}
 
