@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "ninja",
     "portal.accounts",
     "portal.audit",
+    "portal.teams",
     "portal.cloud",
     "portal.endpoint_services",
     "portal.service_requests",
@@ -194,12 +195,14 @@ OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the logout at the provider
 OIDC_OP_LOGOUT_URL_METHOD = "portal.accounts.oidc.provider_logout_url"
 LOGIN_REDIRECT_URL_FAILURE = "login"
 # Which claims say who someone is and which groups they are in; the groups that grant the
-# portal's roles (all others are teams: Django groups "team:<name>").
+# portal's roles. All others are teams (portal/teams): `payments` makes a member of the team
+# payments, `payments-approvers` one of its approvers.
 OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", default="preferred_username")
 OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", default="groups")
 OIDC_APPROVERS_GROUP = env("OIDC_APPROVERS_GROUP", default="approvers")
 OIDC_AUDITORS_GROUP = env("OIDC_AUDITORS_GROUP", default="auditors")
 OIDC_ADMINS_GROUP = env("OIDC_ADMINS_GROUP", default="admins")
+OIDC_TEAM_APPROVERS_SUFFIX = env("OIDC_TEAM_APPROVERS_SUFFIX", default="-approvers")
 # Local passwords: the break-glass administrators named here, while LOCAL_LOGIN_ENABLED (on
 # whenever someone is named). The embedded set-up names its demo `breakglass` account.
 BREAK_GLASS_USERS = env.list("BREAK_GLASS_USERS", default=["breakglass"] if DEBUG else [])

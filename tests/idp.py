@@ -14,7 +14,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from portal.accounts.roles import TEAM_PREFIX, role_groups
+from portal.accounts.roles import role_groups
+from portal.teams.models import Membership, Role
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "portal-demo"
@@ -187,8 +188,10 @@ def mirror(user):
     for name in user.groups.values_list("name", flat=True):
         if name in provider_groups:
             groups.append(provider_groups[name])
-        elif name.startswith(TEAM_PREFIX):
-            groups.append(name.removeprefix(TEAM_PREFIX))
+    for team, role in Membership.objects.filter(user=user).values_list("team__name", "role"):
+        groups.append(team)
+        if role == Role.APPROVER:
+            groups.append(team + settings.OIDC_TEAM_APPROVERS_SUFFIX)
     if user.is_superuser:
         groups.append(settings.OIDC_ADMINS_GROUP)
     response = requests.put(

@@ -20,6 +20,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import audit_chain_verify
 from portal.idp.provider import load_users
 from portal.service_requests.management.commands.seed_demo import USERS as SEEDED
+from portal.teams.models import Membership, Role
 from tests.factories import UserFactory
 from tests.idp import CLIENT_ID, CLIENT_SECRET, PASSWORD, TEST_PORTAL, Browser, query
 
@@ -48,7 +49,14 @@ def page_message(response):
 
 
 def groups_of(username):
-    return set(User.objects.get(username=username).groups.values_list("name", flat=True))
+    """The user's Django groups (roles) and teams, as `team:<name>` (`:approver` added for a
+    team's approvers): what the sign-in's audit event lists."""
+    user = User.objects.get(username=username)
+    teams = {
+        f"team:{team}" + (":approver" if role == Role.APPROVER else "")
+        for team, role in Membership.objects.filter(user=user).values_list("team__name", "role")
+    }
+    return set(user.groups.values_list("name", flat=True)) | teams
 
 
 # --- the flow ---
@@ -158,6 +166,32 @@ def test_teams_follow_the_provider_and_other_groups_are_left_alone(visitor, idp)
     visitor.sign_out(at_the_provider=True)
     visitor.sign_in("dana")
     assert groups_of("dana") == {"hand-made", "team:payments"}
+
+
+def test_a_teams_approvers_group_makes_its_approver_and_memberships_made_by_hand_stay(visitor, idp):
+    from portal.teams.models import Source, Team
+
+    ledger = Team.objects.create(name="ledger")
+    keeper = UserFactory(username="fay")
+    Membership.objects.create(team=ledger, user=keeper, source=Source.ADMIN)
+    idp.put_user("fay", groups=["payments", "payments-approvers"])
+    visitor.sign_in("fay")
+    assert groups_of("fay") == {"team:payments:approver", "team:ledger"}
+    event = AuditEvent.objects.filter(action="roles_changed", actor=keeper).latest("seq")
+    assert event.details["added"] == ["team:payments:approver"]
+    # The queue is the team's approvers' too; losing the approvers' group at the provider
+    # leaves a member, without the queue, at the next sign-in.
+    assert visitor.client.get("/approvals/").status_code == 200
+    idp.put_user("fay", groups=["payments"])
+    visitor.sign_out(at_the_provider=True)
+    visitor.sign_in("fay")
+    assert groups_of("fay") == {"team:payments", "team:ledger"}
+    assert visitor.client.get("/approvals/").status_code == 403
+    # A group cannot make an empty team name.
+    idp.put_user("fay", groups=["-approvers"])
+    visitor.sign_out(at_the_provider=True)
+    visitor.sign_in("fay")
+    assert groups_of("fay") == {"team:-approvers", "team:ledger"}
 
 
 def test_the_groups_claim_and_the_role_groups_are_settings(visitor, idp, settings):

@@ -4,7 +4,8 @@ Roles are what the portal already knows (policy.py): the Django groups `approver
 `auditors` and the escalation group, and staff plus superuser for administrators. Each is
 granted by one provider group (OIDC_APPROVERS_GROUP, OIDC_AUDITORS_GROUP,
 OIDC_ESCALATION_GROUP, OIDC_ADMINS_GROUP) and taken away when the user is no longer in it.
-Every other group is a team: kept as a Django group named `team:<name>` (user_teams_sync).
+Every other group is a team (portal/teams): `payments` makes the user a member of the team
+payments, `payments-approvers` (OIDC_TEAM_APPROVERS_SUFFIX) one of its approvers.
 """
 
 import logging
@@ -16,11 +17,10 @@ from django.db import transaction
 from portal.accounts.oidc import SignInRefused, provider_name
 from portal.audit import chain
 from portal.service_requests.policy import APPROVERS_GROUP, AUDITORS_GROUP
+from portal.teams.models import Role
+from portal.teams.services import TEAM_NAME_MAX, team_memberships_sync
 
 log = logging.getLogger(__name__)
-
-TEAM_PREFIX = "team:"
-GROUP_NAME_MAX = 150  # Django's Group.name
 
 
 def role_groups():
@@ -85,20 +85,20 @@ def user_roles_sync(*, user, groups):
 
 
 def user_teams_sync(*, user, names):
-    """Keep the user's teams as the provider says; return the Django groups added and removed.
-
-    The one place that knows how teams are stored (Django groups `team:<name>`): a Team model
-    would take their names from here.
-    """
-    teams = set()
+    """Keep the user's teams as the provider's groups `names` say; return the labels added
+    and removed. `<team><OIDC_TEAM_APPROVERS_SUFFIX>` makes the user an approver of <team>."""
+    suffix = settings.OIDC_TEAM_APPROVERS_SUFFIX
+    teams = {}
     for name in names:
-        if len(TEAM_PREFIX + name) > GROUP_NAME_MAX:
+        role = Role.MEMBER
+        if suffix and name.endswith(suffix) and len(name) > len(suffix):
+            name, role = name[: -len(suffix)], Role.APPROVER
+        if len(name) > TEAM_NAME_MAX:
             log.warning("group %r is too long for a team name; left out", name[:60])
             continue
-        teams.add(TEAM_PREFIX + name)
-    return _managed_groups_set(
-        user=user, names=teams, managed=lambda name: name.startswith(TEAM_PREFIX)
-    )
+        if teams.get(name) != Role.APPROVER:
+            teams[name] = role
+    return team_memberships_sync(user=user, teams=teams)
 
 
 def _managed_groups_set(*, user, names, managed):

@@ -7,8 +7,13 @@ from portal.service_requests.policy import APPROVERS_GROUP, AUDITORS_GROUP
 
 PASSWORD = "portal-demo"
 USERS = [
-    ("requester", (), "A developer who asks for endpoint services."),
-    ("requester2", (), "Another developer, who must not see requester's requests."),
+    ("requester", (), "A developer of the payments team who asks for endpoint services."),
+    ("requester2", (), "A developer of the checkout team, who must not see requester's."),
+    (
+        "teamlead",
+        (),
+        "Approver of the payments team: decides its services' changes without risk.",
+    ),
     ("approver", (APPROVERS_GROUP,), "Decides requests."),
     ("approver2", (APPROVERS_GROUP,), "The second approver for risky requests."),
     ("auditor", (AUDITORS_GROUP,), "Reads everything, changes nothing."),

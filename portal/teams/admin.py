@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from portal.audit import chain
+from portal.teams.models import Membership, Source, Team
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    fields = ["user", "role", "source"]
+    readonly_fields = ["source"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Teams and their members. Members the identity provider named are replaced at their next
+    sign-in; add here only those the provider does not know of. Every change is audited."""
+
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            chain.append(
+                action="team_member_removed", actor=request.user, details=deleted.as_record()
+            )
+            deleted.delete()
+        for membership in instances:
+            if membership._state.adding:
+                membership.source = Source.ADMIN
+            action = "team_member_added" if membership._state.adding else "team_member_changed"
+            membership.save()
+            chain.append(action=action, actor=request.user, details=membership.as_record())
+        formset.save_m2m()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            chain.append(action="team_created", actor=request.user, details={"team": obj.name})
+
+    def has_delete_permission(self, request, obj=None):
+        # A team that owns services keeps them: it is renamed or emptied, not deleted.
+        return (
+            obj is not None
+            and not obj.services.exists()
+            and super().has_delete_permission(request, obj)
+        )
