@@ -22,13 +22,14 @@ from portal.api.services import token_create, token_revoke
 from portal.endpoint_services.models import EndpointConnection, EndpointService
 from portal.provisioning import services as provisioning
 from portal.service_requests import services
-from portal.service_requests.models import ServiceRequest, State
+from portal.service_requests.models import Deciders, Kind, ServiceRequest, State
+from portal.teams.models import Membership, Role, Team
 from tests.day2 import make_service, run
 from tests.factories import ServiceRequestFactory, UserFactory
 from tests.idp import log_in
 
 PASSWORD = "portal-demo"
-CAST = ("requester", "requester2", "approver", "approver2", "auditor", "admin")
+CAST = ("requester", "requester2", "teamlead", "approver", "approver2", "auditor", "admin")
 CONSUMER = "1000000000000003"  # the account requester2 asks access for
 OUTSIDER = "1000000000000009"  # on the allow-list, added in the console
 
@@ -189,6 +190,7 @@ class World:
     access_pending: int = 0
     access_applied: int = 0
     resubmitted: int = 0
+    team_change: int = 0
     someone_elses: int = 0
     service: str = "epsrv-x"
     drifted: str = "epsrv-d"
@@ -203,6 +205,8 @@ def make_cast(groups):
     users["auditor"].groups.add(groups["auditors"])
     users["admin"].is_superuser = users["admin"].is_staff = True
     users["admin"].save()
+    payments = Team.objects.create(name="payments")
+    Membership.objects.create(team=payments, user=users["teamlead"], role=Role.APPROVER)
     return users
 
 
@@ -289,6 +293,19 @@ def make_world(users):
         approved={"service_description": "Payments API"},
     )
     world.drifted = drifted.service_id
+    # A service of the payments team, and a change of it that its approver decides.
+    EndpointService.objects.filter(pk=drifted.pk).update(team=Team.objects.get(name="payments"))
+    world.team_change = ServiceRequestFactory(
+        kind=Kind.CHANGE,
+        requester=requester,
+        state=State.PENDING_APPROVAL,
+        endpoint_service=drifted,
+        service_id=drifted.service_id,
+        service_description="Payments API v2",
+        decided_by=Deciders.TEAM,
+        deciding_team=Team.objects.get(name="payments"),
+        routing_reason="a change without risk to a service of the payments team",
+    ).pk
     world.unmanaged = EndpointService.objects.create(
         service_id="epsrv-axeunmanaged000000",
         region_id="cn-hangzhou",
@@ -443,6 +460,8 @@ def visits(w):
         ),
         Visit("requester", f"{service}/decommission/"),
         Visit("requester", f"{service}/decommission/", submit),
+        Visit("requester", f"{service}/transfer/"),
+        Visit("requester", f"{service}/transfer/", submit),
         Visit("requester", f"{service}/revoke/?account={OUTSIDER}"),
         Visit("requester", f"{service}/revoke/", submit),
         Visit("requester", "/account/tokens/"),
@@ -471,6 +490,8 @@ def visits(w):
         Visit("approver", f"/services/{w.unmanaged}/adopt/"),
         Visit("approver", f"/services/{w.unmanaged}/adopt/", submit),
         Visit("approver2", "/approvals/", note="waiting for others"),
+        Visit("teamlead", "/approvals/", note="a team's approver"),
+        Visit("teamlead", f"/requests/{w.team_change}/", note="routed to the team"),
         Visit("auditor", "/audit/"),
         Visit("auditor", "/insights/?start=2026-13-01"),
         Visit("auditor", "/audit/?state=failed&region=cn-hangzhou"),

@@ -338,6 +338,19 @@ MATRIX = {
             "admin": (200, 400),
         },
     ),
+    # Owners (the owning team's members, or the person while no team owns it) and approvers
+    # ask that another team take a service on; posted without a team, a 400 at that field.
+    "endpoint_services:transfer": (
+        MANAGED,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 400),
+            "other": (403, 403),
+            "approver": (200, 400),
+            "auditor": (403, 403),
+            "admin": (200, 400),
+        },
+    ),
     "endpoint_services:adopt": (
         UNMANAGED,
         {

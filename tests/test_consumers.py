@@ -133,7 +133,7 @@ def test_an_owner_approves_access_and_the_consumer_connects(
     assert policy.decision_refusal(requester, asked) is None
     assert (
         policy.decision_refusal(requester2, asked)
-        == "Only the service's owner and approvers can decide who may connect."
+        == "This request is for the service's owner or the platform's approvers to decide."
     )
     mail.outbox.clear()
     assert decide(client_for(requester), asked).status_code == 302

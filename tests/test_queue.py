@@ -95,8 +95,12 @@ def test_the_count_is_shared_and_computed_once_per_version(login, requester, app
     login(approver).get("/")
     with CaptureQueriesContext(connection) as queries:
         assert queue.pending_count(approver2) == 5
-    # The total came from the cache; only approver2's own pending requests were counted.
-    assert len(queries.captured_queries) == 1
+    # The count of what is routed to the platform's approvers came from the cache (approver's
+    # view made it): approver2's roles and teams were read (what is routed to them), and only
+    # their own pending requests listed; nothing was counted.
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len(sql) == 3, sql
+    assert not any("COUNT(" in statement.upper() for statement in sql), sql
 
 
 def test_the_dashboard_shows_the_first_of_the_queue(login, requester, approver):
@@ -184,7 +188,9 @@ def test_the_counts_are_cached_per_version_and_per_approver(
         assert queue.pending_count(approver2) == 0
         assert queue.pending_count(approver) == 1
         assert queue.pending_count(approver) == 1
-    assert len(queries.captured_queries) == 3  # the total, then what waits for others, each
+    # approver2's roles and teams (read once, kept on the user object), the count of what is
+    # routed to the platform's approvers (once for both), then what waits for others, each.
+    assert len(queries.captured_queries) == 5
     with django_capture_on_commit_callbacks(execute=True):
         decide(login(approver), request, "approve")
     request.refresh_from_db()
@@ -234,8 +240,8 @@ def test_both_halves_cost_the_same_queries_and_size_whatever_waits(
     queue.changed()
     more_queries, more_size = split_queries(client)
     assert small_queries == full_queries == more_queries
-    # Session, user, groups; two counts; each half's rows; their plans; their approvals.
-    assert small_queries == 9
+    # Session, user, groups, teams; two counts; each half's rows; their plans; their approvals.
+    assert small_queries == 10
     # A page a half, whatever waits: only the counts and ids in the page differ.
     assert abs(more_size - full_size) < 200
     queue.changed()

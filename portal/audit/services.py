@@ -560,11 +560,12 @@ def _explain_services():
             for name, label in (
                 ("approved_digest", "approved configuration"),
                 ("owner", "owner"),
+                ("team", "owning team"),
                 ("managed", "management"),
                 ("service_id", "ServiceId"),
                 ("region_id", "region"),
             ):
-                if now[name] != record.get(name):
+                if now.get(name) != record.get(name):
                     raise Broken(
                         f"the service's {label} differs from what its events recorded",
                         seq=seq,

@@ -62,6 +62,15 @@ class EndpointService(AuditedSubject):
         null=True,
         blank=True,
         related_name="endpoint_services",
+        help_text="Who asked for it (or adopted it): its owner while no team owns it.",
+    )
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+        help_text="The team that owns the service: any member looks after it.",
     )
 
     # The attributes, as last read.
@@ -151,6 +160,8 @@ class EndpointService(AuditedSubject):
             "approved": self.approved,
             "approved_digest": content_digest(self.approved),
             "owner": self.owner_id,
+            # Only once a team owns it: older events' records stay as they were.
+            **({"team": self.team_id} if self.team_id is not None else {}),
             "managed": self.managed,
             "service_id": self.service_id,
             "region_id": self.region_id,

@@ -11,7 +11,7 @@ from portal.service_requests.models import Kind, State
 def service_for_user(user, service_id):
     """Return the service if `user` may see it; 404 otherwise, so ids leak nothing."""
     service = get_object_or_404(
-        EndpointService.objects.select_related("owner"), service_id=service_id
+        EndpointService.objects.select_related("owner", "team"), service_id=service_id
     )
     if not policy.can_view_service(user, service):
         raise Http404("No such service.")

@@ -133,6 +133,7 @@ def endpoint_service_from_create(*, service_request, body):
             "status": CLOUD_STATUSES.get(body.get("ServiceStatus"), ServiceStatus.CREATING),
             "cloud_status": body.get("ServiceStatus", ""),
             "owner_id": service_request.requester_id,
+            "team_id": service_request.target_team_id,
             "service_description": fields["service_description"],
             "service_resource_type": fields["service_resource_type"],
             "payer": fields["payer"],
@@ -162,7 +163,8 @@ def endpoint_service_from_create(*, service_request, body):
         # between): the service is this request's, not someone else's.
         service = _locked(service.pk)
         service.managed, service.owner_id = True, service_request.requester_id
-        service.save(update_fields=["managed", "owner", "updated_at"])
+        service.team_id = service_request.target_team_id
+        service.save(update_fields=["managed", "owner", "team", "updated_at"])
         service.record(
             "claimed",
             actor=None,
@@ -402,7 +404,7 @@ def _discover(attributes, region_id):
     return len(records)
 
 
-def endpoint_service_adopt(*, service, owner, by_request=None):
+def endpoint_service_adopt(*, service, owner, team=None, by_request=None):
     """Take a service the portal did not create into its care (the worker, once approved)."""
     attributes, resources, users, _records = endpoint_service_read(service)
     with transaction.atomic():
@@ -418,6 +420,7 @@ def endpoint_service_adopt(*, service, owner, by_request=None):
         _apply_reading(service, attributes, resources=resources, users=users)
         service.managed = True
         service.owner = owner
+        service.team = team
         service.approved = plans.normalize(service.config())
         service.save()
         service.record(
@@ -426,10 +429,36 @@ def endpoint_service_adopt(*, service, owner, by_request=None):
             details={
                 "by_request": by_request,
                 "owner": owner.get_username() if owner else None,
+                "team": team.name if team else None,
                 "record": service.stewardship(),
             },
         )
         _note_drift(service)
+    return service
+
+
+def endpoint_service_transfer(*, service, team, by_request):
+    """Give the service to `team` (the worker, once a transfer is approved): audited."""
+    with transaction.atomic():
+        service = _locked(service.pk)
+        if service.status == ServiceStatus.DELETED:
+            raise ServiceRefused(f"{service.service_id} is deleted: nothing to transfer.")
+        if service.team_id == team.pk:
+            return service  # a worker's second run of the same transfer
+        before = service.team
+        service.team = team
+        service.save(update_fields=["team", "updated_at"])
+        service.record(
+            "transferred",
+            actor=None,
+            details={
+                "by_request": by_request,
+                "from_team": before.name if before else None,
+                "from_owner": service.owner.get_username() if service.owner_id else None,
+                "to_team": team.name,
+                "record": service.stewardship(),
+            },
+        )
     return service
 
 

@@ -54,18 +54,17 @@ def connections_pass():
     ignore_result=True,
 )
 def notify_connections_waiting(service_pk, connection_pks):
-    """Tell a service's owner which endpoints wait for them to accept or reject them (the
-    approvers, who may accept them too, when the owner cannot be reached by email)."""
+    """Tell a service's owners (its team's members, or its person) which endpoints wait for
+    them to accept or reject them (the approvers, who may accept them too, when no owner can
+    be reached by email)."""
     from django.contrib.auth import get_user_model
 
     from portal.endpoint_services.models import EndpointConnection, EndpointService
-    from portal.service_requests.policy import APPROVERS_GROUP
+    from portal.service_requests.policy import APPROVERS_GROUP, owners
 
-    service = EndpointService.objects.select_related("owner").get(pk=service_pk)
-    owner = service.owner
-    if owner is not None and owner.is_active and owner.email:
-        recipients = [owner.email]
-    else:
+    service = EndpointService.objects.get(pk=service_pk)
+    recipients = sorted(set(owners(service).exclude(email="").values_list("email", flat=True)))
+    if not recipients:
         recipients = sorted(
             set(
                 get_user_model()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<str:service_id>/change/", request_views.service_change, name="change"),
     path("<str:service_id>/decommission/", request_views.service_decommission, name="decommission"),
     path("<str:service_id>/adopt/", request_views.service_adopt, name="adopt"),
+    path("<str:service_id>/transfer/", request_views.service_transfer, name="transfer"),
     path("<str:service_id>/access/", request_views.service_access, name="access"),
     path("<str:service_id>/revoke/", request_views.service_revoke, name="revoke"),
     path(

@@ -49,7 +49,7 @@ def _page(request, queryset):
 @login_required
 @require_GET
 def service_list(request: HttpRequest):
-    queryset = EndpointService.objects.filter(managed=True).select_related("owner")
+    queryset = EndpointService.objects.filter(managed=True).select_related("owner", "team")
     if not request.GET.getlist("status"):
         queryset = queryset.exclude(status=ServiceStatus.DELETED)
     services_filter = ServiceFilter(request.GET, queryset=queryset, request=request)
@@ -139,6 +139,7 @@ def _live_context(request, service, **extra):
         "is_owner": policy.owns(user, service),
         "change_refusal": policy.change_refusal(user, service),
         "adoption_refusal": policy.adoption_refusal(user, service),
+        "transfer_refusal": policy.transfer_refusal(user, service),
         "may_manage": policy.may_manage(user, service),
         "events": list(
             service.events.filter(request__isnull=True)

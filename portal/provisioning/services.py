@@ -510,7 +510,10 @@ def _finish(pk):
     if service_request.kind == Kind.ADOPT:
         try:
             endpoint_services.endpoint_service_adopt(
-                service=service, owner=service_request.target_owner, by_request=pk
+                service=service,
+                owner=service_request.target_owner,
+                team=service_request.target_team,
+                by_request=pk,
             )
         except cloud.CloudError as error:
             retry = Step("apply", retry_delay(0, error.retry_after), 1)
@@ -518,6 +521,15 @@ def _finish(pk):
         except endpoint_services.ServiceRefused as error:
             with transaction.atomic():
                 _fail(_locked(pk), "AlreadyManaged", str(error))
+            return None
+    if service_request.kind == Kind.TRANSFER:
+        try:
+            endpoint_services.endpoint_service_transfer(
+                service=service, team=service_request.target_team, by_request=pk
+            )
+        except endpoint_services.ServiceRefused as error:
+            with transaction.atomic():
+                _fail(_locked(pk), "ServiceDeleted", str(error))
             return None
     with transaction.atomic():
         service_request = _locked(pk)

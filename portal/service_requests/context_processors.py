@@ -9,14 +9,16 @@ def navigation(request):
         return {}
     approver = policy.is_approver(user)
     auditor = policy.is_auditor(user)
+    deciding = policy.sees_queue(user)
     context = {
         "is_approver": approver,
+        "sees_queue": deciding,
         "is_auditor": auditor,
         "read_only": policy.is_read_only(user),
     }
     if user.is_superuser or auditor:
         context["chain"], context["integrity_alerts"] = _integrity()
-    if approver:
+    if deciding:
         at = queue.version()
         context["queue_version"] = at
         context["pending_count"] = queue.pending_count(user, at)

@@ -22,6 +22,8 @@ from portal.service_requests.models import (
     ResourceType,
     ServiceRequest,
 )
+from portal.teams import services as teams
+from portal.teams.models import Team
 
 MAX_RESOURCES = 10
 # A service holds at most 20 resource rows; Create takes at most 10 of them.
@@ -48,8 +50,20 @@ class ServiceRequestForm(forms.ModelForm):
         fields = EDITABLE_FIELDS
         widgets = {"justification": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, regions=(), **kwargs):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        label="Owning team",
+        empty_label="Choose a team…",
+        help_text="The team that will own the service: any of its members looks after it.",
+    )
+
+    def __init__(self, *args, regions=(), teams=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if teams is None or not teams.exists():
+            # Someone in no team owns what they ask for until it is transferred to a team.
+            del self.fields["team"]
+        else:
+            self.fields["team"].queryset = teams
         self.fields["service_description"].validators.append(single_line)
         self.fields["justification"].validators.append(shown_as_typed)
         choices = list(regions)
@@ -328,10 +342,22 @@ class RequestEditor:
     desired state of its service (`service`), from which the plan is computed.
     """
 
-    def __init__(self, data=None, *, instance=None, for_submit=False, service=None, start=None):
+    def __init__(
+        self,
+        data=None,
+        *,
+        instance=None,
+        for_submit=False,
+        service=None,
+        start=None,
+        requester=None,
+    ):
         self.instance = instance or ServiceRequest(
             kind=Kind.CHANGE if service else Kind.CREATE, endpoint_service=service
         )
+        if requester is None and self.instance.pk:
+            requester = self.instance.requester
+        self.requester = requester
         self.service = service or self.instance.endpoint_service
         self.is_change = self.instance.kind == Kind.CHANGE
         self.regions, self.regions_warning = cloud.regions()
@@ -348,7 +374,12 @@ class RequestEditor:
             region_id = self.service.region_id
             service_type = self.service.service_resource_type
         else:
-            self.form = ServiceRequestForm(data, instance=self.instance, regions=self.regions)
+            self.form = ServiceRequestForm(
+                data,
+                instance=self.instance,
+                regions=self.regions,
+                teams=teams.teams_of(requester) if requester is not None else None,
+            )
             region_id = data.get("region_id", "")
             service_type = data.get("service_resource_type")
         if region_id and REGION_PATTERN.match(region_id):
@@ -381,6 +412,8 @@ class RequestEditor:
         if instance.pk:
             _posted(data, CHANGE_FIELDS if self.is_change else EDITABLE_FIELDS, vars(instance))
             _posted(data, ["justification"], vars(instance))
+            if instance.target_team_id:
+                data["team"] = str(instance.target_team_id)
             resources = [
                 {
                     "resource_type": r.resource_type,
@@ -401,6 +434,9 @@ class RequestEditor:
             data.update(
                 {"service_resource_type": "slb", "address_ip_version": "IPv4", "payer": "Endpoint"}
             )
+            mine = list(teams.teams_of(self.requester)[:2]) if self.requester else []
+            if len(mine) == 1:
+                data["team"] = str(mine[0].pk)
             resources = [{"resource_type": "slb", "resource_id": "", "zone_id": ""}]
             tags = []
         data.update(management_data("resources", resources))
@@ -424,7 +460,9 @@ class RequestEditor:
         if action == "pick-load-balancer":
             resources, error = self._with_picked(resources)
         data = with_rows(with_rows(self.data, "resources", resources), "tags", tags)
-        editor = RequestEditor(data, instance=self.instance, service=self.service)
+        editor = RequestEditor(
+            data, instance=self.instance, service=self.service, requester=self.requester
+        )
         editor.quiet()
         editor.picker_open = action == "load-balancers" or bool(error)
         editor.picker_error = error
@@ -525,6 +563,8 @@ class RequestEditor:
             fields["resource_group_id"] = fields["resource_group_id"] or ""
         fields["service_description"] = fields["service_description"] or ""
         fields["justification"] = self.form.cleaned_data.get("justification", "")
+        if not self.is_change:
+            fields["target_team"] = self.form.cleaned_data.get("team")
         resources = [
             {
                 "resource_type": f.cleaned_data["resource_type"],
@@ -620,6 +660,14 @@ class AdoptionForm(forms.Form):
         error_messages={"required": "Tell the approvers why the portal should manage it."},
     )
 
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        label="Owning team",
+        empty_label="(none: the owner alone)",
+        help_text="The team whose members look after the service from now on.",
+    )
+
     def clean_owner(self):
         from django.contrib.auth import get_user_model
 
@@ -628,6 +676,26 @@ class AdoptionForm(forms.Form):
         if user is None:
             raise forms.ValidationError(f"No active user is called “{username}”.")
         return user
+
+
+class TransferForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(),
+        label="To the team",
+        empty_label="Choose a team…",
+        help_text="Its approvers accept the service; then its members look after it.",
+        error_messages={"required": "Choose the team that takes the service on."},
+    )
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[shown_as_typed],
+        error_messages={"required": "Tell the team why it should take the service on."},
+    )
+
+    def __init__(self, *args, service=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if service is not None and service.team_id is not None:
+            self.fields["team"].queryset = Team.objects.exclude(pk=service.team_id)
 
 
 ACCOUNT_ID = re.compile(r"^[1-9][0-9]{15}$")

@@ -23,6 +23,16 @@ class Kind(models.TextChoices):
     ACCESS = "access", "Give an account access"
     REVOKE = "revoke", "Revoke an account's access"
     ADOPT = "adopt", "Adopt an unmanaged service"
+    TRANSFER = "transfer", "Transfer a service to another team"
+
+
+class Deciders(models.TextChoices):
+    """Who decides a request (policy.route)."""
+
+    PLATFORM = "platform", "The platform's approvers"
+    TEAM = "team", "The team's approvers"
+    TEAM_MEMBERS = "team_members", "The team's members"
+    OWNER = "owner", "The service's owner and the platform's approvers"
 
 
 class State(models.TextChoices):
@@ -237,6 +247,21 @@ class ServiceRequest(AuditedSubject):
         related_name="+",
         help_text="Who will own the service (adoption).",
     )
+    target_team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The team that will own the service (creation, adoption, transfer).",
+    )
+    # Who decides the request, as policy.route said when it was last submitted ("": not
+    # routed, as requests submitted before routing were: policy.routed asks route).
+    decided_by = models.CharField(max_length=12, choices=Deciders.choices, blank=True, default="")
+    deciding_team = models.ForeignKey(
+        "teams.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    routing_reason = models.CharField(max_length=300, blank=True)
 
     # The last dry run: what the cloud would say to this revision.
     dry_run_ok = models.BooleanField(null=True)
@@ -466,6 +491,7 @@ class ServiceRequest(AuditedSubject):
             "plan": [op.content() for op in self.operations.all()],
             # Only the kinds that have one: older requests' digests stay as they were.
             **({"account_id": self.account_id} if self.kind in ACCOUNT_KINDS else {}),
+            **({"target_team": self.target_team_id} if self.target_team_id else {}),
         }
 
     def digest(self):

@@ -69,6 +69,8 @@ def _what(service_request):
     if service_request.kind == Kind.ADOPT:
         owner = service_request.target_owner.get_username()
         return f"to adopt {service}, owned by {owner}"
+    if service_request.kind == Kind.TRANSFER:
+        return f"to give {service} to the {service_request.target_team} team"
     if service_request.kind == Kind.ACCESS:
         who = (
             "every Alibaba Cloud account"
@@ -187,11 +189,13 @@ def _tell_approvers_of_failure(service_request, subject, facts, link):
 
 
 def _tell_owner(service_request, happened, facts, link):
-    """An owner hears what became of a request about their service that someone else filed."""
+    """An owner hears what became of a request about their service that someone else filed:
+    the owning team's members, or the person while no team owns it."""
     service = service_request.endpoint_service
-    if service is None or service.owner_id in (None, service_request.requester_id):
+    if service is None:
         return
-    if not service.owner.is_active or not service.owner.email:
+    recipients = _emails(policy.owners(service).exclude(pk=service_request.requester_id))
+    if not recipients:
         return
     requester = service_request.requester.get_username()
     body = [
@@ -205,7 +209,7 @@ def _tell_owner(service_request, happened, facts, link):
         f"{SUBJECT} Request #{service_request.pk} about {service_request.service_id} {phrase}",
         "\n\n".join(body) + "\n",
         None,
-        [service.owner.email],
+        recipients,
     )
 
 

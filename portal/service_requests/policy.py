@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db.models import Q
 
 from portal.endpoint_services import plans
-from portal.service_requests.models import ACCOUNT_KINDS, Kind, Payer
+from portal.service_requests.models import ACCOUNT_KINDS, Deciders, Kind, Payer
+from portal.teams import services as teams
 
 APPROVERS_GROUP = "approvers"
 # The kinds with a form to edit; the others are a justification and a service.
@@ -69,7 +70,28 @@ def is_read_only(user):
 
 
 def owns(user, service):
-    return service is not None and service.owner_id == user.pk
+    """A service belongs to its team (any member looks after it); one no team owns yet, to
+    whoever asked for or adopted it."""
+    if service is None or not user.is_authenticated:
+        return False
+    if service.team_id is not None:
+        return service.team_id in teams.team_ids(user)
+    return service.owner_id == user.pk
+
+
+def owners(service):
+    """The active people who own `service` (owns()): its team's members, or its person."""
+    from django.contrib.auth import get_user_model
+
+    people = get_user_model().objects.filter(is_active=True)
+    if service.team_id is not None:
+        return people.filter(team_memberships__team_id=service.team_id).distinct()
+    return people.filter(pk=service.owner_id)
+
+
+def owned_by(user):
+    """The services `user` owns (owns()), as a filter on EndpointService."""
+    return Q(team__in=teams.team_ids(user)) | Q(team__isnull=True, owner=user)
 
 
 def may_manage(user, service):
@@ -77,13 +99,15 @@ def may_manage(user, service):
     return owns(user, service) or is_approver(user)
 
 
-def sees_request(user, *, requester_id, owner_id, in_role):
-    """The one rule: the requester, the service's owner, approvers and auditors see a request.
+def sees_request(user, *, requester_id, owner_id, in_role, in_team=False):
+    """The one rule: the requester, the service's owner (any member of its team, or the person
+    while no team owns it), the teams the request names, approvers and auditors see a request.
 
-    `in_role` says whether the user is in the approvers' or auditors' group; the fast poll
-    reads it in its own query (see views.request_status).
+    `in_role` says whether the user is in the approvers' or auditors' group, `in_team` whether
+    they are a member of the service's team or of the team the request is for or routed to;
+    the fast poll reads both in its own query (see views.request_status).
     """
-    return user.is_superuser or in_role or user.pk in (requester_id, owner_id)
+    return user.is_superuser or in_role or in_team or user.pk in (requester_id, owner_id)
 
 
 def sees_consumers(user, service):
@@ -94,11 +118,22 @@ def sees_consumers(user, service):
 
 def can_view(user, service_request):
     service = service_request.endpoint_service
+    named = {
+        service.team_id if service is not None else None,
+        service_request.deciding_team_id,
+        service_request.target_team_id,
+    } - {None}
+    if user.is_authenticated and user.pk in (
+        service_request.requester_id,
+        service.owner_id if service is not None and service.team_id is None else None,
+    ):
+        return True  # the common case, without reading roles or teams
     return sees_request(
         user,
         requester_id=service_request.requester_id,
-        owner_id=service.owner_id if service is not None else None,
+        owner_id=None,
         in_role=is_approver(user) or is_auditor(user),
+        in_team=bool(named) and bool(named & teams.team_ids(user)),
     )
 
 
@@ -128,6 +163,27 @@ def adoption_refusal(user, service):
     return None
 
 
+def team_refusal(user, team):
+    """Why `user` may not name `team` as a new service's owner, or None: one's own teams."""
+    if team is not None and team.pk not in teams.team_ids(user):
+        return f"You are not a member of the {team} team: name one of your own teams."
+    return None
+
+
+def transfer_refusal(user, service, team=None):
+    """Return why `user` may not ask that `team` take `service` on (or, without `team`, ask
+    for a transfer at all), or None."""
+    if not may_manage(user, service):
+        return "Only the service's owners (its team's members) and approvers can transfer it."
+    if not service.managed:
+        return "The portal does not manage this service yet: adopt it first."
+    if service.status in ("deleting", "deleted"):
+        return f"The service is {service.get_status_display().lower()}."
+    if team is not None and service.team_id == team.pk:
+        return f"The {team} team owns the service already."
+    return None
+
+
 def access_refusal(user, service):
     """Return why `user` may not ask for an account's access to `service`, or None."""
     if not user.is_authenticated or is_read_only(user):
@@ -150,26 +206,188 @@ def revoke_refusal(user, service):
     return None
 
 
-def may_decide(user, service_request):
-    """Approvers decide every request; a service's owner also decides who may connect to it,
-    except access for every account (`*`), which is the approvers' alone."""
-    if is_approver(user):
-        return True
-    return (
-        service_request.kind in ACCOUNT_KINDS
-        and service_request.account_id != plans.EVERY_ACCOUNT
-        and owns(user, service_request.endpoint_service)
+# --- routing: who decides a request -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who decides a request (`deciders`, a Deciders value; `team` for the team routes), and
+    why, in words for the page."""
+
+    deciders: str
+    team: object = None
+    reason: str = ""
+
+    def __str__(self):
+        return f"{self.who}: {self.reason}" if self.reason else self.who
+
+    @property
+    def who(self):
+        if self.deciders == Deciders.TEAM:
+            return f"the {self.team} team's approvers"
+        if self.deciders == Deciders.TEAM_MEMBERS:
+            return f"the {self.team} team's members"
+        if self.deciders == Deciders.OWNER:
+            return "the service's owner or the platform's approvers"
+        return "the platform's approvers"
+
+
+def route(service_request):
+    """Return who should decide `service_request` as it stands: the rules, in one place.
+
+    - creation, adoption and decommission: the platform's approvers;
+    - risky changes and access (required_approvals' reasons, access for every account): the
+      platform's approvers;
+    - other changes of a team's service: the team's approvers; who may connect to it: its
+      members (the owner's right of the consumer issue);
+    - a transfer: the approvers of the team that takes the service on;
+    - a service no team owns: as before teams, the platform's approvers (and, for who may
+      connect, its owner);
+    - a team without enough people to decide (other than the requester): the platform's
+      approvers, saying so.
+    """
+    kind = service_request.kind
+    service = service_request.endpoint_service
+    if kind == Kind.CREATE:
+        return Route(Deciders.PLATFORM, None, "a new service is for the platform to allow")
+    if kind == Kind.ADOPT:
+        return Route(Deciders.PLATFORM, None, "taking a service into the portal's care")
+    if kind == Kind.DECOMMISSION:
+        return Route(Deciders.PLATFORM, None, "deleting a service is a risky change")
+    if kind == Kind.TRANSFER:
+        taker = service_request.target_team
+        if taker is None:
+            return Route(Deciders.PLATFORM, None, "no team is named to take the service on")
+        return _able_or_platform(
+            service_request,
+            Route(Deciders.TEAM, taker, f"the {taker} team takes the service on"),
+        )
+    risks = required_approvals(service_request).reasons
+    if kind in ACCOUNT_KINDS and service_request.account_id == plans.EVERY_ACCOUNT:
+        risks = risks or ("it concerns every Alibaba Cloud account",)
+    if risks:
+        return Route(Deciders.PLATFORM, None, f"a risky change ({' and '.join(risks)})")
+    team = service.team if service is not None and service.team_id is not None else None
+    if kind in ACCOUNT_KINDS:
+        if team is None:
+            return Route(
+                Deciders.OWNER, None, "no team owns the service; who may connect is its owner's"
+            )
+        return _able_or_platform(
+            service_request,
+            Route(
+                Deciders.TEAM_MEMBERS,
+                team,
+                f"who may connect to a service of the {team} team is for its members",
+            ),
+        )
+    if team is None:
+        return Route(Deciders.PLATFORM, None, "no team owns the service")
+    return _able_or_platform(
+        service_request,
+        Route(Deciders.TEAM, team, f"a change without risk to a service of the {team} team"),
     )
+
+
+def _able_or_platform(service_request, wanted):
+    """`wanted`, unless its team has fewer people who may decide than the request needs."""
+    needed = required_approvals(service_request).needed
+    able = _people(wanted, service_request).count()
+    if able >= needed:
+        return wanted
+    people = "nobody" if able == 0 else f"only {able}"
+    return Route(
+        Deciders.PLATFORM,
+        None,
+        f"{wanted.reason}, but {people} of {wanted.who} other than the requester may decide",
+    )
+
+
+def routed(service_request):
+    """Who decides `service_request`: as routed at its last submission; for a request not
+    submitted yet (or sent back), as it would be routed now."""
+    if service_request.is_editable or not service_request.decided_by:
+        return route(service_request)
+    return Route(
+        service_request.decided_by,
+        service_request.deciding_team,
+        service_request.routing_reason,
+    )
+
+
+def _decides_in_own_right(user, service_request):
+    """Whether `user` is among those the request is routed to (admins decide everything)."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    deciders = routed(service_request)
+    if deciders.deciders == Deciders.PLATFORM:
+        return is_approver(user)
+    if deciders.deciders == Deciders.OWNER:
+        service = service_request.endpoint_service
+        return is_approver(user) or (service is not None and service.owner_id == user.pk)
+    team_id = deciders.team.pk if deciders.team is not None else None
+    if deciders.deciders == Deciders.TEAM:
+        return team_id in teams.approving_team_ids(user)
+    return team_id in teams.team_ids(user)
+
+
+def may_decide(user, service_request):
+    """Whether `user` is among those who decide `service_request` (route)."""
+    return _decides_in_own_right(user, service_request)
+
+
+def decidable(user):
+    """The requests `user` decides, as a filter on ServiceRequest (the queue's)."""
+    if user.is_superuser:
+        return Q()
+    found = Q(pk__in=[])
+    if is_approver(user):
+        # "": requests submitted before routing, whose services no team owned.
+        found |= Q(decided_by__in=[Deciders.PLATFORM, Deciders.OWNER, ""])
+    else:
+        found |= Q(decided_by=Deciders.OWNER, endpoint_service__owner=user) | Q(
+            ~Q(account_id=plans.EVERY_ACCOUNT),
+            decided_by="",
+            kind__in=ACCOUNT_KINDS,
+            endpoint_service__owner=user,
+        )
+    approving, members = teams.approving_team_ids(user), teams.team_ids(user)
+    if approving:
+        found |= Q(decided_by=Deciders.TEAM, deciding_team__in=approving)
+    if members:
+        found |= Q(decided_by=Deciders.TEAM_MEMBERS, deciding_team__in=members)
+    return found
+
+
+def decidable_scope(user):
+    """A key that is the same for everyone whose decidable() is the same (the platform's
+    approvers in no team, typically), so that the queue counts once for all of them."""
+    if user.is_superuser:
+        return "all"
+    parts = ["platform" if is_approver(user) else f"owner{user.pk}"]
+    parts += [f"a{team}" for team in sorted(teams.approving_team_ids(user))]
+    parts += [f"m{team}" for team in sorted(teams.team_ids(user))]
+    return "-".join(parts)
+
+
+def sees_queue(user):
+    """The approvals page is for approvers: the platform's and teams'. (A team's members who
+    decide who may connect to its services find those requests on their dashboard.)"""
+    return user.is_authenticated and (is_approver(user) or bool(teams.approving_team_ids(user)))
 
 
 def decision_refusal(user, service_request):
     """Return why `user` may not decide `service_request` now, or None if they may."""
     if not may_decide(user, service_request):
-        if service_request.kind in ACCOUNT_KINDS and owns(user, service_request.endpoint_service):
+        if (
+            service_request.kind in ACCOUNT_KINDS
+            and service_request.account_id == plans.EVERY_ACCOUNT
+            and owns(user, service_request.endpoint_service)
+        ):
             return "Access for every account is for the approvers to decide."
-        if service_request.kind in ACCOUNT_KINDS:
-            return "Only the service's owner and approvers can decide who may connect."
-        return "Only approvers can decide requests."
+        return f"This request is for {routed(service_request).who} to decide."
     if service_request.requester_id == user.pk:
         return "You cannot decide your own request."
     if not service_request.can("approve"):
@@ -202,22 +420,31 @@ def available_actions(user, service_request):
     return actions
 
 
-def _people_who(service_request, may):
-    """The active people in `may`, and the service's owner where the owner decides, but not
-    the request's requester, by username."""
+def _deciders_q(deciders, service_request, *, admins):
+    """Who `deciders` (a Route) names, as a filter on users."""
+    from portal.teams.models import Role
+
+    found = Q(is_superuser=True) if admins else Q(pk__in=[])
+    if deciders.deciders in (Deciders.PLATFORM, Deciders.OWNER):
+        found |= Q(groups__name=APPROVERS_GROUP)
+    if deciders.deciders == Deciders.OWNER:
+        service = service_request.endpoint_service
+        if service is not None and service.owner_id:
+            found |= Q(pk=service.owner_id)
+    if deciders.deciders == Deciders.TEAM:
+        found |= Q(team_memberships__team=deciders.team, team_memberships__role=Role.APPROVER)
+    if deciders.deciders == Deciders.TEAM_MEMBERS:
+        found |= Q(team_memberships__team=deciders.team)
+    return found
+
+
+def _people(deciders, service_request, *, admins=False):
+    """The active people `deciders` names, but not the request's requester, by username."""
     from django.contrib.auth import get_user_model
 
-    service = service_request.endpoint_service
-    if (
-        service_request.kind in ACCOUNT_KINDS
-        and service_request.account_id != plans.EVERY_ACCOUNT
-        and service is not None
-        and service.owner_id
-    ):
-        may |= Q(pk=service.owner_id)
     return (
         get_user_model()
-        .objects.filter(may, is_active=True)
+        .objects.filter(_deciders_q(deciders, service_request, admins=admins), is_active=True)
         .exclude(pk=service_request.requester_id)
         .distinct()
         .order_by("username")
@@ -225,19 +452,17 @@ def _people_who(service_request, may):
 
 
 def eligible_deciders(service_request):
-    """Return everyone who may approve `service_request`: approvers, admins and, where the
-    owner decides, the service's owner; never its requester."""
-    return list(
-        _people_who(service_request, Q(groups__name=APPROVERS_GROUP) | Q(is_superuser=True))
-    )
+    """Return everyone who may approve `service_request`: those it is routed to, and admins;
+    never its requester."""
+    return list(_people(routed(service_request), service_request, admins=True))
 
 
 def waiting_on(service_request):
-    """Return the active people a pending request waits on: approvers and, for who may
-    connect to a service, its owner (not for every account), but neither its requester nor
-    whoever approved this revision already. Admins may decide too, but nobody counts on them."""
+    """Return the active people a pending request waits on: those it is routed to, but neither
+    its requester nor whoever approved this revision already. Admins may decide too, but
+    nobody counts on them."""
     approved = service_request.current_approvals().values("approver_id")
-    return _people_who(service_request, Q(groups__name=APPROVERS_GROUP)).exclude(pk__in=approved)
+    return _people(routed(service_request), service_request).exclude(pk__in=approved)
 
 
 def policy_shortfall(service_request, eligible=None):

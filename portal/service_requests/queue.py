@@ -1,18 +1,19 @@
 """The approvers' queue: a page of what waits, its count, and a version that says it moved.
 
-The queue is split in two for each approver: what waits for them (pending, not theirs, not
-yet approved by them at its current revision) and what waits for others (their own requests,
-and those they approved at the current revision; approvers may decide every kind, so nothing
-else is out of their hands). The badge in the navigation counts only what waits for them.
+The queue is split in two for each decider: what waits for them (pending, routed to them
+(policy.decidable), not theirs, not yet approved by them at its current revision) and what
+waits for others (their own requests, and those routed to them that they approved at the
+current revision). Requests routed to others (another team's approvers) are in neither. The
+badge in the navigation counts only what waits for them.
 
 At thousands of pending requests the queue is read far more often than it changes (every
 approver's page shows the count; open queues poll). So:
 - the queue has a version, kept in the shared cache and replaced (after commit) whenever an
   event touches a pending request: something entered or left the queue, or was decided on
   (an approval that leaves it pending included, so one approver's approval moves their split);
-- counts are cached under that version: the total pending once per version for everyone, and
-  the ids of what waits for others (a short list), per approver, once per version each; what
-  waits for you is the total less those;
+- counts are cached under that version: the pending requests routed to a decider, and the
+  ids of what waits for others (a short list), per decider, once per version each; what
+  waits for you is the first less those;
 - a poll that brings the version it shows is answered 204 without touching the database;
 - a page of what waits for you is 25 requests on the (state, submitted_at, id) index; a page
   of what waits for others is 10 of the cached ids, read by primary key; the plans and
@@ -27,7 +28,16 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    prefetch_related_objects,
+)
 from django.utils.functional import cached_property
 
 from portal.service_requests import policy
@@ -81,12 +91,15 @@ def _pending():
 
 def waiting_for(user):
     """Pending requests that wait for `user`'s decision."""
-    return _pending().exclude(requester=user).filter(~_decided_by(user))
+    return (
+        _pending().filter(policy.decidable(user)).exclude(requester=user).filter(~_decided_by(user))
+    )
 
 
 def waiting_for_others(user):
-    """Pending requests `user` cannot act on now: their own, and those they approved."""
-    return _pending().filter(Q(requester=user) | _decided_by(user))
+    """Pending requests `user` cannot act on now: their own, and those routed to them that
+    they approved."""
+    return _pending().filter(Q(requester=user) | (policy.decidable(user) & Q(_decided_by(user))))
 
 
 def others(user, at=None):
@@ -96,20 +109,33 @@ def others(user, at=None):
     pending request against the approver's approvals, too much for each view of the queue,
     while the list itself is short (what one person asked for or approved and is not
     decided yet)."""
+    return [pk for pk, _routed in _others_routed(user, at)]
+
+
+def _others_routed(user, at=None):
+    """[(id, whether it is routed to `user`)] of what waits for others, oldest first."""
     at = at or version()
     return _cached(
         f"approval-queue:{at}:others:{user.pk}",
         lambda: list(
-            waiting_for_others(user).order_by("submitted_at", "id").values_list("pk", flat=True)
+            waiting_for_others(user)
+            .annotate(routed=ExpressionWrapper(policy.decidable(user), BooleanField()))
+            .order_by("submitted_at", "id")
+            .values_list("pk", "routed")
         ),
     )
 
 
 def pending_count(user, at=None):
-    """How many requests wait for `user`'s decision (the badge): all pending but the others'."""
+    """How many requests wait for `user`'s decision (the badge): those routed to them but
+    the others'."""
     at = at or version()
-    total = _cached(f"approval-queue:{at}:total", _pending().count)
-    return max(0, total - len(others(user, at)))
+    routed = _cached(
+        f"approval-queue:{at}:routed:{policy.decidable_scope(user)}",
+        lambda: _pending().filter(policy.decidable(user)).count(),
+    )
+    theirs = sum(1 for _pk, in_scope in _others_routed(user, at) if in_scope)
+    return max(0, routed - theirs)
 
 
 class _KnownCountPaginator(Paginator):

@@ -55,7 +55,7 @@ def request_to_retry(user, pk):
 
 def approval_queue(user, number, others_number=1, **kwargs):
     """Page `number` of what waits for `user`'s decision, and page `others_number` of what
-    waits for others (approvers only; see queue.split)."""
-    if not policy.is_approver(user):
+    waits for others (approvers and teams' members; see queue.split)."""
+    if not policy.sees_queue(user):
         raise PermissionDenied("Only approvers see the queue.")
     return queue.split(user, number, others_number, **kwargs)

@@ -128,6 +128,9 @@ def _replan(service_request):
 def service_request_create(*, requester, fields, resources, tags):
     if policy.is_read_only(requester):
         raise NotAllowed("Auditors do not make requests.")
+    refusal = policy.team_refusal(requester, fields.get("target_team"))
+    if refusal:
+        raise NotAllowed(refusal)
     service_request = ServiceRequest.objects.create(requester=requester, **fields)
     _replace_rows(service_request, resources, tags)
     service_request.record("created", actor=requester, details=service_request.explained())
@@ -195,7 +198,7 @@ def decommission_request_create(*, requester, service, justification):
 
 
 @transaction.atomic
-def adoption_request_create(*, requester, service, owner, justification):
+def adoption_request_create(*, requester, service, owner, justification, team=None):
     refusal = policy.adoption_refusal(requester, service)
     if refusal:
         raise NotAllowed(refusal)
@@ -203,6 +206,25 @@ def adoption_request_create(*, requester, service, owner, justification):
         kind=Kind.ADOPT,
         requester=requester,
         target_owner=owner,
+        target_team=team,
+        justification=justification,
+        service_description=service.service_description,
+        **_about_service(service),
+    )
+    service_request.record("created", actor=requester, details=service_request.explained())
+    return service_request
+
+
+@transaction.atomic
+def transfer_request_create(*, requester, service, team, justification):
+    """File the transfer of `service` to `team`; the team's approvers accept it (route)."""
+    refusal = policy.transfer_refusal(requester, service, team)
+    if refusal:
+        raise NotAllowed(refusal)
+    service_request = ServiceRequest.objects.create(
+        kind=Kind.TRANSFER,
+        requester=requester,
+        target_team=team,
         justification=justification,
         service_description=service.service_description,
         **_about_service(service),
@@ -246,7 +268,10 @@ def _account_refusal(service, kind, account_id, *, requester, exclude=None):
     if reason and kind == Kind.ACCESS and not policy.may_manage(requester, service):
         if reason.startswith("The service is being decommissioned"):
             return reason
-        owner = service.owner.get_username() if service.owner_id else "its owner"
+        if service.team_id is not None:
+            owner = f"the {service.team} team"
+        else:
+            owner = service.owner.get_username() if service.owner_id else "its owner"
         return (
             f"Account {account_id} already has access to this service, or is already asked "
             f"for; ask the service's owner, {owner}."
@@ -361,6 +386,10 @@ def service_request_update(*, pk, actor, fields, resources, tags, expected_revis
         raise DecisionRefused(
             f"A request that is {service_request.get_state_display().lower()} cannot be edited."
         )
+    if "target_team" in fields:
+        refusal = policy.team_refusal(actor, fields["target_team"])
+        if refusal:
+            raise NotAllowed(refusal)
     before = service_request.content()
     discarded = service_request.current_approvals().count()
     for name, value in fields.items():
@@ -373,7 +402,7 @@ def service_request_update(*, pk, actor, fields, resources, tags, expected_revis
     _replace_rows(service_request, resources, tags)
     _replan(service_request)
     after = service_request.content()
-    changed = sorted(name for name in after if after[name] != before[name])
+    changed = sorted(name for name in {*after, *before} if after.get(name) != before.get(name))
     details = service_request.explained(changed=changed)
     if discarded:
         details["approvals_discarded"] = discarded
@@ -387,6 +416,8 @@ def service_request_clone(*, source, actor):
         raise DecisionRefused("Only create requests can be cloned.")
     fields, resources, tags = source.create_parameters()
     fields["justification"] = source.justification
+    if source.target_team is not None and policy.team_refusal(actor, source.target_team) is None:
+        fields["target_team"] = source.target_team
     clone = service_request_create(requester=actor, fields=fields, resources=resources, tags=tags)
     clone.record("cloned", actor=actor, details={"source": source.pk})
     return clone
@@ -451,6 +482,11 @@ def service_request_dry_run(*, service_request, actor):
             True, "NothingToCheck", "Nothing to ask the cloud: adoption reads the service."
         )
         calls = []
+    elif service_request.kind == Kind.TRANSFER:
+        result = cloud.DryRunResult(
+            True, "NothingToCheck", "Nothing to ask the cloud: a transfer changes the owner."
+        )
+        calls = []
     else:
         result = dry_run_operations(
             region_id=service_request.region_id,
@@ -499,6 +535,12 @@ def _submission_refusal(service_request):
             return refusal
     if service_request.kind == Kind.ADOPT:
         refusal = policy.adoption_refusal(service_request.requester, service)
+        if refusal:
+            return refusal
+    if service_request.kind == Kind.TRANSFER:
+        refusal = policy.transfer_refusal(
+            service_request.requester, service, service_request.target_team
+        )
         if refusal:
             return refusal
     if service_request.kind in ACCOUNT_KINDS:
@@ -592,10 +634,19 @@ def service_request_submit(*, service_request, actor):
         refusal = _submission_refusal(locked)
         if refusal:
             raise DecisionRefused(refusal)
+        deciders = policy.route(locked)
+        locked.decided_by = deciders.deciders
+        locked.deciding_team = deciders.team
+        locked.routing_reason = deciders.reason[:300]
         locked.move(
             "submit",
             actor=actor,
-            details={"dry_run": result.code, "policy": str(policy.required_approvals(locked))},
+            details={
+                "dry_run": result.code,
+                "policy": str(policy.required_approvals(locked)),
+                "deciders": str(deciders),
+            },
+            fields=["decided_by", "deciding_team", "routing_reason"],
         )
         enqueue_on_commit(tasks.notify_approvers, locked.pk)
         notifications.announce(locked)
@@ -699,4 +750,7 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
 
 def create_fields_from(fields):
     """Keep only the model's fields from an editor's cleaned data."""
-    return {name: fields[name] for name in EDITABLE_FIELDS}
+    kept = {name: fields[name] for name in EDITABLE_FIELDS}
+    if "target_team" in fields:
+        kept["target_team"] = fields["target_team"]
+    return kept

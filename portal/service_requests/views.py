@@ -33,9 +33,9 @@ from portal.service_requests.forms import (
     RequestEditor,
     RevokeForm,
     SendBackForm,
+    TransferForm,
 )
 from portal.service_requests.models import (
-    ACCOUNT_KINDS,
     Decision,
     Kind,
     ResourceType,
@@ -45,6 +45,7 @@ from portal.service_requests.models import (
     TransitionNotAllowed,
 )
 from portal.service_requests.step_log import request_step_log
+from portal.teams.models import Membership
 
 User = get_user_model()
 # The first requests of the queue on an approver's dashboard; the rest on /approvals/.
@@ -77,21 +78,16 @@ def home(request: HttpRequest):
         ServiceRequest.objects.filter(requester=request.user).order_by("-created_at", "-id"), 25
     ).get_page(request.GET.get("page"))
     context = {"page": mine, "queue": None}
-    if policy.is_approver(request.user):
+    if policy.sees_queue(request.user):
         found = queue.split(request.user, per_page=DASHBOARD_QUEUE, others_per_page=0)
         context.update(queue=found.mine, others_count=found.others_count)
-    # Who may connect to one's own services: the owner decides, approver or not.
-    context["owner_queue"] = list(
-        ServiceRequest.objects.filter(
-            state=State.PENDING_APPROVAL,
-            kind__in=ACCOUNT_KINDS,
-            endpoint_service__owner=request.user,
+    else:
+        # Who may connect to a service one owns alone (no team owns it): the owner decides.
+        context["owner_queue"] = list(
+            queue.waiting_for(request.user)
+            .select_related("requester")
+            .order_by("submitted_at", "id")[:DASHBOARD_QUEUE]
         )
-        .exclude(requester=request.user)
-        .exclude(account_id="*")  # the approvers' to decide
-        .select_related("requester")
-        .order_by("submitted_at", "id")[:DASHBOARD_QUEUE]
-    )
     return render(request, "service_requests/request_list.html", context)
 
 
@@ -99,7 +95,7 @@ def home(request: HttpRequest):
 @require_GET
 def approval_queue(request: HttpRequest):
     at = queue.version()
-    if request.htmx and request.GET.get("v") == at and policy.is_approver(request.user):
+    if request.htmx and request.GET.get("v") == at and policy.sees_queue(request.user):
         return HttpResponse(status=204)  # the poll of an unchanged queue: no database
     found = selectors.approval_queue(
         request.user, page_number(request), page_number(request, "others"), at=at
@@ -117,7 +113,12 @@ def _preview_plan(editor):
         return None
     if not editor.show_errors:
         # A form shown as it was (a first view, a row added): judge the same data afresh.
-        editor = RequestEditor(editor.data, instance=editor.instance, service=editor.service)
+        editor = RequestEditor(
+            editor.data,
+            instance=editor.instance,
+            service=editor.service,
+            requester=editor.requester,
+        )
     if not editor.is_valid():
         return None
     _fields, resources, tags = editor.cleaned()
@@ -208,7 +209,11 @@ def handle_request_form(request, instance, service=None):
     if action in CLOUD_ACTIONS and cloud_budget_spent(request):
         return too_many(request, request.path)
     editor = RequestEditor(
-        request.POST, instance=instance, for_submit=action == "submit", service=service
+        request.POST,
+        instance=instance,
+        for_submit=action == "submit",
+        service=service,
+        requester=request.user,
     )
     if action in STRUCTURE_ACTIONS or action.startswith("remove-"):
         return render_request_form(request, editor.restructure(action))
@@ -276,7 +281,7 @@ def request_new(request: HttpRequest):
         raise PermissionDenied("Auditors do not make requests.")
     if request.method == "POST":
         return handle_request_form(request, None)
-    return render_request_form(request, RequestEditor())
+    return render_request_form(request, RequestEditor(requester=request.user))
 
 
 @login_required
@@ -358,6 +363,8 @@ def _live_context(request, service_request, **extra):
         "is_owner": service_request.requester_id == request.user.pk,
         # Made only if a form in the fragment asks for it.
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
+        # Who decides, and why (the routing rules, policy.route).
+        "deciders": SimpleLazyObject(lambda: policy.routed(service_request)),
         "operations": operations,
         "events": events,
         "thread": revisions.thread(events),
@@ -460,21 +467,25 @@ def _unchanged(pk, user, seen):
     service_table = EndpointService._meta.db_table
     membership = User.groups.through._meta.db_table
     group_table = Group._meta.db_table
+    team_membership = Membership._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT r.version, r.state, r.requester_id, s.owner_id,
+            f"""SELECT r.version, r.state, r.requester_id,
+                  CASE WHEN s.team_id IS NULL THEN s.owner_id END,
                   EXISTS (SELECT 1 FROM {membership} m JOIN {group_table} g ON g.id = m.group_id
-                          WHERE m.user_id = %s AND g.name IN (%s, %s))
+                          WHERE m.user_id = %s AND g.name IN (%s, %s)),
+                  EXISTS (SELECT 1 FROM {team_membership} t WHERE t.user_id = %s
+                          AND t.team_id IN (s.team_id, r.deciding_team_id, r.target_team_id))
                 FROM {request_table} r LEFT JOIN {service_table} s ON s.id = r.endpoint_service_id
                 WHERE r.id = %s""",
-            [user.pk, policy.APPROVERS_GROUP, policy.AUDITORS_GROUP, pk],
+            [user.pk, policy.APPROVERS_GROUP, policy.AUDITORS_GROUP, user.pk, pk],
         )
         row = cursor.fetchone()
     if row is None:
         return False
-    version, state, requester_id, owner_id, in_role = row
+    version, state, requester_id, owner_id, in_role, in_team = row
     may_see = policy.sees_request(
-        user, requester_id=requester_id, owner_id=owner_id, in_role=in_role
+        user, requester_id=requester_id, owner_id=owner_id, in_role=in_role, in_team=in_team
     )
     return may_see and str(version) == seen and state in POLL_EVERY
 
@@ -675,6 +686,7 @@ def _request_form(
     error_field=None,
     initial=None,
     extra=None,
+    form_kwargs=None,
 ):
     """Show a decommission, adoption, access or revoke form; file the request
     (`create(data)`) when valid.
@@ -685,7 +697,7 @@ def _request_form(
     """
     if refusal:
         raise PermissionDenied(refusal)
-    form = form_class(request.POST or None, initial=initial)
+    form = form_class(request.POST or None, initial=initial, **(form_kwargs or {}))
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -746,8 +758,31 @@ def service_adopt(request: HttpRequest, service_id):
             requester=request.user,
             service=service,
             owner=data["owner"],
+            team=data.get("team"),
             justification=data["justification"],
         ),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_transfer(request: HttpRequest, service_id):
+    """Ask that another team own the service; that team's approvers accept it."""
+    service = service_for_user(request.user, service_id)
+    return _request_form(
+        request,
+        service,
+        refusal=policy.transfer_refusal(request.user, service),
+        form_class=TransferForm,
+        form_kwargs={"service": service},
+        template="endpoint_services/transfer_form.html",
+        create=lambda data: services.transfer_request_create(
+            requester=request.user,
+            service=service,
+            team=data["team"],
+            justification=data["justification"],
+        ),
+        error_field="team",
     )
 
 
