@@ -341,6 +341,9 @@ def test_a_transfer_is_accepted_by_the_receiving_teams_approvers_and_audited(
     assert login(taker).get(f"/requests/{asked.pk}/").status_code == 200
     assert decide(login(approver), asked, "approve").status_code == 403
     assert decide(login(taker), asked, "approve").status_code == 302
+    # Meanwhile someone asks for access, which the payments team's members decide.
+    asking = ask_access(login(UserFactory(username="consumer")), team_service)
+    assert asking.deciding_team.name == "payments"
     run(provisioning.service_request_apply, asked.pk)
     asked.refresh_from_db()
     team_service.refresh_from_db()
@@ -352,6 +355,10 @@ def test_a_transfer_is_accepted_by_the_receiving_teams_approvers_and_audited(
     # The old team's members no longer look after it; the new team's do.
     assert not policy.owns(requester, team_service)
     assert policy.owns(taker, team_service)
+    # Who may connect was the old team's to decide: it is the new team's now.
+    assert asking.refresh_from_db() is None and asking.deciding_team == checkout
+    assert asking.events.filter(action="rerouted").exists()
+    assert policy.decision_refusal(requester, asking) is not None
     # Running the finished step again (a worker's retry) changes and records nothing.
     provisioning._finish(asked.pk)
     assert team_service.events.filter(action="transferred").count() == 1

@@ -524,9 +524,15 @@ def _finish(pk):
             return None
     if service_request.kind == Kind.TRANSFER:
         try:
-            endpoint_services.endpoint_service_transfer(
-                service=service, team=service_request.target_team, by_request=pk
-            )
+            with transaction.atomic():
+                endpoint_services.endpoint_service_transfer(
+                    service=service, team=service_request.target_team, by_request=pk
+                )
+                service.refresh_from_db()
+                # The requests layer calls into this one (start_work): import it here.
+                from portal.service_requests.services import requests_reroute
+
+                requests_reroute(service=service)
         except endpoint_services.ServiceRefused as error:
             with transaction.atomic():
                 _fail(_locked(pk), "ServiceDeleted", str(error))

@@ -233,6 +233,32 @@ def transfer_request_create(*, requester, service, team, justification):
     return service_request
 
 
+def requests_reroute(*, service):
+    """Route again the pending requests of `service` that its owners decide, now that it has
+    other owners (a transfer): the team that gave it away no longer decides about it."""
+    from portal.service_requests.models import Deciders
+
+    for pending in (
+        service.requests.select_for_update()
+        .filter(
+            state=State.PENDING_APPROVAL,
+            decided_by__in=[Deciders.TEAM, Deciders.TEAM_MEMBERS, Deciders.OWNER],
+        )
+        .exclude(kind=Kind.TRANSFER)
+    ):
+        before = policy.routed(pending)
+        after = policy.route(pending)
+        pending.decided_by, pending.deciding_team = after.deciders, after.team
+        pending.routing_reason = after.reason[:300]
+        pending.save(update_fields=["decided_by", "deciding_team", "routing_reason", "updated_at"])
+        pending.record(
+            "rerouted",
+            actor=None,
+            details={"from": str(before), "to": str(after), "because": "the service changed hands"},
+        )
+        enqueue_on_commit(tasks.notify_approvers, pending.pk)
+
+
 def _open_for(queryset, requester):
     """Requests of `queryset` that are submitted and not finished, or `requester`'s own drafts:
     someone else's forgotten draft blocks nobody."""
