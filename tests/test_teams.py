@@ -221,6 +221,7 @@ def test_a_safe_change_is_the_teams_approvers_and_waits_in_their_queue_only(
     queue.changed()
     assert [r.pk for r in login(lead).get("/approvals/").context["queue"].object_list] == [asked.pk]
     assert queue.pending_count(lead) == 1
+    assert "the payments team decides" in login(lead).get("/approvals/").content.decode()
     # The platform's approvers are not asked, and may not decide it.
     assert queue.pending_count(approver) == 0
     assert policy.decision_refusal(approver, asked) == (

@@ -149,7 +149,7 @@ class _KnownCountPaginator(Paginator):
 
 
 def _rows(requests):
-    return requests.select_related("requester").order_by("submitted_at", "id")
+    return requests.select_related("requester", "deciding_team").order_by("submitted_at", "id")
 
 
 def _mine(user, number, per_page, at):
