@@ -131,8 +131,8 @@ def _emails(users):
 
 def notify_approvers(service_request):
     """Tell everyone who may decide a submitted request: approvers and, for who may connect
-    to a service, its owner."""
-    recipients = _emails(policy.waiting_on(service_request))
+    to a service, its owner; and those who decide for one of them now (delegates)."""
+    recipients = _emails(policy.with_delegates(policy.waiting_on(service_request), service_request))
     if not recipients:
         return
     lines = [
