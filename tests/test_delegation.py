@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from portal.audit.services import request_events_verify
+from portal.audit.services import audit_chain_verify, request_events_verify
 from portal.provisioning import services as provisioning
 from portal.service_requests import notifications, policy, queue, services
 from portal.service_requests.models import Approval, Delegation, State
@@ -119,6 +119,16 @@ def test_a_revoked_delegation_stops_at_once_and_history_still_knows(
         approve(request, bob)
 
 
+def test_a_delegate_who_became_a_mere_auditor_decides_nothing(
+    clock, requester, approver, bob, groups
+):
+    request = pending(requester)
+    lend(approver, bob, clock)
+    bob.groups.add(groups["auditors"])
+    bob = type(bob).objects.get(pk=bob.pk)  # as the next request reads them
+    assert not policy.may_decide(bob, request)
+
+
 def test_a_delegator_who_leaves_the_approvers_takes_the_delegation_back(
     clock, requester, approver, bob, groups
 ):
@@ -200,6 +210,24 @@ def test_a_delegator_and_their_delegate_count_once(
     assert request.state == State.APPROVED
 
 
+def test_people_not_rows_are_counted(clock, requester, approver, bob):
+    """Should two rows for one person ever be written (by hand, say), they count once."""
+    request = pending(requester, auto_accept_enabled=True, submitted_at=clock.now)
+    for approver_, for_whom in ((approver, None), (bob, approver)):
+        Approval.objects.create(
+            request=request,
+            approver=approver_,
+            on_behalf_of=for_whom,
+            revision=request.revision,
+            digest=request.digest(),
+            decision="approve",
+        )
+    assert request.approving_people() == 1
+    queue.changed()
+    (item,) = queue.split(approver).others.object_list
+    assert item.approvals_so_far == 1
+
+
 def test_a_delegate_cannot_add_to_their_delegators_own_approval(clock, requester, approver, bob):
     request = pending(requester, auto_accept_enabled=True)
     lend(approver, bob, clock)
@@ -263,6 +291,14 @@ def test_one_delegate_at_a_time_and_a_bounded_length(clock, settings, approver, 
     lend(approver, carol, clock, starts_in=timedelta(days=10))
 
 
+def test_the_same_delegation_posted_twice_is_made_once(clock, approver, bob):
+    first = lend(approver, bob, clock)
+    clock.advance(seconds=1)
+    assert lend(approver, bob, clock, starts_in=timedelta(seconds=-1)) == first
+    assert Delegation.objects.count() == 1
+    assert AuditEvent.objects.filter(action="delegation_created").count() == 1
+
+
 def test_an_auditor_cannot_be_a_delegate(clock, approver, auditor):
     with pytest.raises(services.DelegationInvalid) as refused:
         lend(approver, auditor, clock)
@@ -304,7 +340,11 @@ def test_a_delegates_approval_is_in_the_audit_log_and_explains_the_work(
     assert event.details["on_behalf_of"] == "approver"
     assert event.details["approval"]["on_behalf_of"] == approver.pk
     assert request_events_verify(draft).ok
+    assert audit_chain_verify().ok  # the walk over the whole log reads the rows as records too
     assert provisioning._unexplained(draft) is None
+    # An approval row whose delegator was changed behind the portal's back shows.
+    Approval.objects.update(on_behalf_of=None)
+    assert not audit_chain_verify().ok
 
 
 def test_waiting_on_emails_reach_the_delegate(clock, requester, approver, approver2, bob):
@@ -430,9 +470,13 @@ def test_the_page_makes_lists_and_revokes_post_redirect_get(clock, login, approv
     assert (delegation.starts_at, delegation.delegate) == (clock.now, bob)
     page = client.get("/account/delegations/").content.decode()
     assert f'id="delegation-{delegation.pk}" data-status="active"' in page
-    again = client.post("/account/delegations/", form())
+    assert client.post("/account/delegations/", form()).status_code == 302  # a double post
+    assert Delegation.objects.count() == 1
+    UserFactory(username="carol")
+    again = client.post("/account/delegations/", form(delegate="carol"))
     assert again.status_code == 400
     assert "one delegate at a time" in again.context["form"].errors["starts_at"][0]
+    assert 'value="carol" selected' in again.content.decode()
     received = login(bob).get("/account/delegations/").content.decode()
     assert f'id="delegation-{delegation.pk}"' in received
     assert 'id="delegation-form"' not in received  # bob decides nothing of his own

@@ -200,11 +200,12 @@ def deciding_for(user, service_request, at=None):
 
     Each holds an active delegation to `user`, is active and decides the request in their
     own right, and is not its requester. Only their own right passes: what they hold as
-    someone's delegate does not (no chains). Empty for the requester, who never decides.
+    someone's delegate does not (no chains). Empty for the requester, who never decides,
+    and for auditors, who decide nothing.
     """
     from portal.service_requests.models import Delegation
 
-    if service_request.requester_id == user.pk:
+    if service_request.requester_id == user.pk or is_read_only(user):
         return []
     delegations = (
         Delegation.objects.active(at)

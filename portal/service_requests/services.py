@@ -759,6 +759,11 @@ def delegation_create(*, delegator, delegate, starts_at, ends_at, reason) -> Del
             .select_related("delegate")
             .first()
         )
+        if overlapping is not None and (overlapping.delegate_id, overlapping.ends_at) == (
+            delegate.pk,
+            ends_at,
+        ):
+            return overlapping  # the same form posted twice: made once
         if overlapping is not None:
             raise DelegationInvalid(
                 "starts_at",
