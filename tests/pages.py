@@ -81,6 +81,8 @@ NOT_PAGES = {
             "access",
             "revoke",
             "adopt",
+            "delegations",
+            "delegation_revoke",
             "api-root",
         )
     },

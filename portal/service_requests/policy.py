@@ -360,6 +360,8 @@ def delegates_of(people, service_request, at=None):
         .exclude(delegate=service_request.requester_id)
         .select_related("delegate")
         .order_by("starts_at", "pk")
+        # Made an auditor since: they decide nothing (deciding_for), so they reach nobody.
+        if not is_read_only(delegation.delegate)
     }
 
 
