@@ -15,7 +15,7 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_chain_verify, request_events_verify
 from portal.provisioning import services as provisioning
-from portal.service_requests import notifications, policy, queue, services
+from portal.service_requests import notifications, policy, queue, reminders, services
 from portal.service_requests.models import Approval, Delegation, State
 from tests.api import call, token
 from tests.factories import ServiceRequestFactory, UserFactory
@@ -354,6 +354,23 @@ def test_waiting_on_emails_reach_the_delegate(clock, requester, approver, approv
     lend(approver, bob, clock)
     notifications.notify_approvers(request)
     assert sorted(mail.outbox[-1].to) == sorted([approver.email, approver2.email, bob.email])
+
+
+def test_reminders_reach_the_delegate_with_the_way_to_the_queue(
+    clock, settings, requester, approver, bob, django_capture_on_commit_callbacks
+):
+    settings.APPROVAL_REMIND_AFTER = 3600
+    settings.APPROVAL_ESCALATE_AFTER = 0
+    request = pending(requester, submitted_at=clock.now)
+    lend(approver, bob, clock)
+    clock.advance(hours=1)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders.approval_reminders_pass() == (1, 0)
+    told = {tuple(message.to): message.body for message in mail.outbox}
+    assert f"/requests/{request.pk}/" in told[(bob.email,)]
+    assert "/approvals/" in told[(bob.email,)]
+    assert "requester2" in request.events.get(action="reminded").details["told"]
 
 
 def test_the_queue_labels_delegated_rows_and_tells_the_delegator(
