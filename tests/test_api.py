@@ -8,8 +8,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from django.urls import resolve
+from django.utils import timezone
 from openapi_spec_validator import validate
 
 from portal.endpoint_services.models import EndpointService
