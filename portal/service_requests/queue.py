@@ -20,6 +20,11 @@ approver's page shows the count; open queues poll). So:
 
 Requests written outside the portal's workflow do not move the version; the counts then
 follow within COUNT_TTL seconds.
+
+Someone who decides for another as their delegate (see `delegated`) has a third list: the
+pending requests they decide only with a delegator's right, each labelled with whom for.
+It is short (a delegate stands in for one person or two, for a while) and not cached: a
+window opens and closes with the clock, not with an event.
 """
 
 import uuid

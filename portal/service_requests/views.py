@@ -841,21 +841,20 @@ def delegation_list(request: HttpRequest):
                     f"{delegation.ends_at:%Y-%m-%d %H:%M} UTC.",
                 )
                 return redirect("service_requests:delegations")
-    delegations = Delegation.objects.select_related("delegator", "delegate", "revoked_by")
-    context = {
-        "form": form,
-        "may_delegate": may_delegate,
-        "now": timezone.now(),
-        "given": list(delegations.filter(delegator=request.user)[:100]),
-        "received": list(delegations.filter(delegate=request.user)[:100]),
-        "everyone": (
-            list(delegations.current().exclude(delegator=request.user)[:100])
-            if request.user.is_superuser
-            else []
-        ),
-    }
+    context = {"form": form, "may_delegate": may_delegate, **_delegations_of(request.user)}
     status = 400 if form.is_bound else 200
     return render(request, "service_requests/delegation_list.html", context, status=status)
+
+
+def _delegations_of(user, shown=100):
+    """The delegations `user` gave and holds, newest first; admins, everyone's current ones."""
+    delegations = Delegation.objects.select_related("delegator", "delegate", "revoked_by")
+    everyone = delegations.current().exclude(delegator=user) if user.is_superuser else None
+    return {
+        "given": list(delegations.filter(delegator=user)[:shown]),
+        "received": list(delegations.filter(delegate=user)[:shown]),
+        "everyone": list(everyone[:shown]) if everyone is not None else [],
+    }
 
 
 @login_required
