@@ -292,6 +292,8 @@ LOGGING = {
 # service owner paying for consumers' traffic).
 APPROVALS_REQUIRED = env.int("APPROVALS_REQUIRED", default=1)
 APPROVALS_REQUIRED_RISKY = env.int("APPROVALS_REQUIRED_RISKY", default=2)
+# The longest an approver may lend their deciding to someone else, in days.
+DELEGATION_MAX_DAYS = env.int("DELEGATION_MAX_DAYS", default=90)
 PRIVATELINK_CACHE_SECONDS = env.int("PRIVATELINK_CACHE_SECONDS", default=3600)
 
 # Provisioning: poll from PROVISION_POLL_INITIAL doubling to PROVISION_POLL_MAX seconds until

@@ -53,6 +53,8 @@ NOT_PAGES = {
         for name in ("refresh", "accept_drift", "connection_accept", "connection_reject")
     },
     "tokens:revoke": "POST only; answers with a redirect to the tokens page",
+    "service_requests:delegation_revoke": "POST only; answers with a redirect to the "
+    "delegations page",
     # The HTTP API answers JSON (test_api.py); its docs page is django-ninja's Swagger UI,
     # loaded under the CSP in test_browser_api.py.
     **{
@@ -80,6 +82,8 @@ NOT_PAGES = {
             "access",
             "revoke",
             "adopt",
+            "delegations",
+            "delegation_revoke",
             "api-root",
         )
     },
@@ -361,6 +365,14 @@ def make_world(users):
     token_revoke(
         token=token_create(user=requester, name="old laptop", scope="write")[0], actor=requester
     )
+    # approver2 is away: requester2 decides for them (the queue's labelled rows and banner).
+    services.delegation_create(
+        delegator=users["approver2"],
+        delegate=requester2,
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=14),
+        reason="Conference week",
+    )
     world.someone_elses = ServiceRequestFactory(
         requester=UserFactory(username="stranger"), state=State.PENDING_APPROVAL
     ).pk
@@ -489,7 +501,12 @@ def visits(w):
         Visit("approver", f"/services/{w.unmanaged}/"),
         Visit("approver", f"/services/{w.unmanaged}/adopt/"),
         Visit("approver", f"/services/{w.unmanaged}/adopt/", submit),
-        Visit("approver2", "/approvals/", note="waiting for others"),
+        Visit("approver2", "/approvals/", note="waiting for others; lent to requester2"),
+        Visit("approver", "/account/delegations/"),
+        Visit("approver", "/account/delegations/", press("Delegate"), note="no delegate"),
+        Visit("requester2", "/account/delegations/", note="received"),
+        Visit("requester2", "/approvals/", note="delegated rows"),
+        Visit("admin", "/account/delegations/", note="everyone's"),
         Visit("teamlead", "/approvals/", note="a team's approver"),
         Visit("teamlead", f"/requests/{w.team_change}/", note="routed to the team"),
         Visit("auditor", "/audit/"),

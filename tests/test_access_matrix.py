@@ -426,6 +426,28 @@ MATRIX = {
             **{role: (405, 404) for role in ("owner", "other", "approver", "auditor", "admin")},
         },
     ),
+    # One's delegations: anyone but auditors sees those they gave and hold; only those who
+    # decide may delegate (the form posted without a delegate is a 400 at that field).
+    "service_requests:delegations": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (200, 403),
+            "other": (200, 403),
+            "approver": (200, 400),
+            "auditor": (403, 403),
+            "admin": (200, 400),
+        },
+    ),
+    # The id is a request's, not a delegation of theirs.
+    "service_requests:delegation_revoke": (
+        State.DRAFT,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            **{role: (405, 404) for role in ("owner", "other", "approver", "admin")},
+            "auditor": (405, 403),
+        },
+    ),
     # The admin site stands for all its patterns: staff only, through its own login.
     "admin:index": (
         None,

@@ -5,13 +5,15 @@ Adding an endpoint without a row in API_MATRIX fails test_every_api_operation_ha
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.urls import resolve
+from django.utils import timezone
 from openapi_spec_validator import validate
 
 from portal.endpoint_services.models import EndpointService
-from portal.service_requests.models import ServiceRequest, State
+from portal.service_requests.models import Delegation, ServiceRequest, State
 from tests.api import CREATE, call, token
 from tests.factories import ServiceRequestFactory, UserFactory
 
@@ -28,6 +30,9 @@ MANAGED = {
 }
 UNMANAGED = {**MANAGED, "managed": False, "allowed_users": []}
 DECISION = {"comment": "matrix"}  # plus the revision and digest of the request
+# A delegation from "approver" to "owner", for the calls that name one.
+DELEGATION = "delegation"
+LEND = {"delegate": "other", "reason": "matrix"}  # plus an end a week from now
 
 
 def cells(owner, other, approver, auditor, admin, anonymous=401):
@@ -93,6 +98,11 @@ API_MATRIX = {
         {"account_id": "1000000000000003", "justification": "matrix"},
         cells(201, 403, 201, 403, 201),
     ),
+    ("api:delegations", "GET"): (None, None, everyone(200)),
+    ("api:delegations", "POST"): (None, LEND, cells(403, 403, 201, 403, 201)),
+    # The delegator, the delegate (giving it back) and admins; nobody else sees it (auditors
+    # write nothing).
+    ("api:delegation_revoke", "POST"): (DELEGATION, {}, cells(200, 404, 200, 403, 200)),
     ("api:adopt", "POST"): (
         UNMANAGED,
         {"owner": "owner", "justification": "matrix"},
@@ -167,9 +177,12 @@ def _path(name, made):
         "api:requests": "requests",
         "api:queue": "approvals",
         "api:services": "services",
+        "api:delegations": "delegations",
     }
     if name in paths:
         return paths[name]
+    if isinstance(made, Delegation):
+        return f"delegations/{made.pk}/revoke"
     if isinstance(made, ServiceRequest):
         tail = {"api:request": "", "api:send_back": "/send-back"}.get(name, f"/{name[4:]}")
         return f"requests/{made.pk}{tail}"
@@ -200,8 +213,18 @@ def test_api_access(client, name, method, role, scope, groups):
     users["approver"].groups.add(groups["approvers"])
     users["auditor"].groups.add(groups["auditors"])
     made = _subject(owner, subject)
+    if subject == DELEGATION:
+        made = Delegation.objects.create(
+            delegator=users["approver"],
+            delegate=owner,
+            starts_at=timezone.now(),
+            ends_at=timezone.now() + timedelta(days=7),
+            reason="matrix",
+        )
     if body is DECISION:
         body = {**DECISION, "revision": made.revision, "digest": made.digest()}
+    if body is LEND:
+        body = {**LEND, "ends_at": (timezone.now() + timedelta(days=7)).isoformat()}
     secret = token(users[role], scope) if role != "anonymous" else None
     response = call(client, method, _path(name, made), secret, body)
     status = expected[role]

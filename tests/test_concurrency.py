@@ -4,6 +4,7 @@ Run by `make test-services` (real PostgreSQL, one connection per thread).
 """
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -194,3 +195,64 @@ def test_a_decommission_posted_ten_times_at_once_files_one_request(requester, se
         thread.join()
     assert sorted(outcomes) == ["filed"] + ["sent to the first"] * 9
     assert service.requests.filter(kind="decommission").count() == 1
+
+
+def test_a_delegator_and_their_delegate_approving_at_once_count_once(groups, requester):
+    from django.utils import timezone
+
+    from portal.service_requests.models import Approval, Delegation
+
+    request = ServiceRequestFactory(
+        requester=requester, state=State.PENDING_APPROVAL, auto_accept_enabled=True
+    )
+    delegator = approvers(groups, 1)[0]
+    delegate = UserFactory(username="delegate")
+    Delegation.objects.create(
+        delegator=delegator,
+        delegate=delegate,
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=1),
+        reason="race",
+    )
+    for _ in range(5):
+        Approval.objects.filter(request=request).delete()
+        ok, refused = race([delegator, delegate], request.pk)
+        assert (ok, refused) == (1, 1)
+        request.refresh_from_db()
+        assert request.state == State.PENDING_APPROVAL
+        assert request.approving_people() == 1
+
+
+def test_two_delegations_of_one_delegator_made_at_once_give_one(groups):
+    from django.utils import timezone
+
+    from portal.service_requests.models import Delegation
+
+    delegator = approvers(groups, 1)[0]
+    delegates = [UserFactory(username=f"delegate{n}") for n in range(4)]
+    barrier = threading.Barrier(len(delegates))
+    outcomes = []
+
+    def lend(delegate):
+        try:
+            barrier.wait()
+            services.delegation_create(
+                delegator=delegator,
+                delegate=delegate,
+                starts_at=timezone.now(),
+                ends_at=timezone.now() + timedelta(days=3),
+                reason="race",
+            )
+            outcomes.append("ok")
+        except services.DelegationInvalid:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=lend, args=(d,)) for d in delegates]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ok", "refused", "refused", "refused"]
+    assert Delegation.objects.count() == 1

@@ -418,3 +418,31 @@ def test_a_team_that_owns_services_cannot_be_deleted_in_the_admin(admin_client, 
     )
     assert response.status_code == 403
     assert Team.objects.filter(pk=team_service.team_id).exists()
+
+
+def test_a_teams_approver_delegates_and_the_delegate_decides_for_the_team(
+    login, team_service, lead, approver, requester
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stand_in = UserFactory(username="standin")
+    now = timezone.now()
+    requests.delegation_create(
+        delegator=lead,
+        delegate=stand_in,
+        starts_at=now,
+        ends_at=now + timedelta(days=3),
+        reason="On leave.",
+    )
+    asked = ask_change(login(requester), team_service, service_description="Orders API v2")
+    assert asked.deciding_team.name == "payments"
+    assert policy.may_decide(stand_in, asked)
+    page = login(stand_in).get("/approvals/").content.decode()
+    assert f"/requests/{asked.pk}/" in page and "for paylead" in page
+    assert decide(login(stand_in), asked, "approve").status_code == 302
+    approval = asked.approvals.get()
+    assert (approval.approver, approval.on_behalf_of) == (stand_in, lead)
+    asked.refresh_from_db()
+    assert asked.state == State.APPROVED

@@ -10,6 +10,7 @@ lives here.
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from ninja import NinjaAPI, Query, Router, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaInvalid
@@ -35,6 +36,7 @@ from portal.service_requests.forms import (
     AdoptionForm,
     DecisionForm,
     DecommissionForm,
+    DelegationForm,
     RequestEditor,
     RevokeForm,
     SendBackForm,
@@ -43,6 +45,7 @@ from portal.service_requests.forms import (
 from portal.service_requests.models import (
     USER_ACTIONS,
     Decision,
+    Delegation,
     ServiceRequest,
     State,
     TransitionNotAllowed,
@@ -235,6 +238,9 @@ def _request_out(request, service_request):
         "approvals": [
             {
                 "approver": approval.approver.get_username(),
+                "on_behalf_of": (
+                    approval.on_behalf_of.get_username() if approval.on_behalf_of_id else None
+                ),
                 "decision": approval.decision,
                 "revision": approval.revision,
                 "current": approval.revision == service_request.revision
@@ -242,7 +248,7 @@ def _request_out(request, service_request):
                 "comment": approval.comment,
                 "created_at": approval.created_at,
             }
-            for approval in service_request.approvals.select_related("approver")
+            for approval in service_request.approvals.select_related("approver", "on_behalf_of")
         ],
         "requirement": _requirement(service_request),
         "shortfall": policy.policy_shortfall(service_request) if pending else None,
@@ -593,7 +599,11 @@ def approval_queue(request, page: int = 1):
     """The requests waiting for the caller's decision, oldest submission first (approvers)."""
     if page > MAX_PAGE:
         raise Http404("No such page.")
-    found = selectors.approval_queue(request.user, page, others_per_page=0).mine
+    split = selectors.approval_queue(request.user, page, others_per_page=0)
+    found = split.mine
+    rows = list(found.object_list) if found is not None else []
+    if page == 1:
+        rows += split.delegated
     items = [
         {
             **_request_summary(request, item),
@@ -603,15 +613,101 @@ def approval_queue(request, page: int = 1):
                 "reasons": list(item.requirement.reasons),
                 "text": str(item.requirement),
             },
+            "on_behalf_of": (
+                item.for_delegator.get_username() if hasattr(item, "for_delegator") else None
+            ),
+            "delegated_until": getattr(item, "delegated_until", None),
         }
-        for item in found.object_list
+        for item in rows
     ]
     return {
         "items": items,
-        "page": found.number,
-        "has_next": found.has_next(),
-        "count": found.paginator.count,
+        "page": found.number if found is not None else 1,
+        "has_next": found.has_next() if found is not None else False,
+        "count": (found.paginator.count if found is not None else 0) + len(split.delegated),
+        "lent": [{"delegate": d.delegate.get_username(), "ends_at": d.ends_at} for d in split.lent],
     }
+
+
+# --- delegations -------------------------------------------------------------------------
+
+delegations_router = Router(tags=["account"])
+
+
+def _delegation_out(delegation):
+    return {
+        "id": delegation.pk,
+        "delegator": delegation.delegator.get_username(),
+        "delegate": delegation.delegate.get_username(),
+        "starts_at": delegation.starts_at,
+        "ends_at": delegation.ends_at,
+        "reason": delegation.reason,
+        "created_at": delegation.created_at,
+        "revoked_at": delegation.revoked_at,
+        "revoked_by": delegation.revoked_by.get_username() if delegation.revoked_by else None,
+        "status": delegation.status(),
+    }
+
+
+@delegations_router.get(
+    "", response={200: schemas.DelegationList, **ERRORS}, url_name="delegations"
+)
+def delegation_list(request):
+    """The delegations the caller gave and holds, newest first (100 of each at most)."""
+    delegations = Delegation.objects.select_related("delegator", "delegate", "revoked_by")
+    return {
+        "given": [_delegation_out(d) for d in delegations.filter(delegator=request.user)[:100]],
+        "received": [_delegation_out(d) for d in delegations.filter(delegate=request.user)[:100]],
+    }
+
+
+@delegations_router.post(
+    "",
+    response={201: schemas.DelegationOut, **ERRORS},
+    auth=auth.write,
+    url_name="delegations",
+)
+def delegation_create(request, payload: schemas.DelegationIn):
+    """Lend the caller's deciding to `delegate` for [starts_at, ends_at) (approvers): the
+    delegate decides with the caller's right only; one delegate at a time."""
+    if not policy.may_delegate(request.user):
+        raise services.NotAllowed("Only those who decide requests can delegate their deciding.")
+    values = payload.dict()
+    form = DelegationForm(
+        {
+            "delegate": values["delegate"],
+            "starts_at": values["starts_at"] or "",
+            "ends_at": values["ends_at"],
+            "reason": values["reason"],
+        },
+        delegator=request.user,
+    )
+    if not form.is_valid():
+        raise Invalid(_form_errors(form))
+    data = form.cleaned_data
+    try:
+        delegation = services.delegation_create(
+            delegator=request.user,
+            delegate=data["delegate"],
+            starts_at=data["starts_at"] or timezone.now(),
+            ends_at=data["ends_at"],
+            reason=data["reason"],
+        )
+    except services.DelegationInvalid as error:
+        raise Invalid([(error.field, str(error))]) from error
+    return api.create_response(request, _delegation_out(delegation), status=201)
+
+
+@delegations_router.post(
+    "/{int:pk}/revoke",
+    response={200: schemas.DelegationOut, **ERRORS},
+    auth=auth.write,
+    url_name="delegation_revoke",
+)
+def delegation_revoke(request, pk: int):
+    """End a delegation now: its delegator, its delegate, or an admin."""
+    delegation = selectors.delegation_for_user(request.user, pk)
+    return _delegation_out(services.delegation_revoke(delegation=delegation, actor=request.user))
 
 
 # --- services ----------------------------------------------------------------------------
@@ -856,3 +952,4 @@ def service_adopt(request, service_id: str, payload: schemas.AdoptionIn):
 
 api.add_router("/requests", requests_router)
 api.add_router("/services", services_router)
+api.add_router("/delegations", delegations_router)

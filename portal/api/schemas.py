@@ -136,6 +136,9 @@ class OperationOut(Schema):
 
 class ApprovalOut(Schema):
     approver: str
+    on_behalf_of: str | None = Field(
+        None, description="Whom the approver decided for, as their delegate (it counts as theirs)."
+    )
     decision: str
     revision: int
     current: bool = Field(description="Binds to the request's revision and content as they are.")
@@ -211,13 +214,53 @@ class RequestPage(Schema):
 class QueueItem(RequestSummary):
     approvals_so_far: int
     requirement: Requirement
+    on_behalf_of: str | None = Field(
+        None, description="Whom the caller decides this request for, as their delegate."
+    )
+    delegated_until: datetime | None = None
+
+
+class Lent(Schema):
+    delegate: str
+    ends_at: datetime
 
 
 class QueuePage(Schema):
-    items: list[QueueItem]
+    items: list[QueueItem] = Field(
+        description="What waits for the caller's own decision, then (on page 1) what they "
+        "decide as someone's delegate."
+    )
     page: int
     has_next: bool
     count: int
+    lent: list[Lent] = Field(
+        [], description="Who decides for the caller now (their delegations in force)."
+    )
+
+
+class DelegationOut(Schema):
+    id: int
+    delegator: str
+    delegate: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    status: Literal["upcoming", "active", "ended", "revoked"]
+
+
+class DelegationList(Schema):
+    given: list[DelegationOut]
+    received: list[DelegationOut]
+
+
+class DelegationIn(Schema):
+    delegate: str = Field(description="The username of who decides for you.")
+    starts_at: datetime | None = Field(None, description="Empty: now.")
+    ends_at: datetime
+    reason: str
 
 
 class EventOut(Schema):

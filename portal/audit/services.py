@@ -67,8 +67,8 @@ REQUEST_FIELDS = [
     "supported_region_list",
 ]
 # An approval row as the events record it (Approval.as_record()): its columns, its keys.
-APPROVAL_RECORD = ["approver_id", "revision", "digest", "decision", "comment"]
-APPROVAL_RECORD_KEYS = ["approver", "revision", "digest", "decision", "comment"]
+APPROVAL_RECORD = ["approver_id", "revision", "digest", "decision", "comment", "on_behalf_of_id"]
+APPROVAL_RECORD_KEYS = ["approver", "revision", "digest", "decision", "comment", "on_behalf_of"]
 # Events that record which service a create request made (details: service_id).
 OUTCOME_EVENTS = ("mark_creating", "mark_active", "baseline")
 # Events that record a decision (details: approval).
@@ -438,7 +438,10 @@ def _explain_requests():
             .order_by("id")
             .values_list("request_id", *APPROVAL_RECORD)
         ):
-            approvals[request_id].append(dict(zip(APPROVAL_RECORD_KEYS, record, strict=True)))
+            record = dict(zip(APPROVAL_RECORD_KEYS, record, strict=True))
+            if record["on_behalf_of"] is None:
+                del record["on_behalf_of"]  # as Approval.as_record() writes it
+            approvals[request_id].append(record)
         linked = dict(
             EndpointService.objects.filter(
                 pk__in={r.endpoint_service_id for r in rows if r.endpoint_service_id}

@@ -167,8 +167,10 @@ def _unexplained(service_request):
                 and record.get("revision") == service_request.revision
                 and record.get("digest") == digest
                 and record.get("approver") != service_request.requester_id
+                and record.get("on_behalf_of") != service_request.requester_id
             ):
-                approvers.add(record["approver"])
+                # A delegate's approval is the delegator's: the two are one person here.
+                approvers.add(record.get("on_behalf_of") or record["approver"])
     needed = policy.required_approvals(service_request).needed
     if len(approvers) < needed:
         return (

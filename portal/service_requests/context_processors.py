@@ -1,5 +1,7 @@
+from django.utils.functional import SimpleLazyObject
+
 from portal.service_requests import policy, queue
-from portal.service_requests.models import ServiceRequest, State
+from portal.service_requests.models import Delegation, ServiceRequest, State
 
 
 def navigation(request):
@@ -18,6 +20,11 @@ def navigation(request):
     }
     if user.is_superuser or auditor:
         context["chain"], context["integrity_alerts"] = _integrity()
+    if not deciding and not context["read_only"]:
+        # A delegate reaches the queue too; asked only by pages that show the navigation.
+        context["decides_for_someone"] = SimpleLazyObject(
+            lambda: Delegation.objects.active().filter(delegate=user).exists()
+        )
     if deciding:
         at = queue.version()
         context["queue_version"] = at

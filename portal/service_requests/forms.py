@@ -13,6 +13,7 @@ from django.http import QueryDict
 
 from portal.cloud import services as cloud
 from portal.lib.text import shown_as_typed, single_line
+from portal.service_requests import policy
 from portal.service_requests.models import (
     CHANGE_FIELDS,
     CLOUD_FIELDS,
@@ -754,3 +755,48 @@ class RevokeForm(forms.Form):
 
     def clean_account_id(self):
         return clean_account_id(self.cleaned_data["account_id"])
+
+
+class DelegationForm(forms.Form):
+    """Lend one's deciding to someone for a while; the rules are the service's
+    (services.delegation_create), whose refusals come back at their field."""
+
+    delegate = forms.ModelChoiceField(
+        queryset=None,
+        to_field_name="username",
+        empty_label="Choose someone",
+        help_text="They decide with your right, and only while it lasts; they cannot pass it on.",
+        error_messages={
+            "required": "Choose who decides for you.",
+            "invalid_choice": (
+                "Choose someone who may decide: an active user, not yourself, not an auditor."
+            ),
+        },
+    )
+    starts_at = forms.DateTimeField(
+        label="Starts (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty: now.",
+        error_messages={"invalid": "Enter a date and time, such as 2026-12-01 09:00."},
+    )
+    ends_at = forms.DateTimeField(
+        label="Ends (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="The first moment it no longer holds.",
+        error_messages={
+            "required": "Say when it ends.",
+            "invalid": "Enter a date and time, such as 2026-12-15 09:00.",
+        },
+    )
+    reason = forms.CharField(
+        max_length=300,
+        validators=[single_line],
+        help_text="Why, for the audit log: a holiday, a conference, parental leave.",
+        error_messages={"required": "Say why, for the audit log."},
+    )
+
+    def __init__(self, *args, delegator, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["delegate"].queryset = policy.delegate_candidates(delegator)
+        self.fields["delegate"].label_from_instance = lambda user: user.get_username()

@@ -17,7 +17,7 @@ from django.utils.timesince import timesince
 from portal.lib import webhooks
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import policy
-from portal.service_requests.models import Decision, Kind, State
+from portal.service_requests.models import Decision, Delegation, Kind, State
 
 SUBJECT = "[PrivateLink portal]"
 # What happened to a request, as its requester and the chat hear it.
@@ -133,8 +133,8 @@ def _emails(users):
 
 def notify_approvers(service_request):
     """Tell everyone who may decide a submitted request: approvers and, for who may connect
-    to a service, its owner."""
-    recipients = _emails(policy.waiting_on(service_request))
+    to a service, its owner; and those who decide for one of them now (delegates)."""
+    recipients = _emails(policy.with_delegates(policy.waiting_on(service_request), service_request))
     if not recipients:
         return
     lines = [
@@ -304,7 +304,7 @@ def remind(user, service_requests, *, escalation, now=None):
         if escalation
         else "These requests wait for your decision:"
     )
-    if policy.is_approver(user):
+    if policy.is_approver(user) or Delegation.objects.active(now).filter(delegate=user).exists():
         paragraphs.append(
             f"The approvals queue: {settings.SITE_URL}{reverse('service_requests:queue')}"
         )

@@ -117,6 +117,7 @@ def sees_consumers(user, service):
 
 
 def can_view(user, service_request):
+    """`sees_request`, and a delegate sees what they may decide for someone."""
     service = service_request.endpoint_service
     named = {
         service.team_id if service is not None else None,
@@ -134,7 +135,7 @@ def can_view(user, service_request):
         owner_id=None,
         in_role=is_approver(user) or is_auditor(user),
         in_team=bool(named) and bool(named & teams.team_ids(user)),
-    )
+    ) or (user.is_authenticated and bool(deciding_for(user, service_request)))
 
 
 def can_view_service(user, service):
@@ -333,11 +334,6 @@ def _decides_in_own_right(user, service_request):
     return team_id in teams.team_ids(user)
 
 
-def may_decide(user, service_request):
-    """Whether `user` is among those who decide `service_request` (route)."""
-    return _decides_in_own_right(user, service_request)
-
-
 def decidable(user):
     """The requests `user` decides, as a filter on ServiceRequest (the queue's)."""
     if user.is_superuser:
@@ -378,6 +374,109 @@ def sees_queue(user):
     return user.is_authenticated and (is_approver(user) or bool(teams.approving_team_ids(user)))
 
 
+# --- delegation: an approver lends their deciding to one other person for a while --------
+
+
+def may_delegate(user):
+    """Who may lend their deciding: those who decide requests in their own right (the
+    platform's approvers and teams' approvers)."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and (is_approver(user) or bool(teams.approving_team_ids(user)))
+    )
+
+
+def delegate_refusal(delegator, delegate):
+    """Return why `delegate` may not decide for `delegator`, or None."""
+    if delegate.pk == delegator.pk:
+        return "You cannot delegate to yourself."
+    if not delegate.is_active:
+        return f"{delegate.get_username()} is not an active user."
+    if is_read_only(delegate):
+        return f"{delegate.get_username()} is an auditor: auditors read, they do not decide."
+    return None
+
+
+def delegate_candidates(delegator):
+    """The people `delegator` may lend their deciding to: active, not themselves, not
+    auditors who hold no other role."""
+    from django.contrib.auth import get_user_model
+
+    approvers = Q(groups__name=APPROVERS_GROUP)
+    users = get_user_model().objects.filter(is_active=True).exclude(pk=delegator.pk)
+    read_only = users.filter(groups__name=AUDITORS_GROUP, is_superuser=False).exclude(
+        pk__in=users.filter(approvers).values("pk")
+    )
+    return users.exclude(pk__in=read_only.values("pk")).order_by("username")
+
+
+def deciding_for(user, service_request, at=None):
+    """The people `user` may decide `service_request` for, as their delegate at `at` (now).
+
+    Each holds an active delegation to `user`, is active and decides the request in their
+    own right, and is not its requester. Only their own right passes: what they hold as
+    someone's delegate does not (no chains). Empty for the requester, who never decides,
+    and for auditors, who decide nothing.
+    """
+    from portal.service_requests.models import Delegation
+
+    if service_request.requester_id == user.pk or is_read_only(user):
+        return []
+    delegations = (
+        Delegation.objects.active(at)
+        .filter(delegate=user, delegator__is_active=True)
+        .exclude(delegator=service_request.requester_id)
+        .select_related("delegator")
+        .order_by("delegator__username", "pk")
+    )
+    found = []
+    for delegation in delegations:
+        delegator = delegation.delegator
+        if delegator not in found and _decides_in_own_right(delegator, service_request):
+            delegator.delegated_until = delegation.ends_at
+            found.append(delegator)
+    return found
+
+
+def may_decide(user, service_request, at=None):
+    """Whether `user` decides `service_request`: in their own right, or as the delegate, at
+    `at` (now), of someone who does."""
+    return _decides_in_own_right(user, service_request) or bool(
+        deciding_for(user, service_request, at)
+    )
+
+
+def deciding_as(user, service_request, at=None):
+    """Whose right `user` would decide `service_request` with now: None for their own, else
+    the first delegator whose decision on this revision is not yet given; refuses as
+    decision_refusal does. Returns (refusal or None, delegator or None)."""
+    if service_request.requester_id == user.pk:
+        return "You cannot decide your own request.", None
+    given = {
+        (approver, principal or approver)
+        for approver, principal in service_request.current_approvals().values_list(
+            "approver_id", "on_behalf_of_id"
+        )
+    }
+    if user.pk in {approver for approver, _principal in given}:
+        return "You have already approved this revision.", None
+    counted = {principal for _approver, principal in given}
+    own = _decides_in_own_right(user, service_request)
+    if own and user.pk not in counted:
+        return None, None
+    delegators = deciding_for(user, service_request, at)
+    for delegator in delegators:
+        if delegator.pk not in counted:
+            return None, delegator
+    if own:
+        return "Your delegate has already approved this revision for you.", None
+    if delegators:
+        names = " and ".join(d.get_username() for d in delegators)
+        return f"Already approved for {names} at this revision.", None
+    return f"This request is for {routed(service_request).who} to decide.", None
+
+
 def decision_refusal(user, service_request):
     """Return why `user` may not decide `service_request` now, or None if they may."""
     if not may_decide(user, service_request):
@@ -394,9 +493,7 @@ def decision_refusal(user, service_request):
         return (
             f"The request is {service_request.get_state_display().lower()}, not pending approval."
         )
-    if service_request.current_approvals().filter(approver=user).exists():
-        return "You have already approved this revision."
-    return None
+    return deciding_as(user, service_request)[0]
 
 
 def available_actions(user, service_request):
@@ -459,10 +556,47 @@ def eligible_deciders(service_request):
 
 def waiting_on(service_request):
     """Return the active people a pending request waits on: those it is routed to, but neither
-    its requester nor whoever approved this revision already. Admins may decide too, but
-    nobody counts on them."""
-    approved = service_request.current_approvals().values("approver_id")
-    return _people(routed(service_request), service_request).exclude(pk__in=approved)
+    its requester nor whoever approved this revision already (themselves, or a delegate for
+    them). Admins may decide too, but nobody counts on them."""
+    approved = service_request.current_approvals()
+    return (
+        _people(routed(service_request), service_request)
+        .exclude(pk__in=approved.values("approver_id"))
+        # Whoever a delegate approved for is reached too.
+        .exclude(pk__in=approved.filter(on_behalf_of__isnull=False).values("on_behalf_of_id"))
+    )
+
+
+def delegates_of(people, service_request, at=None):
+    """{person's id: their active delegation at `at` (now)}, for those of `people` who lent
+    their deciding to someone who may use it on `service_request`: active, not its requester.
+
+    A delegate is a way to reach the person, not one more approver: counts stay per person.
+    """
+    from portal.service_requests.models import Delegation
+
+    ids = [person.pk for person in people if person.pk != service_request.requester_id]
+    if not ids:
+        return {}
+    return {
+        delegation.delegator_id: delegation
+        for delegation in Delegation.objects.active(at)
+        .filter(delegator__in=ids, delegate__is_active=True)
+        .exclude(delegate=service_request.requester_id)
+        .select_related("delegate")
+        .order_by("starts_at", "pk")
+        # Made an auditor since: they decide nothing (deciding_for), so they reach nobody.
+        if not is_read_only(delegation.delegate)
+    }
+
+
+def with_delegates(people, service_request, at=None):
+    """`people`, and the active delegates they lent their deciding to: whom to tell."""
+    people = list(people)
+    found = {person.pk: person for person in people}
+    for delegation in delegates_of(people, service_request, at).values():
+        found.setdefault(delegation.delegate_id, delegation.delegate)
+    return list(found.values())
 
 
 def policy_shortfall(service_request, eligible=None):

@@ -21,10 +21,15 @@ approver's page shows the count; open queues poll). So:
 
 Requests written outside the portal's workflow do not move the version; the counts then
 follow within COUNT_TTL seconds.
+
+Someone who decides for another as their delegate (see `delegated`) has a third list: the
+pending requests they decide only with a delegator's right, each labelled with whom for.
+It is short (a delegate stands in for one person or two, for a while) and not cached: a
+window opens and closes with the clock, not with an event.
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -38,12 +43,14 @@ from django.db.models import (
     Q,
     prefetch_related_objects,
 )
+from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 
 from portal.service_requests import policy
 from portal.service_requests.models import (
     Approval,
     Decision,
+    Delegation,
     RequestOperation,
     ServiceRequest,
     State,
@@ -173,6 +180,11 @@ class Split:
     mine: object
     others: object
     others_count: int
+    # What the user decides as someone's delegate (see `delegated`), and whom they lent
+    # their own deciding to now (the queue's banner).
+    delegated: list = field(default_factory=list)
+    more_delegated: bool = False
+    lent: list = field(default_factory=list)
 
 
 def split(
@@ -192,6 +204,12 @@ def split(
     ids = others(user, at)
     theirs = _others(ids, others_number, others_per_page) if others_per_page else None
     items = [*mine.object_list, *(theirs.object_list if theirs else [])]
+    _annotate(user, items)
+    return Split(mine=mine, others=theirs, others_count=len(ids))
+
+
+def _annotate(user, items):
+    """Give each request shown its requirement and the approvals its revision has so far."""
     prefetch_related_objects(
         items,
         Prefetch(
@@ -207,11 +225,89 @@ def split(
                 request_id__in=[item.pk for item in items], decision=Decision.APPROVE
             )
             .values("request_id", "revision")
-            .annotate(n=Count("id"))
+            # People, not rows: a delegate's approval is the delegator's.
+            .annotate(n=Count(Coalesce("on_behalf_of", "approver"), distinct=True))
             .values_list("request_id", "revision", "n")
         }
     for item in items:
         item.approvals_so_far = counts.get((item.pk, item.revision), 0)
         item.requirement = policy.required_approvals(item)
         item.yours = item.requester_id == user.pk
-    return Split(mine=mine, others=theirs, others_count=len(ids))
+
+
+# What waits for a delegate is listed, oldest first, up to this many requests (with a note
+# when there are more); the candidates looked at to find them are bounded too.
+DELEGATED_SHOWN = 50
+DELEGATED_LOOKED_AT = 500
+
+
+def _approved_for(person_id):
+    """Whether `person_id`'s right has approved a pending request's current revision,
+    themselves or through a delegate."""
+    return Exists(
+        Approval.objects.filter(
+            Q(approver_id=person_id) | Q(on_behalf_of_id=person_id),
+            request=OuterRef("pk"),
+            revision=OuterRef("revision"),
+            decision=Decision.APPROVE,
+        )
+    )
+
+
+def delegations_of(user, at=None):
+    """(the delegations `user` holds at `at` (now) from active people, those of their own
+    deciding in force), in one query."""
+    both = (
+        Delegation.objects.active(at)
+        .filter(Q(delegate=user, delegator__is_active=True) | Q(delegator=user))
+        .select_related("delegator", "delegate")
+        .order_by("delegator__username", "pk")
+    )
+    held, lent = [], []
+    for delegation in both:
+        (held if delegation.delegate_id == user.pk else lent).append(delegation)
+    return held, lent
+
+
+def delegated(user, delegations=None):
+    """The pending requests `user` decides only as someone's delegate, oldest first, each
+    with `for_delegator` and `delegated_until`: those one of their delegators decides in
+    their own right, did not file, and has not approved at this revision (nor has `user`).
+
+    Requests `user` decides in their own right are in their own queue, not here. Returns
+    (requests, whether there are more than shown).
+    """
+    delegations = delegations_of(user)[0] if delegations is None else delegations
+    if not delegations:
+        return [], False
+    some = Q(pk__in=[])
+    for delegation in delegations:
+        some |= (
+            policy.decidable(delegation.delegator)
+            & ~Q(requester_id=delegation.delegator_id)
+            & ~_approved_for(delegation.delegator_id)
+        )
+    candidates = (
+        _pending()
+        .exclude(requester=user)
+        .filter(~_decided_by(user))
+        .filter(some)
+        .select_related("requester", "endpoint_service")
+        .order_by("submitted_at", "id")[:DELEGATED_LOOKED_AT]
+    )
+    found = []
+    for item in candidates:
+        if policy._decides_in_own_right(user, item):
+            continue
+        for delegation in delegations:
+            delegator = delegation.delegator
+            if item.requester_id != delegator.pk and policy._decides_in_own_right(delegator, item):
+                item.for_delegator = delegator
+                item.delegated_until = delegation.ends_at
+                found.append(item)
+                break
+        if len(found) > DELEGATED_SHOWN:
+            break
+    shown = found[:DELEGATED_SHOWN]
+    _annotate(user, shown)
+    return shown, len(found) > DELEGATED_SHOWN

@@ -115,7 +115,10 @@ def _claim(pk, notices, now):
         claimed = []
         for notice in taken:
             people = list(
-                policy.waiting_on(service_request) if notice == REMIND else escalation_group()
+                # Those it waits on, and whoever decides for one of them now.
+                policy.with_delegates(policy.waiting_on(service_request), service_request, now)
+                if notice == REMIND
+                else escalation_group()
             )
             people = [person for person in people if person.email]
             details = {

@@ -77,7 +77,7 @@ class Standing:
     """Who has approved this revision and who may still, against what the policy needs."""
 
     more_needed: int
-    still_can: list  # (username, is_the_viewer), the first NAMES_SHOWN
+    still_can: list  # (username, is_the_viewer, their delegate or None), the first NAMES_SHOWN
     still_can_more: int
     viewer_can: bool
 
@@ -240,14 +240,30 @@ def thread(events):
     ]
 
 
-def standing(viewer, *, needed, approved, decided, eligible):
+def standing(viewer, *, needed, approved, decided, eligible, delegates=None):
     """Who may still approve the revision awaiting a decision: the eligible (as
-    policy.eligible_deciders) but those in `decided` (who decided this revision already).
-    `approved`: how many approvals bind to it."""
+    policy.eligible_deciders) but those in `decided` (who decided this revision already,
+    themselves or through a delegate). `approved`: how many people's approvals bind to it.
+    `delegates`: {person's id: their active delegation}, shown as a way to reach them."""
+    delegates = delegates or {}
     still = [user for user in eligible if user.pk not in decided]
+
+    def reach(user):
+        delegation = delegates.get(user.pk)
+        if delegation is None:
+            return None
+        name = "you" if delegation.delegate_id == viewer.pk else delegation.delegate.get_username()
+        return f"or {name} for them, until {delegation.ends_at:%Y-%m-%d %H:%M} UTC"
+
     return Standing(
         more_needed=max(0, needed - approved),
-        still_can=[(user.get_username(), user.pk == viewer.pk) for user in still[:NAMES_SHOWN]],
+        still_can=[
+            (user.get_username(), user.pk == viewer.pk, reach(user)) for user in still[:NAMES_SHOWN]
+        ],
         still_can_more=max(0, len(still) - NAMES_SHOWN),
-        viewer_can=any(user.pk == viewer.pk for user in still),
+        viewer_can=any(
+            user.pk == viewer.pk
+            or getattr(delegates.get(user.pk), "delegate_id", None) == viewer.pk
+            for user in still
+        ),
     )

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from portal.service_requests import policy, queue
-from portal.service_requests.models import ServiceRequest
+from portal.service_requests.models import Delegation, ServiceRequest
 
 
 def request_for_user(user, pk):
@@ -55,7 +55,26 @@ def request_to_retry(user, pk):
 
 def approval_queue(user, number, others_number=1, **kwargs):
     """Page `number` of what waits for `user`'s decision, and page `others_number` of what
-    waits for others (approvers and teams' members; see queue.split)."""
-    if not policy.sees_queue(user):
-        raise PermissionDenied("Only approvers see the queue.")
-    return queue.split(user, number, others_number, **kwargs)
+    waits for others (approvers, the platform's and teams'; see queue.split); what they
+    decide as someone's delegate (anyone who holds a delegation now), and whom they lent
+    their own deciding to."""
+    received, lent = queue.delegations_of(user)
+    if policy.sees_queue(user):
+        found = queue.split(user, number, others_number, **kwargs)
+    elif received:
+        found = queue.Split(mine=None, others=None, others_count=0)
+    else:
+        raise PermissionDenied("Only approvers, and those who decide for one, see the queue.")
+    found.delegated, found.more_delegated = queue.delegated(user, received)
+    found.lent = lent
+    return found
+
+
+def delegation_for_user(user, pk):
+    """Return a delegation `user` gave or holds (admins: any); 404 otherwise."""
+    delegation = get_object_or_404(
+        Delegation.objects.select_related("delegator", "delegate"), pk=pk
+    )
+    if not user.is_superuser and user.pk not in (delegation.delegator_id, delegation.delegate_id):
+        raise Http404("No such delegation.")
+    return delegation

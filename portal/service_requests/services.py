@@ -7,17 +7,21 @@ Cloud calls are made outside any lock.
 
 import logging
 import time
+from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.audit import chain
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.lib.queue import enqueue_on_commit
 from portal.provisioning.tasks import start_work
-from portal.service_requests import notifications, policy, tasks
+from portal.service_requests import notifications, policy, queue, tasks
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
     CHANGE_FIELDS,
@@ -25,6 +29,7 @@ from portal.service_requests.models import (
     EDITABLE_STATES,
     Approval,
     Decision,
+    Delegation,
     Kind,
     RequestOperation,
     RequestResource,
@@ -738,10 +743,13 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
         refusal = policy.decision_refusal(approver, service_request)
         if refusal:
             raise DecisionRefused(refusal)
+        # As someone's delegate (None: in one's own right), checked under the row lock.
+        _refusal, on_behalf_of = policy.deciding_as(approver, service_request)
         digest = service_request.digest()
         approval = Approval.objects.create(
             request=service_request,
             approver=approver,
+            on_behalf_of=on_behalf_of,
             revision=revision,
             digest=digest,
             decision=decision,
@@ -749,8 +757,10 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
         )
         requirement = policy.required_approvals(service_request)
         details = {"revision": revision, "digest": digest, "approval": approval.as_record()}
+        if on_behalf_of is not None:
+            details["on_behalf_of"] = on_behalf_of.get_username()
         if decision == Decision.APPROVE:
-            count = service_request.current_approvals().count()
+            count = service_request.approving_people()
             details |= {
                 "approvals": count,
                 "needed": requirement.needed,
@@ -780,3 +790,109 @@ def create_fields_from(fields):
     if "target_team" in fields:
         kept["target_team"] = fields["target_team"]
     return kept
+
+
+# --- delegation ----------------------------------------------------------------------------
+
+# A start typed a moment ago ("now" on a form filled in slowly) is taken as now.
+DELEGATION_START_GRACE = timedelta(minutes=5)
+
+
+class DelegationInvalid(DecisionRefused):
+    """A delegation the rules refuse, because of the value of one field (`field`)."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
+def delegation_create(*, delegator, delegate, starts_at, ends_at, reason) -> Delegation:
+    """Lend `delegator`'s deciding to `delegate` for [starts_at, ends_at); audited.
+
+    One delegate at a time: a window that overlaps another of the delegator's (not revoked)
+    is refused, so "who decides for Alice now" has one answer. The delegator's row lock makes
+    two tabs creating at once take turns, and the second sees the first.
+    """
+    if not policy.may_delegate(delegator):
+        raise NotAllowed("Only those who decide requests can delegate their deciding.")
+    now = timezone.now()
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=delegator.pk).first()
+        refusal = policy.delegate_refusal(delegator, delegate)
+        if refusal:
+            raise DelegationInvalid("delegate", refusal)
+        if starts_at < now - DELEGATION_START_GRACE:
+            raise DelegationInvalid(
+                "starts_at", "A delegation cannot start in the past: leave it empty to start now."
+            )
+        starts_at = max(starts_at, now)
+        if ends_at <= starts_at:
+            raise DelegationInvalid("ends_at", "It must end after it starts.")
+        longest = timedelta(days=settings.DELEGATION_MAX_DAYS)
+        if ends_at - starts_at > longest:
+            raise DelegationInvalid(
+                "ends_at", f"A delegation lasts at most {settings.DELEGATION_MAX_DAYS} days."
+            )
+        overlapping = (
+            Delegation.objects.current(now)
+            .filter(delegator=delegator, starts_at__lt=ends_at, ends_at__gt=starts_at)
+            .select_related("delegate")
+            .first()
+        )
+        if overlapping is not None and (overlapping.delegate_id, overlapping.ends_at) == (
+            delegate.pk,
+            ends_at,
+        ):
+            return overlapping  # the same form posted twice: made once
+        if overlapping is not None:
+            raise DelegationInvalid(
+                "starts_at",
+                f"You already delegate to {overlapping.delegate.get_username()} from "
+                f"{overlapping.starts_at:%Y-%m-%d %H:%M} until "
+                f"{overlapping.ends_at:%Y-%m-%d %H:%M} UTC: one delegate at a time. Revoke "
+                "that one, or choose a period outside it.",
+            )
+        delegation = Delegation.objects.create(
+            delegator=delegator,
+            delegate=delegate,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason,
+            created_at=now,
+        )
+        chain.append(
+            action="delegation_created", actor=delegator, details=delegation.audit_details()
+        )
+    transaction.on_commit(queue.changed)  # the delegate's queue gains rows
+    return delegation
+
+
+def delegation_revoke(*, delegation, actor) -> Delegation:
+    """End a delegation now (its delegator, its delegate giving it back, or an admin);
+    revoking one revoked or over changes nothing."""
+    if actor.pk not in (delegation.delegator_id, delegation.delegate_id) and not (
+        actor.is_superuser
+    ):
+        raise NotAllowed("Only its delegator, its delegate and admins can revoke a delegation.")
+    with transaction.atomic():
+        delegation = (
+            Delegation.objects.select_for_update()
+            .select_related("delegator", "delegate")
+            .get(pk=delegation.pk)
+        )
+        now = timezone.now()
+        if delegation.revoked_at is not None or delegation.ends_at <= now:
+            return delegation
+        delegation.revoked_at = now
+        delegation.revoked_by = actor
+        delegation.save(update_fields=["revoked_at", "revoked_by"])
+        chain.append(
+            action="delegation_revoked",
+            actor=actor,
+            details={**delegation.audit_details(), "was": delegation.status(now - _INSTANT)},
+        )
+    transaction.on_commit(queue.changed)
+    return delegation
+
+
+_INSTANT = timedelta(microseconds=1)

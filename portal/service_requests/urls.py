@@ -21,4 +21,10 @@ urlpatterns = [
     path("requests/<int:pk>/send-back/", views.request_send_back, name="send_back"),
     path("requests/<int:pk>/retry/", views.request_retry, name="retry"),
     path("approvals/count/", views.pending_count, name="pending_count"),
+    path("account/delegations/", views.delegation_list, name="delegations"),
+    path(
+        "account/delegations/<int:pk>/revoke/",
+        views.delegation_revoke,
+        name="delegation_revoke",
+    ),
 ]

@@ -30,6 +30,7 @@ from portal.service_requests.forms import (
     AdoptionForm,
     DecisionForm,
     DecommissionForm,
+    DelegationForm,
     RequestEditor,
     RevokeForm,
     SendBackForm,
@@ -37,6 +38,7 @@ from portal.service_requests.forms import (
 )
 from portal.service_requests.models import (
     Decision,
+    Delegation,
     Kind,
     ResourceType,
     RevisionSeen,
@@ -103,7 +105,14 @@ def approval_queue(request: HttpRequest):
     template = "service_requests/approval_list.html"
     if request.htmx:
         template += "#queue"
-    context = {"queue": found.mine, "others": found.others, "queue_version": at}
+    context = {
+        "queue": found.mine,
+        "others": found.others,
+        "delegated": found.delegated,
+        "more_delegated": found.more_delegated,
+        "lent": found.lent,
+        "queue_version": at,
+    }
     return render(request, template, context)
 
 
@@ -374,19 +383,22 @@ def _live_context(request, service_request, **extra):
     if service_request.state == State.PENDING_APPROVAL:
         digest = service_request.digest()
         revision = service_request.revision
-        decisions = list(service_request.approvals.select_related("approver"))
+        decisions = list(service_request.approvals.select_related("approver", "on_behalf_of"))
         current = [a for a in decisions if a.revision == revision and a.digest == digest]
         requirement = policy.required_approvals(service_request)
         eligible = policy.eligible_deciders(service_request)
+        this_revision = [a for a in decisions if a.revision == revision]
         context.update(
             approvals=current,
             requirement=requirement,
             standing=revisions.standing(
                 request.user,
                 needed=requirement.needed,
-                approved=len(current),
-                decided={a.approver_id for a in decisions if a.revision == revision},
+                approved=len({a.principal_id for a in current}),
+                decided={a.approver_id for a in this_revision}
+                | {a.principal_id for a in this_revision},
                 eligible=eligible,
+                delegates=policy.delegates_of(eligible, service_request),
             ),
             shortfall=policy.policy_shortfall(service_request, eligible),
             decision_refusal=policy.decision_refusal(request.user, service_request),
@@ -827,3 +839,67 @@ def service_revoke(request: HttpRequest, service_id):
         error_field="account_id",
         initial={"account_id": request.GET.get("account", "")[:32]},
     )
+
+
+# --- delegation (/account/delegations/) ----------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delegation_list(request: HttpRequest):
+    """The delegations one gave and holds (admins: everyone's current ones); POST lends
+    one's deciding to someone, then shows the list again (post, redirect, get)."""
+    if policy.is_read_only(request.user):
+        raise PermissionDenied("Auditors read; they neither decide nor delegate.")
+    may_delegate = policy.may_delegate(request.user)
+    form = DelegationForm(request.POST or None, delegator=request.user)
+    if request.method == "POST":
+        if not may_delegate:
+            raise PermissionDenied("Only those who decide requests can delegate their deciding.")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                delegation = services.delegation_create(
+                    delegator=request.user,
+                    delegate=data["delegate"],
+                    starts_at=data["starts_at"] or timezone.now(),
+                    ends_at=data["ends_at"],
+                    reason=data["reason"],
+                )
+            except services.DelegationInvalid as error:
+                form.add_error(error.field, str(error))
+            else:
+                messages.success(
+                    request,
+                    f"{delegation.delegate.get_username()} decides for you from "
+                    f"{delegation.starts_at:%Y-%m-%d %H:%M} until "
+                    f"{delegation.ends_at:%Y-%m-%d %H:%M} UTC.",
+                )
+                return redirect("service_requests:delegations")
+    context = {"form": form, "may_delegate": may_delegate, **_delegations_of(request.user)}
+    status = 400 if form.is_bound else 200
+    return render(request, "service_requests/delegation_list.html", context, status=status)
+
+
+def _delegations_of(user, shown=100):
+    """The delegations `user` gave and holds, newest first; admins, everyone's current ones."""
+    delegations = Delegation.objects.select_related("delegator", "delegate", "revoked_by")
+    everyone = delegations.current().exclude(delegator=user) if user.is_superuser else None
+    return {
+        "given": list(delegations.filter(delegator=user)[:shown]),
+        "received": list(delegations.filter(delegate=user)[:shown]),
+        "everyone": list(everyone[:shown]) if everyone is not None else [],
+    }
+
+
+@login_required
+@require_POST
+def delegation_revoke(request: HttpRequest, pk):
+    delegation = selectors.delegation_for_user(request.user, pk)
+    delegation = services.delegation_revoke(delegation=delegation, actor=request.user)
+    messages.success(
+        request,
+        f"The delegation from {delegation.delegator.get_username()} to "
+        f"{delegation.delegate.get_username()} is revoked.",
+    )
+    return redirect("service_requests:delegations")

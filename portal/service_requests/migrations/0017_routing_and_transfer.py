@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('service_requests', '0015_queue_split_indexes'),
+        ('service_requests', '0016_delegations'),
         ('teams', '0001_teams'),
     ]
 
