@@ -115,7 +115,7 @@ def test_a_revoked_delegation_stops_at_once_and_history_still_knows(
     clock.advance(minutes=1)
     assert not policy.may_decide(bob, request)
     assert policy.may_decide(bob, request, at=revoked_at - timedelta(seconds=1))
-    with pytest.raises(services.DecisionRefused, match="for the platform.s approvers to decide"):
+    with pytest.raises(services.DecisionRefused, match=r"for the platform.s approvers to decide"):
         approve(request, bob)
 
 
