@@ -17,6 +17,7 @@ from tests.factories import ServiceRequestFactory, UserFactory
 
 ROLES = ["anonymous", "owner", "other", "approver", "auditor", "admin"]
 SERVICE_ID = "epsrv-matrix0000000000000"
+ENDPOINT_ID = "ep-matrix00000000000000"
 MANAGED = {
     "managed": True,
     "service_resource_type": "nlb",
@@ -67,9 +68,12 @@ API_MATRIX = {
     ("api:reject", "POST"): (State.PENDING_APPROVAL, DECISION, cells(403, 404, 200, 403, 200)),
     ("api:send_back", "POST"): (State.PENDING_APPROVAL, DECISION, cells(403, 404, 200, 403, 200)),
     ("api:retry", "POST"): (State.FAILED, {}, cells(403, 404, 200, 403, 200)),
+    ("api:clone", "POST"): (State.REJECTED, {}, cells(201, 404, 201, 403, 201)),
     ("api:events", "GET"): (State.PENDING_APPROVAL, None, cells(403, 403, 403, 200, 200)),
+    ("api:chain", "GET"): (State.PENDING_APPROVAL, None, cells(403, 403, 403, 200, 200)),
     ("api:queue", "GET"): (None, None, cells(403, 403, 200, 403, 200)),
     ("api:services", "GET"): (None, None, everyone(200)),
+    ("api:unmanaged", "GET"): (None, None, cells(403, 403, 200, 200, 200)),
     ("api:service", "GET"): (MANAGED, None, everyone(200)),
     ("api:allow_list", "GET"): (MANAGED, None, cells(200, 403, 200, 200, 200)),
     ("api:connections", "GET"): (MANAGED, None, cells(200, 403, 200, 200, 200)),
@@ -93,6 +97,16 @@ API_MATRIX = {
         {"account_id": "1000000000000003", "justification": "matrix"},
         cells(201, 403, 201, 403, 201),
     ),
+    # Keepers only; the endpoint named is not connected: 409, nothing called.
+    ("api:connection_accept", "POST"): (MANAGED, {}, cells(409, 403, 409, 403, 409)),
+    ("api:connection_reject", "POST"): (MANAGED, {}, cells(409, 403, 409, 403, 409)),
+    # The simulator does not know the service: read as deleted outside the portal.
+    ("api:refresh", "POST"): (MANAGED, {}, cells(200, 403, 200, 403, 200)),
+    # Nothing drifted: nothing to accept.
+    ("api:accept_drift", "POST"): (MANAGED, {}, cells(409, 403, 409, 403, 409)),
+    ("api:history", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
+    ("api:export_csv", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
+    ("api:export_jsonl", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
     ("api:adopt", "POST"): (
         UNMANAGED,
         {"owner": "owner", "justification": "matrix"},
@@ -111,7 +125,11 @@ def api_operations(client):
     """{(url name, METHOD)} of every operation the schema documents, plus the schema and docs."""
     found = {("api:openapi-json", "GET"), ("api:openapi-view", "GET")}
     for path, operations in schema(client)["paths"].items():
-        sample = path.replace("{pk}", "1").replace("{service_id}", SERVICE_ID)
+        sample = (
+            path.replace("{pk}", "1")
+            .replace("{service_id}", SERVICE_ID)
+            .replace("{endpoint_id}", ENDPOINT_ID)
+        )
         match = resolve(sample)
         for method in operations:
             found.add((f"{match.namespace}:{match.url_name}", method.upper()))
@@ -167,13 +185,23 @@ def _path(name, made):
         "api:requests": "requests",
         "api:queue": "approvals",
         "api:services": "services",
+        "api:unmanaged": "services/unmanaged",
+        "api:history": "audit/requests",
+        "api:export_csv": "audit/export.csv",
+        "api:export_jsonl": "audit/export.jsonl",
     }
     if name in paths:
         return paths[name]
     if isinstance(made, ServiceRequest):
         tail = {"api:request": "", "api:send_back": "/send-back"}.get(name, f"/{name[4:]}")
         return f"requests/{made.pk}{tail}"
-    tail = {"api:service": "", "api:allow_list": "/allow-list"}.get(name, f"/{name[4:]}")
+    tail = {
+        "api:service": "",
+        "api:allow_list": "/allow-list",
+        "api:accept_drift": "/accept-drift",
+        "api:connection_accept": f"/connections/{ENDPOINT_ID}/accept",
+        "api:connection_reject": f"/connections/{ENDPOINT_ID}/reject",
+    }.get(name, f"/{name[4:]}")
     return f"services/{made.service_id}{tail}"
 
 

@@ -326,3 +326,51 @@ class Me(Schema):
     token: str
     scope: str
     expires_at: datetime | None
+
+
+class HistoryFilterIn(Schema):
+    """The history page's filters (portal/audit/filters.py), by the same names."""
+
+    page: int = 1
+    state: list[str] = Field([], description="Any of the request states.")
+    kind: list[str] = Field([], description="Any of create, change, decommission, access...")
+    region_id: str = ""
+    requester: str = Field("", description="A username.")
+    approver: str = Field("", description="A username: requests they decided on.")
+    created_after: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    created_before: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    decided_after: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    decided_before: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    service: str = Field("", description="A ServiceId or ServiceName.")
+    resource_id: str = Field("", description="A load balancer's id.")
+    q: str = Field("", description="Text in the description or the justification.")
+    ordering: str = Field(
+        "",
+        description="created, decided, state or region; a leading - for descending "
+        "(newest created first when left out).",
+    )
+
+
+class DecisionOut(Schema):
+    approver: str
+    decision: str
+    revision: int
+    created_at: datetime
+
+
+class HistoryItem(RequestSummary):
+    decided_at: datetime | None
+    decisions: list[DecisionOut]
+
+
+class HistoryPage(Schema):
+    items: list[HistoryItem]
+    page: int
+    has_next: bool
+
+
+class ChainOut(Schema):
+    ok: bool = Field(description="The request's events are sealed and explain it as it is.")
+    events_checked: int
+    broken_event: int | None = Field(description="The first event found wrong.")
+    message: str

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from portal.service_requests import policy, queue
-from portal.service_requests.models import ServiceRequest
+from portal.service_requests.models import Kind, ServiceRequest
 
 
 def request_for_user(user, pk):
@@ -34,6 +34,15 @@ def request_to_validate(user, pk):
     service_request = request_for_user(user, pk)
     if "validate" not in service_request.available_actions(user):
         raise PermissionDenied("Only the requester and approvers can validate a request.")
+    return service_request
+
+
+def request_to_clone(user, pk):
+    """Return the request if `user` sees it and it is a create request (the kind a new
+    draft can start from)."""
+    service_request = request_for_user(user, pk)
+    if service_request.kind != Kind.CREATE:
+        raise PermissionDenied("Only create requests can be cloned.")
     return service_request
 
 

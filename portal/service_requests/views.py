@@ -37,7 +37,6 @@ from portal.service_requests.forms import (
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
     Decision,
-    Kind,
     ResourceType,
     RevisionSeen,
     ServiceRequest,
@@ -566,9 +565,7 @@ def request_validate(request: HttpRequest, pk):
 @login_required
 @require_POST
 def request_clone(request: HttpRequest, pk):
-    source = selectors.request_for_user(request.user, pk)
-    if source.kind != Kind.CREATE:
-        raise PermissionDenied("Only create requests can be cloned.")
+    source = selectors.request_to_clone(request.user, pk)
     clone = services.service_request_clone(source=source, actor=request.user)
     messages.success(request, f"New draft #{clone.pk}, a copy of #{source.pk}.")
     return redirect("service_requests:edit", pk=clone.pk)
