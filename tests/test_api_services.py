@@ -225,3 +225,104 @@ def test_unmanaged_services_are_not_for_requesters_and_pages_are_numbers(
     wrong = call(client, "GET", "services/unmanaged?page=first", secret)
     assert wrong.status_code == 422 and body(wrong)["errors"][0]["field"] == "page"
     assert call(client, "GET", "services/unmanaged?page=99999999", secret).status_code == 404
+
+
+# --- what the pages show around a request and a service -----------------------------------
+
+
+def test_an_owner_lists_the_access_requests_that_wait_for_them(
+    client, login, service, requester, requester2, approver
+):
+    from tests.test_consumers import ask_access
+
+    assert ask_access(login(requester2), service).status_code == 302
+    every = ask_access(login(requester2), service, account="*").status_code
+    assert every == 302
+    mine = body(call(client, "GET", "approvals/owned", token(requester, "read")))
+    [item] = mine["items"]
+    assert (item["kind"], item["account_id"], item["requester"]) == (
+        "access",
+        "1000000000000003",
+        "requester2",
+    )
+    # Every account is the approvers' to decide; one's own requests are not in one's queue.
+    assert body(call(client, "GET", "approvals/owned", token(requester2, "read")))["items"] == []
+    assert body(call(client, "GET", "approvals/owned", token(approver, "read")))["items"] == []
+    wrong = call(client, "GET", "approvals/owned?page=0x", token(requester, "read"))
+    assert wrong.status_code == 422
+
+
+def test_load_balancers_are_listed_with_their_zones_for_a_request(client, requester):
+    secret = token(requester, "read")
+    found = body(
+        call(
+            client, "GET", "load-balancers?region_id=cn-hangzhou&service_resource_type=nlb", secret
+        )
+    )
+    assert found["total"] == 1002 and len(found["load_balancers"]) == 50
+    by_id = {lb["id"]: lb for lb in found["load_balancers"]}
+    assert by_id["nlb-hz0000000000000002"]["zones"] == ["cn-hangzhou-i", "cn-hangzhou-j"]
+    assert found["zone_required"] is True and found["note"] == ""
+    slb = body(
+        call(
+            client, "GET", "load-balancers?region_id=cn-hangzhou&service_resource_type=slb", secret
+        )
+    )
+    refused = {lb["id"]: lb for lb in slb["load_balancers"]}["lb-hz00000000000000002"]
+    assert refused["privatelink"] is False and refused["why_not"].startswith("Internet-facing")
+    assert slb["zone_required"] is False
+    gwlb = body(
+        call(
+            client, "GET", "load-balancers?region_id=cn-hangzhou&service_resource_type=gwlb", secret
+        )
+    )
+    assert gwlb["load_balancers"] == []
+    assert gwlb["note"].startswith("Gateway load balancers are not listed here")
+
+
+def test_load_balancers_refuse_bad_input_and_auditors(client, requester, auditor):
+    secret = token(requester, "read")
+    wrong = call(client, "GET", "load-balancers?region_id=CN hz&service_resource_type=xlb", secret)
+    assert wrong.status_code == 422
+    assert {e["field"] for e in body(wrong)["errors"]} == {"region_id", "service_resource_type"}
+    missing = call(client, "GET", "load-balancers", secret)
+    assert missing.status_code == 422
+    query = "load-balancers?region_id=cn-hangzhou&service_resource_type=nlb"
+    refused = call(client, "GET", query, token(auditor, "read"))
+    assert refused.status_code == 403
+    assert body(refused)["detail"] == "Auditors do not make requests."
+
+
+def test_keepers_list_the_requests_about_a_service(
+    client, login, service, requester, requester2, auditor
+):
+    from tests.test_consumers import ask_access
+
+    ask_access(login(requester2), service)
+    path = f"services/{service.service_id}/requests"
+    for user in (requester, auditor):
+        listed = body(call(client, "GET", path, token(user, "read")))
+        assert [(r["kind"], r["requester"]) for r in listed["items"]] == [
+            ("access", "requester2"),
+            ("create", "requester"),
+        ]
+    other = call(client, "GET", path, token(requester2, "read"))
+    assert other.status_code == 403
+    assert call(client, "GET", f"{path}?page=x", token(requester, "read")).status_code == 422
+
+
+def test_a_services_own_history_is_read_as_its_page_shows_it(
+    client, requester, requester2, service, simulator
+):
+    console(simulator, "describe", service.service_id, "changed in the console")
+    call(client, "POST", f"services/{service.service_id}/refresh", token(requester))
+    path = f"services/{service.service_id}/events"
+    listed = body(call(client, "GET", path, token(requester2, "read")))
+    actions = [event["action"] for event in listed["items"]]
+    assert actions[:2] == ["drift_detected", "refreshed"]
+    drift = listed["items"][0]
+    assert drift["actor"] == "requester"
+    assert any("changed in the console" in line for line in drift["differences"])
+    assert listed["items"] == sorted(listed["items"], key=lambda e: e["seq"], reverse=True)
+    gone = call(client, "GET", "services/epsrv-nosuchservice00000/events", token(requester2))
+    assert gone.status_code == 404

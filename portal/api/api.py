@@ -27,7 +27,9 @@ from portal.endpoint_services.selectors import (
     access_requests_by_account,
     connections_listed,
     service_consumers_for_user,
+    service_events_listed,
     service_for_user,
+    service_requests_listed,
     service_to_manage,
     unmanaged_services,
 )
@@ -648,6 +650,43 @@ def approval_queue(request, page: int = 1):
     }
 
 
+@api.get(
+    "/approvals/owned",
+    response={200: schemas.OwnerQueuePage, **ERRORS},
+    url_name="owner_queue",
+    tags=["requests"],
+)
+def owner_queue(request, page: int = 1):
+    """The access and revoke requests about the caller's services that wait for their
+    decision as owner, oldest submission first (anyone: owners decide these)."""
+    rows, has_next = _page_of(selectors.owner_queue(request.user), page)
+    items = [{**_request_summary(request, r), "account_id": r.account_id} for r in rows]
+    return {"items": items, "page": page, "has_next": has_next}
+
+
+@api.get(
+    "/load-balancers",
+    response={200: schemas.LoadBalancerList, **ERRORS},
+    url_name="load_balancers",
+    tags=["requests"],
+)
+def load_balancer_list(request, filters: Query[schemas.LoadBalancersIn]):
+    """The account's load balancers of a type in a region, each with its zones and whether
+    PrivateLink takes it: what a request's resources name (not for auditors)."""
+    selectors.require_requester(request.user)
+    _cloud_budget(request)
+    picker = selectors.load_balancer_picker(filters.region_id, filters.service_resource_type)
+    return {
+        "region_id": filters.region_id,
+        "service_resource_type": filters.service_resource_type,
+        "load_balancers": picker.get("load_balancers", []),
+        "total": picker.get("total", 0),
+        "zone_required": not picker.get("one_zone", False),
+        "note": picker.get("note", ""),
+        "warning": picker.get("warning") or "",
+    }
+
+
 # --- services ----------------------------------------------------------------------------
 
 services_router = Router(tags=["services"])
@@ -754,6 +793,46 @@ def service_connections(request, service_id: str, page: int = 1):
     items = [_connection_out(service, row) for row in rows]
     count = service.connections.filter(gone=False).count()
     return {"items": items, "page": page, "has_next": has_next, "count": count}
+
+
+@services_router.get(
+    "/{service_id}/requests",
+    response={200: schemas.RequestPage, **ERRORS},
+    url_name="service_requests",
+)
+def service_request_list(request, service_id: str, page: int = 1):
+    """The requests about the service, its creation included, newest first (keepers,
+    auditors)."""
+    service = service_consumers_for_user(request.user, service_id)
+    rows, has_next = _page_of(service_requests_listed(service), page)
+    return {
+        "items": [_request_summary(request, r) for r in rows],
+        "page": page,
+        "has_next": has_next,
+    }
+
+
+@services_router.get(
+    "/{service_id}/events",
+    response={200: schemas.ServiceEventPage, **ERRORS},
+    url_name="service_events",
+)
+def service_event_list(request, service_id: str, page: int = 1):
+    """The service's own history, newest first, as its page shows it: drift, adoption,
+    connections, deletion (the requests about it keep theirs)."""
+    service = service_for_user(request.user, service_id)
+    rows, has_next = _page_of(service_events_listed(service), page)
+    items = [
+        {
+            "seq": event.seq,
+            "action": event.action,
+            "actor": event.actor_label,
+            "created_at": event.created_at,
+            "differences": [str(line) for line in event.details.get("differences") or []],
+        }
+        for event in rows
+    ]
+    return {"items": items, "page": page, "has_next": has_next}
 
 
 def _connection_out(service, row):

@@ -374,3 +374,50 @@ class ChainOut(Schema):
     events_checked: int
     broken_event: int | None = Field(description="The first event found wrong.")
     message: str
+
+
+class OwnerQueueItem(RequestSummary):
+    account_id: str = Field(description="The consumer account asked for (access, revoke).")
+
+
+class OwnerQueuePage(Schema):
+    items: list[OwnerQueueItem]
+    page: int
+    has_next: bool
+
+
+class LoadBalancersIn(Schema):
+    region_id: str = Field(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", description="cn-hangzhou...")
+    service_resource_type: ResourceTypeName
+
+
+class LoadBalancerOut(Schema):
+    id: str
+    name: str
+    zones: list[str]
+    privatelink: bool = Field(description="PrivateLink takes it as a service resource.")
+    why_not: str = Field(description="Why PrivateLink would refuse it, if it would.")
+
+
+class LoadBalancerList(Schema):
+    region_id: str
+    service_resource_type: str
+    load_balancers: list[LoadBalancerOut] = Field(description="The first page the cloud lists.")
+    total: int = Field(description="How many the account has there, listed or not.")
+    zone_required: bool = Field(description="Each resource row names one of its zones.")
+    note: str = Field(description="Why nothing is listed (gwlb are not).")
+    warning: str = Field(description="Set when the list is an earlier one the cloud gave.")
+
+
+class ServiceEventOut(Schema):
+    seq: int
+    action: str
+    actor: str
+    created_at: datetime
+    differences: list[str] = Field(description="What differed, for drift events.")
+
+
+class ServiceEventPage(Schema):
+    items: list[ServiceEventOut]
+    page: int
+    has_next: bool

@@ -76,3 +76,18 @@ def connections_listed(service):
             "endpoint_id",
         )
     )
+
+
+def service_requests_listed(service):
+    """The requests about a service (its creation included), newest first: for its keepers."""
+    return service.requests.select_related("requester").order_by("-created_at", "-id")
+
+
+def service_events_listed(service):
+    """The service's own history (drift, adoption, connections, deletion), newest first; the
+    requests about it keep theirs."""
+    return (
+        service.events.filter(request__isnull=True)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )

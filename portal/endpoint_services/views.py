@@ -17,7 +17,9 @@ from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointServic
 from portal.endpoint_services.selectors import (
     access_requests_by_account,
     connections_listed,
+    service_events_listed,
     service_for_user,
+    service_requests_listed,
     service_to_manage,
     unmanaged_services,
 )
@@ -108,9 +110,7 @@ def _allow_list(request, service):
 
 def _live_context(request, service, **extra):
     user = request.user
-    requests = list(
-        service.requests.select_related("requester").order_by("-created_at", "-id")[:20]
-    )
+    requests = list(service_requests_listed(service)[:20])
     insider = policy.sees_consumers(user, service)
     connections = _connections(request, service) if insider else None
     busy = (
@@ -134,11 +134,7 @@ def _live_context(request, service, **extra):
         "change_refusal": policy.change_refusal(user, service),
         "adoption_refusal": policy.adoption_refusal(user, service),
         "may_manage": policy.may_manage(user, service),
-        "events": list(
-            service.events.filter(request__isnull=True)
-            .select_related("actor")
-            .order_by("-created_at", "-id")[:50]
-        ),
+        "events": list(service_events_listed(service)[:50]),
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
         **extra,
     }

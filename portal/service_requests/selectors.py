@@ -8,8 +8,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from portal.cloud import services as cloud
 from portal.service_requests import policy, queue
-from portal.service_requests.models import Kind, ServiceRequest
+from portal.service_requests.forms import REGION_PATTERN, ZONE_REQUIRED_TYPES
+from portal.service_requests.models import ACCOUNT_KINDS, Kind, ResourceType, ServiceRequest, State
 
 
 def request_for_user(user, pk):
@@ -68,3 +70,52 @@ def approval_queue(user, number, others_number=1, **kwargs):
     if not policy.is_approver(user):
         raise PermissionDenied("Only approvers see the queue.")
     return queue.split(user, number, others_number, **kwargs)
+
+
+def owner_queue(user):
+    """The account requests about `user`'s services that wait for their decision as owner,
+    oldest submission first (a request for every account is the approvers' to decide)."""
+    return (
+        ServiceRequest.objects.filter(
+            state=State.PENDING_APPROVAL,
+            kind__in=ACCOUNT_KINDS,
+            endpoint_service__owner=user,
+        )
+        .exclude(requester=user)
+        .exclude(account_id="*")
+        .select_related("requester")
+        .order_by("submitted_at", "id")
+    )
+
+
+def require_requester(user):
+    """Refuse those who only read (auditors) what is there to file requests."""
+    if policy.is_read_only(user):
+        raise PermissionDenied("Auditors do not make requests.")
+
+
+def load_balancer_picker(region_id, resource_type, *, error=""):
+    """What the load balancer picker shows for a region and a service resource type: the
+    account's load balancers of that type there, each with its zones, or why there are none."""
+    picker = {"region_id": region_id, "resource_type": resource_type, "error": error}
+    if not (REGION_PATTERN.match(region_id or "") and resource_type in ResourceType.values):
+        picker["note"] = "Choose the region and the service resource type first."
+        return picker
+    picker["type_label"] = ResourceType(resource_type).label
+    if resource_type not in cloud.LISTINGS:
+        picker["note"] = (
+            "Gateway load balancers are not listed here: type the gwlb's id and a zone in a "
+            "resource row."
+        )
+        return picker
+    found, picker["warning"] = cloud.load_balancers(
+        resource_type=resource_type, region_id=region_id
+    )
+    zone_names = dict(cloud.zones(region_id)[0])
+    picker["load_balancers"] = [
+        {**lb, "zone_choices": [(zone, zone_names.get(zone, zone)) for zone in lb["zones"]]}
+        for lb in found["load_balancers"]
+    ]
+    picker["total"] = found["total"]
+    picker["one_zone"] = resource_type not in ZONE_REQUIRED_TYPES
+    return picker
