@@ -326,3 +326,27 @@ def test_a_services_own_history_is_read_as_its_page_shows_it(
     assert listed["items"] == sorted(listed["items"], key=lambda e: e["seq"], reverse=True)
     gone = call(client, "GET", "services/epsrv-nosuchservice00000/events", token(requester2))
     assert gone.status_code == 404
+
+
+def test_a_requests_cloud_calls_are_read_step_by_step(client, requester, requester2, approver):
+    from tests.api import CREATE
+
+    secret = token(requester)
+    made = body(call(client, "POST", "requests", secret, CREATE))
+    call(client, "POST", f"requests/{made['id']}/validate", secret)
+    call(client, "POST", f"requests/{made['id']}/submit", secret)
+    log = body(call(client, "GET", f"requests/{made['id']}/calls", token(approver, "read")))
+    assert [(s["label"], s["status"], s["began"]) for s in log["steps"]] == [
+        ("Draft", "done", "created"),
+        ("Submitted", "current", "submit"),
+    ]
+    dry_runs = log["steps"][0]["calls"]
+    assert [(c["action"], c["dry_run"], c["verdict"]) for c in dry_runs] == [
+        ("CreateVpcEndpointService", True, "ok")
+    ] * 2
+    assert all(c["request_id"] for c in dry_runs)
+    earlier = call(client, "GET", f"requests/{made['id']}/calls?before={log['oldest_seq']}", secret)
+    assert body(earlier) == {"steps": [], "earlier_calls": 0, "oldest_seq": None}
+    assert call(client, "GET", f"requests/{made['id']}/calls?before=x", secret).status_code == 422
+    hidden = call(client, "GET", f"requests/{made['id']}/calls", token(requester2, "read"))
+    assert hidden.status_code == 404

@@ -15,6 +15,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaInvalid
 
 from portal.api import auth, schemas
+from portal.api import selectors as api_selectors
+from portal.api import services as api_services
 from portal.audit import exports
 from portal.audit import selectors as audit_selectors
 from portal.audit.services import request_events_verify
@@ -55,6 +57,7 @@ from portal.service_requests.models import (
     State,
     TransitionNotAllowed,
 )
+from portal.service_requests.step_log import request_step_log
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 100
@@ -373,6 +376,42 @@ def me(request):
     }
 
 
+def _token_out(token):
+    return {
+        "id": token.pk,
+        "name": token.name,
+        "label": token.label,
+        "scope": token.scope,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+        "last_used_ip": token.last_used_ip,
+        "revoked_at": token.revoked_at,
+        "usable": token.is_usable,
+    }
+
+
+@api.get(
+    "/tokens", response={200: list[schemas.TokenOut], **ERRORS}, url_name="tokens", tags=["account"]
+)
+def token_list(request):
+    """The caller's tokens, newest first, without their secrets (made on /account/tokens/)."""
+    return [_token_out(token) for token in request.user.access_tokens.all()]
+
+
+@api.post(
+    "/tokens/{int:pk}/revoke",
+    response={200: schemas.TokenOut, **ERRORS},
+    auth=auth.write,
+    url_name="token_revoke",
+    tags=["account"],
+)
+def token_revoke(request, pk: int):
+    """Revoke one of the caller's tokens (this one too): it gets 401 from then on."""
+    token = api_selectors.token_of_user(request.user, pk)
+    return _token_out(api_services.token_revoke(token=token, actor=request.user))
+
+
 # --- requests ----------------------------------------------------------------------------
 
 requests_router = Router(tags=["requests"])
@@ -603,6 +642,57 @@ def request_events(request, pk: int, page: int = 1):
         for event in rows
     ]
     return {"items": items, "page": page, "has_next": has_next}
+
+
+@requests_router.get(
+    "/{int:pk}/calls", response={200: schemas.StepLogOut, **ERRORS}, url_name="calls"
+)
+def request_calls(request, pk: int, before: int | None = None):
+    """The request's life step by step, with the cloud calls made in each (the newest 100
+    events' worth; `before` an answer's `oldest_seq` for the earlier ones)."""
+    service_request = selectors.request_for_user(request.user, pk)
+    log = request_step_log(
+        service_request=service_request,
+        operations=list(service_request.operations.all()),
+        before=before,
+    )
+    steps = [
+        {
+            **{name: getattr(step, name) for name in STEP_FIELDS},
+            "calls": [
+                {**{name: getattr(c, name) for name in CALL_FIELDS}, "verdict": c.verdict}
+                for c in step.calls
+            ],
+        }
+        for step in log.steps
+    ]
+    return {"steps": steps, "earlier_calls": log.earlier_calls, "oldest_seq": log.oldest_seq}
+
+
+STEP_FIELDS = (
+    "label",
+    "state",
+    "operation",
+    "operation_action",
+    "status",
+    "by",
+    "began",
+    "started_at",
+    "ended_at",
+    "seconds",
+    "error",
+    "notes",
+)
+CALL_FIELDS = (
+    "at",
+    "action",
+    "outcome",
+    "request_id",
+    "duration_ms",
+    "dry_run",
+    "already_done",
+    "retry",
+)
 
 
 @requests_router.get(

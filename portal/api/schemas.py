@@ -421,3 +421,50 @@ class ServiceEventPage(Schema):
     items: list[ServiceEventOut]
     page: int
     has_next: bool
+
+
+class CallOut(Schema):
+    at: datetime
+    action: str
+    outcome: str = Field(description="ok, or the cloud's error code.")
+    request_id: str = Field(description="The cloud's RequestId.")
+    duration_ms: int | None
+    dry_run: bool
+    already_done: bool
+    verdict: str = Field(description="ok, busy (the cloud, retried) or error.")
+    retry: str = Field(description="retried, or retrying while the worker waits.")
+
+
+class StepOut(Schema):
+    label: str
+    state: str
+    operation: int | None = Field(description="The plan's operation, counted from 1.")
+    operation_action: str
+    status: str = Field(description="done, current, failed, final or todo.")
+    by: str = Field(description="Who moved the request into this step, if a person did.")
+    began: str = Field(description="The action that did (submit, approve, retry...).")
+    started_at: datetime | None
+    ended_at: datetime | None
+    seconds: int | None
+    error: str
+    calls: list[CallOut]
+    notes: list[str]
+
+
+class StepLogOut(Schema):
+    steps: list[StepOut]
+    earlier_calls: int = Field(description="Events with calls older than those given.")
+    oldest_seq: int | None = Field(description="Pass as `before` for the earlier ones.")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    label: str = Field(description="The token's start; the secret is never shown again.")
+    scope: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    revoked_at: datetime | None
+    usable: bool
