@@ -51,7 +51,7 @@ QUERIES = [
     "?q=LEDGER",
     "?state=failed&requester=requester",
     "?ordering=created",
-    "?ordering=-decided",
+    "?ordering=state,-created",
     "?created_before={yesterday}",
     "?created_after={today}&state=failed",
     "?decided_after={today}&state=failed",
