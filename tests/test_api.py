@@ -19,6 +19,7 @@ from tests.factories import ServiceRequestFactory, UserFactory
 
 ROLES = ["anonymous", "owner", "other", "approver", "auditor", "admin"]
 SERVICE_ID = "epsrv-matrix0000000000000"
+ENDPOINT_ID = "ep-matrix00000000000000"
 MANAGED = {
     "managed": True,
     "service_resource_type": "nlb",
@@ -57,6 +58,9 @@ API_MATRIX = {
     ("api:openapi-json", "GET"): (None, None, cells(200, 200, 200, 200, 200, anonymous=200)),
     ("api:openapi-view", "GET"): (None, None, cells(200, 200, 200, 200, 200, anonymous=200)),
     ("api:me", "GET"): (None, None, everyone(200)),
+    ("api:tokens", "GET"): (None, None, everyone(200)),
+    # The id is no token of theirs.
+    ("api:token_revoke", "POST"): (None, {}, cells(404, 404, 404, 403, 404)),
     ("api:requests", "GET"): (None, None, everyone(200)),
     ("api:requests", "POST"): (None, CREATE, cells(201, 201, 201, 403, 201)),
     ("api:request", "GET"): (State.PENDING_APPROVAL, None, cells(200, 404, 200, 200, 200)),
@@ -72,12 +76,20 @@ API_MATRIX = {
     ("api:reject", "POST"): (State.PENDING_APPROVAL, DECISION, cells(403, 404, 200, 403, 200)),
     ("api:send_back", "POST"): (State.PENDING_APPROVAL, DECISION, cells(403, 404, 200, 403, 200)),
     ("api:retry", "POST"): (State.FAILED, {}, cells(403, 404, 200, 403, 200)),
+    ("api:clone", "POST"): (State.REJECTED, {}, cells(201, 404, 201, 403, 201)),
     ("api:events", "GET"): (State.PENDING_APPROVAL, None, cells(403, 403, 403, 200, 200)),
+    ("api:chain", "GET"): (State.PENDING_APPROVAL, None, cells(403, 403, 403, 200, 200)),
+    ("api:calls", "GET"): (State.PENDING_APPROVAL, None, cells(200, 404, 200, 200, 200)),
     ("api:queue", "GET"): (None, None, cells(403, 403, 200, 403, 200)),
+    ("api:owner_queue", "GET"): (None, None, everyone(200)),
+    ("api:load_balancers", "GET"): (None, None, cells(200, 200, 200, 403, 200)),
     ("api:services", "GET"): (None, None, everyone(200)),
+    ("api:unmanaged", "GET"): (None, None, cells(403, 403, 200, 200, 200)),
     ("api:service", "GET"): (MANAGED, None, everyone(200)),
     ("api:allow_list", "GET"): (MANAGED, None, cells(200, 403, 200, 200, 200)),
     ("api:connections", "GET"): (MANAGED, None, cells(200, 403, 200, 200, 200)),
+    ("api:service_requests", "GET"): (MANAGED, None, cells(200, 403, 200, 200, 200)),
+    ("api:service_events", "GET"): (MANAGED, None, everyone(200)),
     ("api:change", "POST"): (
         MANAGED,
         {"service_description": "changed by a pipeline", "justification": "matrix"},
@@ -103,6 +115,16 @@ API_MATRIX = {
     # The delegator, the delegate (giving it back) and admins; nobody else sees it (auditors
     # write nothing).
     ("api:delegation_revoke", "POST"): (DELEGATION, {}, cells(200, 404, 200, 403, 200)),
+    # Keepers only; the endpoint named is not connected: 409, nothing called.
+    ("api:connection_accept", "POST"): (MANAGED, {}, cells(409, 403, 409, 403, 409)),
+    ("api:connection_reject", "POST"): (MANAGED, {}, cells(409, 403, 409, 403, 409)),
+    # The simulator does not know the service: read as deleted outside the portal.
+    ("api:refresh", "POST"): (MANAGED, {}, cells(200, 403, 200, 403, 200)),
+    # Nothing drifted: nothing to accept.
+    ("api:accept_drift", "POST"): (MANAGED, {}, cells(409, 403, 409, 403, 409)),
+    ("api:history", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
+    ("api:export_csv", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
+    ("api:export_jsonl", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
     ("api:adopt", "POST"): (
         UNMANAGED,
         {"owner": "owner", "justification": "matrix"},
@@ -121,7 +143,11 @@ def api_operations(client):
     """{(url name, METHOD)} of every operation the schema documents, plus the schema and docs."""
     found = {("api:openapi-json", "GET"), ("api:openapi-view", "GET")}
     for path, operations in schema(client)["paths"].items():
-        sample = path.replace("{pk}", "1").replace("{service_id}", SERVICE_ID)
+        sample = (
+            path.replace("{pk}", "1")
+            .replace("{service_id}", SERVICE_ID)
+            .replace("{endpoint_id}", ENDPOINT_ID)
+        )
         match = resolve(sample)
         for method in operations:
             found.add((f"{match.namespace}:{match.url_name}", method.upper()))
@@ -174,10 +200,18 @@ def _path(name, made):
         "api:openapi-json": "openapi.json",
         "api:openapi-view": "docs",
         "api:me": "me",
+        "api:tokens": "tokens",
+        "api:token_revoke": "tokens/999999/revoke",
         "api:requests": "requests",
         "api:queue": "approvals",
+        "api:owner_queue": "approvals/owned",
+        "api:load_balancers": "load-balancers?region_id=cn-hangzhou&service_resource_type=nlb",
         "api:services": "services",
         "api:delegations": "delegations",
+        "api:unmanaged": "services/unmanaged",
+        "api:history": "audit/requests",
+        "api:export_csv": "audit/export.csv",
+        "api:export_jsonl": "audit/export.jsonl",
     }
     if name in paths:
         return paths[name]
@@ -186,7 +220,15 @@ def _path(name, made):
     if isinstance(made, ServiceRequest):
         tail = {"api:request": "", "api:send_back": "/send-back"}.get(name, f"/{name[4:]}")
         return f"requests/{made.pk}{tail}"
-    tail = {"api:service": "", "api:allow_list": "/allow-list"}.get(name, f"/{name[4:]}")
+    tail = {
+        "api:service": "",
+        "api:allow_list": "/allow-list",
+        "api:accept_drift": "/accept-drift",
+        "api:service_requests": "/requests",
+        "api:service_events": "/events",
+        "api:connection_accept": f"/connections/{ENDPOINT_ID}/accept",
+        "api:connection_reject": f"/connections/{ENDPOINT_ID}/reject",
+    }.get(name, f"/{name[4:]}")
     return f"services/{made.service_id}{tail}"
 
 

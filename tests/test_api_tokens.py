@@ -234,3 +234,33 @@ def test_cloud_calls_count_against_the_users_budget_as_on_the_pages(client, requ
     # The pages share the budget.
     client.force_login(requester)
     assert client.post(f"/requests/{pk}/validate/").status_code == 429
+
+
+# --- one's tokens through the API -------------------------------------------------------
+
+
+def test_tokens_are_listed_without_secrets_and_revoked_through_the_api(
+    client, requester, requester2
+):
+    spare = token(requester, "read")
+    secret = token(requester, "write")
+    listed = json.loads(call(client, "GET", "tokens", secret).content)
+    assert [(t["name"], t["scope"], t["usable"]) for t in listed] == [
+        ("requester-write", "write", True),
+        ("requester-read", "read", True),
+    ]
+    assert all(t["label"].startswith("plp_") and t["label"].endswith("…") for t in listed)
+    assert secret not in json.dumps(listed) and spare not in json.dumps(listed)
+
+    spare_id = listed[1]["id"]
+    assert call(client, "POST", f"tokens/{spare_id}/revoke", spare).status_code == 403
+    revoked = call(client, "POST", f"tokens/{spare_id}/revoke", secret)
+    assert revoked.status_code == 200
+    assert json.loads(revoked.content)["usable"] is False
+    assert call(client, "GET", "me", spare).status_code == 401
+    [event] = events("token_revoked")
+    assert event.actor == requester and event.details["via"]["token"] == listed[0]["id"]
+
+    theirs = call(client, "POST", f"tokens/{listed[0]['id']}/revoke", token(requester2))
+    assert theirs.status_code == 404
+    assert call(client, "GET", "me", secret).status_code == 200

@@ -8,7 +8,7 @@ lives here.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from ninja import NinjaAPI, Query, Router, Swagger
@@ -16,15 +16,25 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as SchemaInvalid
 
 from portal.api import auth, schemas
+from portal.api import selectors as api_selectors
+from portal.api import services as api_services
+from portal.audit import exports
 from portal.audit import selectors as audit_selectors
+from portal.audit.services import request_events_verify
+from portal.cloud import services as cloud
 from portal.endpoint_services import connections
+from portal.endpoint_services import services as endpoint_services
 from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import EndpointService, ServiceStatus
 from portal.endpoint_services.selectors import (
     access_requests_by_account,
     connections_listed,
     service_consumers_for_user,
+    service_events_listed,
     service_for_user,
+    service_requests_listed,
+    service_to_manage,
+    unmanaged_services,
 )
 from portal.lib.limits import cloud_budget_wait
 from portal.lib.paging import MAX_PAGE
@@ -50,6 +60,7 @@ from portal.service_requests.models import (
     State,
     TransitionNotAllowed,
 )
+from portal.service_requests.step_log import request_step_log
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 100
@@ -132,6 +143,8 @@ def _not_found(request, exc):
 
 @api.exception_handler(services.DecisionRefused)
 @api.exception_handler(TransitionNotAllowed)
+@api.exception_handler(connections.ConnectionRefused)
+@api.exception_handler(endpoint_services.ServiceRefused)
 def _conflict(request, exc):
     return _error(request, 409, f"{exc}")
 
@@ -369,6 +382,42 @@ def me(request):
     }
 
 
+def _token_out(token):
+    return {
+        "id": token.pk,
+        "name": token.name,
+        "label": token.label,
+        "scope": token.scope,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+        "last_used_ip": token.last_used_ip,
+        "revoked_at": token.revoked_at,
+        "usable": token.is_usable,
+    }
+
+
+@api.get(
+    "/tokens", response={200: list[schemas.TokenOut], **ERRORS}, url_name="tokens", tags=["account"]
+)
+def token_list(request):
+    """The caller's tokens, newest first, without their secrets (made on /account/tokens/)."""
+    return [_token_out(token) for token in request.user.access_tokens.all()]
+
+
+@api.post(
+    "/tokens/{int:pk}/revoke",
+    response={200: schemas.TokenOut, **ERRORS},
+    auth=auth.write,
+    url_name="token_revoke",
+    tags=["account"],
+)
+def token_revoke(request, pk: int):
+    """Revoke one of the caller's tokens (this one too): it gets 401 from then on."""
+    token = api_selectors.token_of_user(request.user, pk)
+    return _token_out(api_services.token_revoke(token=token, actor=request.user))
+
+
 # --- requests ----------------------------------------------------------------------------
 
 requests_router = Router(tags=["requests"])
@@ -494,6 +543,18 @@ def request_cancel(request, pk: int):
     return _request_out(request, service_request)
 
 
+@requests_router.post(
+    "/{int:pk}/clone",
+    response={201: schemas.RequestOut, **ERRORS},
+    auth=auth.write,
+    url_name="clone",
+)
+def request_clone(request, pk: int):
+    """Start a new draft of one's own from a create request's parameters and justification."""
+    source = selectors.request_to_clone(request.user, pk)
+    return _created(request, services.service_request_clone(source=source, actor=request.user))
+
+
 def _decide(request, pk, decision, form_class, payload):
     service_request = selectors.request_to_decide(request.user, pk)
     form = form_class(payload.dict())
@@ -587,6 +648,71 @@ def request_events(request, pk: int, page: int = 1):
         for event in rows
     ]
     return {"items": items, "page": page, "has_next": has_next}
+
+
+@requests_router.get(
+    "/{int:pk}/calls", response={200: schemas.StepLogOut, **ERRORS}, url_name="calls"
+)
+def request_calls(request, pk: int, before: int | None = None):
+    """The request's life step by step, with the cloud calls made in each (the newest 100
+    events' worth; `before` an answer's `oldest_seq` for the earlier ones)."""
+    service_request = selectors.request_for_user(request.user, pk)
+    log = request_step_log(
+        service_request=service_request,
+        operations=list(service_request.operations.all()),
+        before=before,
+    )
+    steps = [
+        {
+            **{name: getattr(step, name) for name in STEP_FIELDS},
+            "calls": [
+                {**{name: getattr(c, name) for name in CALL_FIELDS}, "verdict": c.verdict}
+                for c in step.calls
+            ],
+        }
+        for step in log.steps
+    ]
+    return {"steps": steps, "earlier_calls": log.earlier_calls, "oldest_seq": log.oldest_seq}
+
+
+STEP_FIELDS = (
+    "label",
+    "state",
+    "operation",
+    "operation_action",
+    "status",
+    "by",
+    "began",
+    "started_at",
+    "ended_at",
+    "seconds",
+    "error",
+    "notes",
+)
+CALL_FIELDS = (
+    "at",
+    "action",
+    "outcome",
+    "request_id",
+    "duration_ms",
+    "dry_run",
+    "already_done",
+    "retry",
+)
+
+
+@requests_router.get(
+    "/{int:pk}/chain", response={200: schemas.ChainOut, **ERRORS}, url_name="chain"
+)
+def request_chain(request, pk: int):
+    """Whether the request's audit events are sealed and explain it as it is (auditors)."""
+    report = request_events_verify(audit_selectors.request_for_auditor(request.user, pk))
+    return {
+        "ok": report.ok,
+        "events_checked": report.events_checked,
+        "broken_event": report.broken_event,
+        "message": report.message,
+    }
 
 
 @api.get(
@@ -710,6 +836,43 @@ def delegation_revoke(request, pk: int):
     return _delegation_out(services.delegation_revoke(delegation=delegation, actor=request.user))
 
 
+@api.get(
+    "/approvals/owned",
+    response={200: schemas.OwnerQueuePage, **ERRORS},
+    url_name="owner_queue",
+    tags=["requests"],
+)
+def owner_queue(request, page: int = 1):
+    """The access and revoke requests about the caller's services that wait for their
+    decision as owner, oldest submission first (anyone: owners decide these)."""
+    rows, has_next = _page_of(selectors.owner_queue(request.user), page)
+    items = [{**_request_summary(request, r), "account_id": r.account_id} for r in rows]
+    return {"items": items, "page": page, "has_next": has_next}
+
+
+@api.get(
+    "/load-balancers",
+    response={200: schemas.LoadBalancerList, **ERRORS},
+    url_name="load_balancers",
+    tags=["requests"],
+)
+def load_balancer_list(request, filters: Query[schemas.LoadBalancersIn]):
+    """The account's load balancers of a type in a region, each with its zones and whether
+    PrivateLink takes it: what a request's resources name (not for auditors)."""
+    selectors.require_requester(request.user)
+    _cloud_budget(request)
+    picker = selectors.load_balancer_picker(filters.region_id, filters.service_resource_type)
+    return {
+        "region_id": filters.region_id,
+        "service_resource_type": filters.service_resource_type,
+        "load_balancers": picker.get("load_balancers", []),
+        "total": picker.get("total", 0),
+        "zone_required": not picker.get("one_zone", False),
+        "note": picker.get("note", ""),
+        "warning": picker.get("warning") or "",
+    }
+
+
 # --- services ----------------------------------------------------------------------------
 
 services_router = Router(tags=["services"])
@@ -734,12 +897,30 @@ def service_list(request, filters: Query[schemas.ServiceFilterIn]):
     }
 
 
+# Before /{service_id}, as on the pages: "unmanaged" is not a service's id.
+@services_router.get(
+    "/unmanaged", response={200: schemas.ServicePage, **ERRORS}, url_name="unmanaged"
+)
+def service_unmanaged_list(request, page: int = 1):
+    """The services found in the cloud that the portal did not make, by region and id
+    (approvers, auditors); adopt one to manage it."""
+    rows, has_next = _page_of(unmanaged_services(request.user).select_related("owner"), page)
+    return {
+        "items": [_service_summary(request, s) for s in rows],
+        "page": page,
+        "has_next": has_next,
+    }
+
+
 @services_router.get(
     "/{service_id}", response={200: schemas.ServiceOut, **ERRORS}, url_name="service"
 )
 def service_detail(request, service_id: str):
     """A service as last read from the cloud."""
-    service = service_for_user(request.user, service_id)
+    return _service_out(request, service_for_user(request.user, service_id))
+
+
+def _service_out(request, service):
     return {
         **_service_summary(request, service),
         **{
@@ -795,25 +976,140 @@ def service_connections(request, service_id: str, page: int = 1):
     """The consumers' endpoints as last read, waiting ones first (keepers, auditors)."""
     service = service_consumers_for_user(request.user, service_id)
     rows, has_next = _page_of(connections_listed(service), page)
-    items = [
-        {
-            "endpoint_id": row.endpoint_id,
-            "endpoint_owner_id": row.endpoint_owner_id,
-            "endpoint_vpc_id": row.endpoint_vpc_id,
-            "status": row.status,
-            "bandwidth": row.bandwidth,
-            "zones": row.zones,
-            "waiting": row.waiting,
-            "in_flight": row.in_flight,
-            "admitted": connections.admitted(service, row),
-            "access_request": row.access_request_id,
-            "rejected_at": row.rejected_at,
-            "read_at": row.read_at,
-        }
-        for row in rows
-    ]
+    items = [_connection_out(service, row) for row in rows]
     count = service.connections.filter(gone=False).count()
     return {"items": items, "page": page, "has_next": has_next, "count": count}
+
+
+@services_router.get(
+    "/{service_id}/requests",
+    response={200: schemas.RequestPage, **ERRORS},
+    url_name="service_requests",
+)
+def service_request_list(request, service_id: str, page: int = 1):
+    """The requests about the service, its creation included, newest first (keepers,
+    auditors)."""
+    service = service_consumers_for_user(request.user, service_id)
+    rows, has_next = _page_of(service_requests_listed(service), page)
+    return {
+        "items": [_request_summary(request, r) for r in rows],
+        "page": page,
+        "has_next": has_next,
+    }
+
+
+@services_router.get(
+    "/{service_id}/events",
+    response={200: schemas.ServiceEventPage, **ERRORS},
+    url_name="service_events",
+)
+def service_event_list(request, service_id: str, page: int = 1):
+    """The service's own history, newest first, as its page shows it: drift, adoption,
+    connections, deletion (the requests about it keep theirs)."""
+    service = service_for_user(request.user, service_id)
+    rows, has_next = _page_of(service_events_listed(service), page)
+    items = [
+        {
+            "seq": event.seq,
+            "action": event.action,
+            "actor": event.actor_label,
+            "created_at": event.created_at,
+            "differences": [str(line) for line in event.details.get("differences") or []],
+        }
+        for event in rows
+    ]
+    return {"items": items, "page": page, "has_next": has_next}
+
+
+def _connection_out(service, row):
+    return {
+        "endpoint_id": row.endpoint_id,
+        "endpoint_owner_id": row.endpoint_owner_id,
+        "endpoint_vpc_id": row.endpoint_vpc_id,
+        "status": row.status,
+        "bandwidth": row.bandwidth,
+        "zones": row.zones,
+        "waiting": row.waiting,
+        "in_flight": row.in_flight,
+        "admitted": connections.admitted(service, row),
+        "access_request": row.access_request_id,
+        "rejected_at": row.rejected_at,
+        "read_at": row.read_at,
+    }
+
+
+def _decide_connection(request, service_id, endpoint_id, *, accept):
+    service = service_to_manage(request.user, service_id, to="decide connections")
+    _cloud_budget(request)
+    connection = connections.connection_decide(
+        service=service, endpoint_id=endpoint_id, actor=request.user, accept=accept
+    )
+    return _connection_out(service, connection)
+
+
+CONNECTION_HELP = (
+    " The portal claims the connection, calls the cloud and returns the connection as it "
+    "stands (`in_flight` until the cloud settles it; GET the connections to follow it). "
+    "409 when the connection is not in a state this applies to, or the cloud refuses."
+)
+
+
+@services_router.post(
+    "/{service_id}/connections/{endpoint_id}/accept",
+    response={200: schemas.ConnectionOut, **ERRORS},
+    auth=auth.write,
+    url_name="connection_accept",
+    description="Accept a waiting endpoint's connection, if its account is on the allow-list "
+    "the portal approved (keepers)." + CONNECTION_HELP,
+)
+def connection_accept(request, service_id: str, endpoint_id: str):
+    return _decide_connection(request, service_id, endpoint_id, accept=True)
+
+
+@services_router.post(
+    "/{service_id}/connections/{endpoint_id}/reject",
+    response={200: schemas.ConnectionOut, **ERRORS},
+    auth=auth.write,
+    url_name="connection_reject",
+    description="Reject a waiting endpoint, or disconnect a connected one (keepers)."
+    + CONNECTION_HELP,
+)
+def connection_reject(request, service_id: str, endpoint_id: str):
+    return _decide_connection(request, service_id, endpoint_id, accept=False)
+
+
+@services_router.post(
+    "/{service_id}/refresh",
+    response={200: schemas.ServiceOut, **ERRORS, 502: schemas.Error},
+    auth=auth.write,
+    url_name="refresh",
+)
+def service_refresh(request, service_id: str):
+    """Read the service and its connections from the cloud now, and say whether it drifted
+    from what the portal approved (keepers); 502 if the cloud does not answer."""
+    service = service_to_manage(request.user, service_id, to="refresh it")
+    _cloud_budget(request)
+    try:
+        service = connections.endpoint_service_refresh_with_connections(
+            pk=service.pk, actor=request.user
+        )
+    except cloud.CloudError as error:
+        raise HttpError(502, f"Not refreshed: {error.message}") from error
+    return _service_out(request, service_for_user(request.user, service_id))
+
+
+@services_router.post(
+    "/{service_id}/accept-drift",
+    response={200: schemas.ServiceOut, **ERRORS},
+    auth=auth.write,
+    url_name="accept_drift",
+)
+def service_accept_drift(request, service_id: str):
+    """Make the cloud's state the one the portal stands behind (keepers); 409 if the
+    service has not drifted."""
+    service = service_to_manage(request.user, service_id, to="accept drift")
+    endpoint_services.endpoint_service_accept_drift(pk=service.pk, actor=request.user)
+    return _service_out(request, service_for_user(request.user, service_id))
 
 
 def _allowed(refusal):
@@ -950,6 +1246,98 @@ def service_adopt(request, service_id: str, payload: schemas.AdoptionIn):
     )
 
 
+# --- history (auditors) -------------------------------------------------------------------
+
+audit_router = Router(tags=["audit"])
+
+HISTORY_HELP = (
+    " Filters as on /audit/ (repeat `state` and `kind` for several); an invalid one is 422 at "
+    "its field, never every request."
+)
+
+
+def _history(request, filters):
+    data = QueryDict(mutable=True)
+    for name, value in filters.dict(exclude={"page"}).items():
+        data.setlist(name, value if isinstance(value, list) else [value])
+    history = audit_selectors.request_history(request.user, data)
+    if not history.is_valid():
+        raise Invalid(
+            _form_errors(history.form), detail="The filters have errors, each at its field."
+        )
+    return history
+
+
+@audit_router.get(
+    "/requests",
+    response={200: schemas.HistoryPage, **ERRORS},
+    url_name="history",
+    description="Every request, filtered, 50 a page: `page` counts from 1 and `has_next` "
+    "says whether another follows (no total: at a million rows counting costs more than the "
+    "page). Each with the decisions on it." + HISTORY_HELP,
+)
+def history(request, filters: Query[schemas.HistoryFilterIn]):
+    found = _history(request, filters)
+    rows, has_next = _page_of(
+        audit_selectors.history_ordered(found).select_related("requester"), filters.page
+    )
+    audit_selectors.decisions_of(rows)
+    items = [
+        {
+            **_request_summary(request, row),
+            "decided_at": row.decided_at,
+            "decisions": [
+                {
+                    "approver": d.approver.get_username(),
+                    "decision": d.decision,
+                    "revision": d.revision,
+                    "created_at": d.created_at,
+                }
+                for d in row.decisions
+            ],
+        }
+        for row in rows
+    ]
+    return {"items": items, "page": filters.page, "has_next": has_next}
+
+
+def _export_doc(media_type, what):
+    return {
+        "responses": {
+            "200": {
+                "description": what,
+                "content": {media_type: {"schema": {"type": "string"}}},
+            }
+        }
+    }
+
+
+@audit_router.get(
+    "/export.csv",
+    response=ERRORS,
+    url_name="export_csv",
+    openapi_extra=_export_doc("text/csv", "The filtered requests, one a row, streamed."),
+    description="The filtered requests as CSV, in id order, streamed; the columns are the "
+    "history page's export's." + HISTORY_HELP,
+)
+def history_csv(request, filters: Query[schemas.HistoryFilterIn]):
+    return exports.csv_response(_history(request, filters).qs)
+
+
+@audit_router.get(
+    "/export.jsonl",
+    response=ERRORS,
+    url_name="export_jsonl",
+    openapi_extra=_export_doc(
+        "application/x-ndjson", "The filtered requests, one JSON object a line, streamed."
+    ),
+    description="The filtered requests as JSON Lines, in id order, streamed." + HISTORY_HELP,
+)
+def history_jsonl(request, filters: Query[schemas.HistoryFilterIn]):
+    return exports.jsonl_response(_history(request, filters).qs)
+
+
 api.add_router("/requests", requests_router)
 api.add_router("/services", services_router)
 api.add_router("/delegations", delegations_router)
+api.add_router("/audit", audit_router)

@@ -369,3 +369,145 @@ class Me(Schema):
     token: str
     scope: str
     expires_at: datetime | None
+
+
+class HistoryFilterIn(Schema):
+    """The history page's filters (portal/audit/filters.py), by the same names."""
+
+    page: int = 1
+    state: list[str] = Field([], description="Any of the request states.")
+    kind: list[str] = Field([], description="Any of create, change, decommission, access...")
+    region_id: str = ""
+    requester: str = Field("", description="A username.")
+    approver: str = Field("", description="A username: requests they decided on.")
+    created_after: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    created_before: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    decided_after: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    decided_before: str = Field("", description="A date, YYYY-MM-DD, the day included.")
+    service: str = Field("", description="A ServiceId or ServiceName.")
+    resource_id: str = Field("", description="A load balancer's id.")
+    q: str = Field("", description="Text in the description or the justification.")
+    ordering: str = Field(
+        "",
+        description="created, decided, state or region; a leading - for descending "
+        "(newest created first when left out).",
+    )
+
+
+class DecisionOut(Schema):
+    approver: str
+    decision: str
+    revision: int
+    created_at: datetime
+
+
+class HistoryItem(RequestSummary):
+    decided_at: datetime | None
+    decisions: list[DecisionOut]
+
+
+class HistoryPage(Schema):
+    items: list[HistoryItem]
+    page: int
+    has_next: bool
+
+
+class ChainOut(Schema):
+    ok: bool = Field(description="The request's events are sealed and explain it as it is.")
+    events_checked: int
+    broken_event: int | None = Field(description="The first event found wrong.")
+    message: str
+
+
+class OwnerQueueItem(RequestSummary):
+    account_id: str = Field(description="The consumer account asked for (access, revoke).")
+
+
+class OwnerQueuePage(Schema):
+    items: list[OwnerQueueItem]
+    page: int
+    has_next: bool
+
+
+class LoadBalancersIn(Schema):
+    region_id: str = Field(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", description="cn-hangzhou...")
+    service_resource_type: ResourceTypeName
+
+
+class LoadBalancerOut(Schema):
+    id: str
+    name: str
+    zones: list[str]
+    privatelink: bool = Field(description="PrivateLink takes it as a service resource.")
+    why_not: str = Field(description="Why PrivateLink would refuse it, if it would.")
+
+
+class LoadBalancerList(Schema):
+    region_id: str
+    service_resource_type: str
+    load_balancers: list[LoadBalancerOut] = Field(description="The first page the cloud lists.")
+    total: int = Field(description="How many the account has there, listed or not.")
+    zone_required: bool = Field(description="Each resource row names one of its zones.")
+    note: str = Field(description="Why nothing is listed (gwlb are not).")
+    warning: str = Field(description="Set when the list is an earlier one the cloud gave.")
+
+
+class ServiceEventOut(Schema):
+    seq: int
+    action: str
+    actor: str
+    created_at: datetime
+    differences: list[str] = Field(description="What differed, for drift events.")
+
+
+class ServiceEventPage(Schema):
+    items: list[ServiceEventOut]
+    page: int
+    has_next: bool
+
+
+class CallOut(Schema):
+    at: datetime
+    action: str
+    outcome: str = Field(description="ok, or the cloud's error code.")
+    request_id: str = Field(description="The cloud's RequestId.")
+    duration_ms: int | None
+    dry_run: bool
+    already_done: bool
+    verdict: str = Field(description="ok, busy (the cloud, retried) or error.")
+    retry: str = Field(description="retried, or retrying while the worker waits.")
+
+
+class StepOut(Schema):
+    label: str
+    state: str
+    operation: int | None = Field(description="The plan's operation, counted from 1.")
+    operation_action: str
+    status: str = Field(description="done, current, failed, final or todo.")
+    by: str = Field(description="Who moved the request into this step, if a person did.")
+    began: str = Field(description="The action that did (submit, approve, retry...).")
+    started_at: datetime | None
+    ended_at: datetime | None
+    seconds: int | None
+    error: str
+    calls: list[CallOut]
+    notes: list[str]
+
+
+class StepLogOut(Schema):
+    steps: list[StepOut]
+    earlier_calls: int = Field(description="Events with calls older than those given.")
+    oldest_seq: int | None = Field(description="Pass as `before` for the earlier ones.")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    label: str = Field(description="The token's start; the secret is never shown again.")
+    scope: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    last_used_ip: str | None
+    revoked_at: datetime | None
+    usable: bool

@@ -1,11 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.api import services
+from portal.api import selectors, services
 from portal.api.forms import TokenForm
-from portal.api.models import AccessToken
 from portal.http import HttpRequest
 
 MADE_KEY = "api-token-made"
@@ -48,7 +47,7 @@ def token_list(request: HttpRequest):
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, pk):
-    token = get_object_or_404(AccessToken, pk=pk, user=request.user)
+    token = selectors.token_of_user(request.user, pk)
     services.token_revoke(token=token, actor=request.user)
     messages.success(request, f"Token {token.label} ({token.name}) revoked.")
     return redirect("tokens:list")

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal.cloud import services as cloud
-from portal.endpoint_services import plans
+from portal.endpoint_services import plans, services
 from portal.endpoint_services.models import EndpointConnection, EndpointService, ServiceStatus
 from portal.endpoint_services.selectors import access_requests_by_account
 from portal.lib.queue import enqueue_on_commit
@@ -63,6 +63,17 @@ def _row(item):
 
 def _locked_service(service):
     return EndpointService.objects.select_for_update().get(pk=service.pk)
+
+
+def endpoint_service_refresh_with_connections(*, pk, actor):
+    """Re-read a service now, and its connections unless it is gone (Refresh); return it.
+
+    Raises CloudError when the cloud does not answer; what was read before stays.
+    """
+    service = services.endpoint_service_refresh(pk=pk, actor=actor)
+    if service.status != ServiceStatus.DELETED:
+        connections_read(service)
+    return service
 
 
 def connections_read(service):

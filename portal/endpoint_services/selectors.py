@@ -3,7 +3,7 @@ from django.db.models import Case, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService
+from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
 from portal.service_requests import policy
 from portal.service_requests.models import Kind, State
 
@@ -24,6 +24,27 @@ def service_consumers_for_user(user, service_id):
     if not policy.sees_consumers(user, service):
         raise PermissionDenied("Who connects to a service is for its owner and approvers.")
     return service
+
+
+def service_to_manage(user, service_id, *, to):
+    """Return the service if `user` looks after it (its owner, approvers); 403 if they only
+    see it, saying what they meant `to` do."""
+    service = service_for_user(user, service_id)
+    if not policy.may_manage(user, service):
+        raise PermissionDenied(f"Only the service's owner and approvers can {to}.")
+    return service
+
+
+def unmanaged_services(user):
+    """The services found in the cloud that the portal did not make (not deleted), by region
+    (approvers, auditors and admins)."""
+    if not (policy.is_approver(user) or policy.is_auditor(user)):
+        raise PermissionDenied("Unmanaged services are for approvers and admins.")
+    return (
+        EndpointService.objects.filter(managed=False)
+        .exclude(status=ServiceStatus.DELETED)
+        .order_by("region_id", "service_id")
+    )
 
 
 def access_requests_by_account(service, accounts):
@@ -54,4 +75,19 @@ def connections_listed(service):
             "-first_seen_at",
             "endpoint_id",
         )
+    )
+
+
+def service_requests_listed(service):
+    """The requests about a service (its creation included), newest first: for its keepers."""
+    return service.requests.select_related("requester").order_by("-created_at", "-id")
+
+
+def service_events_listed(service):
+    """The service's own history (drift, adoption, connections, deletion), newest first; the
+    requests about it keep theirs."""
+    return (
+        service.events.filter(request__isnull=True)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
     )

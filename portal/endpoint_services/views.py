@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Q
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
@@ -18,7 +17,11 @@ from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointServic
 from portal.endpoint_services.selectors import (
     access_requests_by_account,
     connections_listed,
+    service_events_listed,
     service_for_user,
+    service_requests_listed,
+    service_to_manage,
+    unmanaged_services,
 )
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
@@ -63,14 +66,7 @@ def service_list(request: HttpRequest):
 @login_required
 @require_GET
 def unmanaged_list(request: HttpRequest):
-    if not (policy.is_approver(request.user) or policy.is_auditor(request.user)):
-        raise PermissionDenied("Unmanaged services are for approvers and admins.")
-    queryset = (
-        EndpointService.objects.filter(managed=False)
-        .exclude(status=ServiceStatus.DELETED)
-        .order_by("region_id", "service_id")
-    )
-    context = {**_page(request, queryset), "unmanaged": True}
+    context = {**_page(request, unmanaged_services(request.user)), "unmanaged": True}
     return render(request, "endpoint_services/service_list.html", context)
 
 
@@ -114,9 +110,7 @@ def _allow_list(request, service):
 
 def _live_context(request, service, **extra):
     user = request.user
-    requests = list(
-        service.requests.select_related("requester").order_by("-created_at", "-id")[:20]
-    )
+    requests = list(service_requests_listed(service)[:20])
     insider = policy.sees_consumers(user, service)
     connections = _connections(request, service) if insider else None
     busy = (
@@ -141,11 +135,7 @@ def _live_context(request, service, **extra):
         "adoption_refusal": policy.adoption_refusal(user, service),
         "transfer_refusal": policy.transfer_refusal(user, service),
         "may_manage": policy.may_manage(user, service),
-        "events": list(
-            service.events.filter(request__isnull=True)
-            .select_related("actor")
-            .order_by("-created_at", "-id")[:50]
-        ),
+        "events": list(service_events_listed(service)[:50]),
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
         **extra,
     }
@@ -245,9 +235,7 @@ def service_status(request: HttpRequest, service_id):
 
 
 def _decide_connection(request, service_id, endpoint_id, *, accept):
-    service = service_for_user(request.user, service_id)
-    if not policy.may_manage(request.user, service):
-        raise PermissionDenied("Only the service's owner and approvers can decide connections.")
+    service = service_to_manage(request.user, service_id, to="decide connections")
     if cloud_budget_spent(request):
         return too_many(request, service.get_absolute_url())
     try:
@@ -286,15 +274,13 @@ def connection_reject(request: HttpRequest, service_id, endpoint_id):
 @login_required
 @require_POST
 def service_refresh(request: HttpRequest, service_id):
-    service = service_for_user(request.user, service_id)
-    if not policy.may_manage(request.user, service):
-        raise PermissionDenied("Only the service's owner and approvers can refresh it.")
+    service = service_to_manage(request.user, service_id, to="refresh it")
     if cloud_budget_spent(request):
         return too_many(request, service.get_absolute_url())
     try:
-        service = services.endpoint_service_refresh(pk=service.pk, actor=request.user)
-        if service.status != ServiceStatus.DELETED:
-            connections.connections_read(service)
+        service = connections.endpoint_service_refresh_with_connections(
+            pk=service.pk, actor=request.user
+        )
     except cloud.CloudError as error:
         messages.error(request, f"Not refreshed: {error.message}")
     else:
@@ -310,9 +296,7 @@ def service_refresh(request: HttpRequest, service_id):
 @login_required
 @require_POST
 def service_accept_drift(request: HttpRequest, service_id):
-    service = service_for_user(request.user, service_id)
-    if not policy.may_manage(request.user, service):
-        raise PermissionDenied("Only the service's owner and approvers can accept drift.")
+    service = service_to_manage(request.user, service_id, to="accept drift")
     try:
         services.endpoint_service_accept_drift(pk=service.pk, actor=request.user)
     except services.ServiceRefused as error:

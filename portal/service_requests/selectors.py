@@ -8,8 +8,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from portal.cloud import services as cloud
 from portal.service_requests import policy, queue
-from portal.service_requests.models import Delegation, ServiceRequest
+from portal.service_requests.forms import REGION_PATTERN, ZONE_REQUIRED_TYPES
+from portal.service_requests.models import (
+    ACCOUNT_KINDS,
+    Delegation,
+    Kind,
+    ResourceType,
+    ServiceRequest,
+)
 
 
 def request_for_user(user, pk):
@@ -34,6 +42,15 @@ def request_to_validate(user, pk):
     service_request = request_for_user(user, pk)
     if "validate" not in service_request.available_actions(user):
         raise PermissionDenied("Only the requester and approvers can validate a request.")
+    return service_request
+
+
+def request_to_clone(user, pk):
+    """Return the request if `user` sees it and it is a create request (the kind a new
+    draft can start from)."""
+    service_request = request_for_user(user, pk)
+    if service_request.kind != Kind.CREATE:
+        raise PermissionDenied("Only create requests can be cloned.")
     return service_request
 
 
@@ -78,3 +95,52 @@ def delegation_for_user(user, pk):
     if not user.is_superuser and user.pk not in (delegation.delegator_id, delegation.delegate_id):
         raise Http404("No such delegation.")
     return delegation
+
+
+def owner_queue(user):
+    """Who may connect to `user`'s services (those they own: policy.owned_by), waiting for
+    their decision as an owner, oldest submission first (routed to them: policy.route)."""
+    from portal.endpoint_services.models import EndpointService
+
+    return (
+        queue.waiting_for(user)
+        .filter(
+            kind__in=ACCOUNT_KINDS,
+            endpoint_service__in=EndpointService.objects.filter(policy.owned_by(user)),
+        )
+        .select_related("requester")
+        .order_by("submitted_at", "id")
+    )
+
+
+def require_requester(user):
+    """Refuse those who only read (auditors) what is there to file requests."""
+    if policy.is_read_only(user):
+        raise PermissionDenied("Auditors do not make requests.")
+
+
+def load_balancer_picker(region_id, resource_type, *, error=""):
+    """What the load balancer picker shows for a region and a service resource type: the
+    account's load balancers of that type there, each with its zones, or why there are none."""
+    picker = {"region_id": region_id, "resource_type": resource_type, "error": error}
+    if not (REGION_PATTERN.match(region_id or "") and resource_type in ResourceType.values):
+        picker["note"] = "Choose the region and the service resource type first."
+        return picker
+    picker["type_label"] = ResourceType(resource_type).label
+    if resource_type not in cloud.LISTINGS:
+        picker["note"] = (
+            "Gateway load balancers are not listed here: type the gwlb's id and a zone in a "
+            "resource row."
+        )
+        return picker
+    found, picker["warning"] = cloud.load_balancers(
+        resource_type=resource_type, region_id=region_id
+    )
+    zone_names = dict(cloud.zones(region_id)[0])
+    picker["load_balancers"] = [
+        {**lb, "zone_choices": [(zone, zone_names.get(zone, zone)) for zone in lb["zones"]]}
+        for lb in found["load_balancers"]
+    ]
+    picker["total"] = found["total"]
+    picker["one_zone"] = resource_type not in ZONE_REQUIRED_TYPES
+    return picker

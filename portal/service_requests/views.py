@@ -24,8 +24,6 @@ from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy, queue, revisions, selectors, services
 from portal.service_requests.forms import (
-    REGION_PATTERN,
-    ZONE_REQUIRED_TYPES,
     AccessForm,
     AdoptionForm,
     DecisionForm,
@@ -39,7 +37,6 @@ from portal.service_requests.forms import (
 from portal.service_requests.models import (
     Decision,
     Delegation,
-    Kind,
     ResourceType,
     RevisionSeen,
     ServiceRequest,
@@ -84,12 +81,8 @@ def home(request: HttpRequest):
         found = queue.split(request.user, per_page=DASHBOARD_QUEUE, others_per_page=0)
         context.update(queue=found.mine, others_count=found.others_count)
     else:
-        # Who may connect to a service one owns alone (no team owns it): the owner decides.
-        context["owner_queue"] = list(
-            queue.waiting_for(request.user)
-            .select_related("requester")
-            .order_by("submitted_at", "id")[:DASHBOARD_QUEUE]
-        )
+        # Who may connect to the services one owns: their owners decide (policy.route).
+        context["owner_queue"] = list(selectors.owner_queue(request.user)[:DASHBOARD_QUEUE])
     return render(request, "service_requests/request_list.html", context)
 
 
@@ -135,33 +128,6 @@ def _preview_plan(editor):
     return plans.change_plan(editor.service.config(), desired)
 
 
-def load_balancer_picker(region_id, resource_type, *, error=""):
-    """What the load balancer picker shows for a region and a service resource type: the
-    account's load balancers of that type there, each with its zones, or why there are none."""
-    picker = {"region_id": region_id, "resource_type": resource_type, "error": error}
-    if not (REGION_PATTERN.match(region_id or "") and resource_type in ResourceType.values):
-        picker["note"] = "Choose the region and the service resource type first."
-        return picker
-    picker["type_label"] = ResourceType(resource_type).label
-    if resource_type not in cloud.LISTINGS:
-        picker["note"] = (
-            "Gateway load balancers are not listed here: type the gwlb's id and a zone in a "
-            "resource row."
-        )
-        return picker
-    found, picker["warning"] = cloud.load_balancers(
-        resource_type=resource_type, region_id=region_id
-    )
-    zone_names = dict(cloud.zones(region_id)[0])
-    picker["load_balancers"] = [
-        {**lb, "zone_choices": [(zone, zone_names.get(zone, zone)) for zone in lb["zones"]]}
-        for lb in found["load_balancers"]
-    ]
-    picker["total"] = found["total"]
-    picker["one_zone"] = resource_type not in ZONE_REQUIRED_TYPES
-    return picker
-
-
 def render_request_form(request, editor, *, dry_run=None, status=200):
     if not editor.is_change:
         # Changing the region refreshes the form, and with it the zones offered for each row.
@@ -180,7 +146,7 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
     editor.blame_rows(dry_run)
     picker = None
     if editor.picker_open:
-        picker = load_balancer_picker(
+        picker = selectors.load_balancer_picker(
             editor.resources.region_id or "",
             editor.resources.service_resource_type or "",
             error=editor.picker_error,
@@ -314,13 +280,12 @@ def request_edit(request: HttpRequest, pk):
 def load_balancer_list(request: HttpRequest):
     """The account's load balancers of a type in a region: the request form's picker (its
     fragment, on HX-Request), or a page to read ids and zones from without JavaScript."""
-    if policy.is_read_only(request.user):
-        raise PermissionDenied("Auditors do not make requests.")
+    selectors.require_requester(request.user)
     region_id = request.GET.get("region_id", "")
     resource_type = request.GET.get("service_resource_type", "")
     if cloud_budget_spent(request):
         return too_many(request, request.get_full_path())
-    context = {"picker": load_balancer_picker(region_id, resource_type)}
+    context = {"picker": selectors.load_balancer_picker(region_id, resource_type)}
     if request.htmx:
         # The choice is posted with the form the fragment is shown in, to that form's view.
         form_url = _picker_form(request.htmx.current_url_abs_path or "")
@@ -589,9 +554,7 @@ def request_validate(request: HttpRequest, pk):
 @login_required
 @require_POST
 def request_clone(request: HttpRequest, pk):
-    source = selectors.request_for_user(request.user, pk)
-    if source.kind != Kind.CREATE:
-        raise PermissionDenied("Only create requests can be cloned.")
+    source = selectors.request_to_clone(request.user, pk)
     clone = services.service_request_clone(source=source, actor=request.user)
     messages.success(request, f"New draft #{clone.pk}, a copy of #{source.pk}.")
     return redirect("service_requests:edit", pk=clone.pk)
