@@ -4,6 +4,9 @@
 #
 #   PORTAL_URL=https://portal.example.com PORTAL_TOKEN=plp_... scripts/pipeline-example.sh request.json
 #
+# PORTAL_TEAM names the team that will own the service (one of the token's user's teams; the
+# portal requires one from whoever is in a team), unless the file names it (`team`).
+#
 # Exits 0 with the ServiceName on stdout; non-zero, saying why on stderr, when the request is
 # refused, sent back, rejected, cancelled, failed, or not Active within TIMEOUT_SECONDS.
 set -euo pipefail
@@ -29,7 +32,9 @@ portal() {
     printf '%s\n' "$answer"
 }
 
-created=$(portal POST /requests --data @"$request_file")
+body=$(jq --arg team "${PORTAL_TEAM:-}" \
+    'if $team != "" and (has("team") | not) then . + {team: $team} else . end' "$request_file")
+created=$(portal POST /requests --data "$body")
 id=$(jq -r .id <<<"$created")
 echo "Filed request #$id: $(jq -r .url <<<"$created")" >&2
 

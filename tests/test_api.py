@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 
 from portal.endpoint_services.models import EndpointService
 from portal.service_requests.models import Delegation, ServiceRequest, State
+from portal.teams.models import Team
 from tests.api import CREATE, call, token
 from tests.factories import ServiceRequestFactory, UserFactory
 
@@ -125,6 +126,12 @@ API_MATRIX = {
     ("api:history", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
     ("api:export_csv", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
     ("api:export_jsonl", "GET"): (None, None, cells(403, 403, 403, 200, 200)),
+    # The owner and approvers ask that another team take the service on.
+    ("api:transfer", "POST"): (
+        MANAGED,
+        {"team": "matrix", "justification": "matrix"},
+        cells(201, 403, 201, 403, 201),
+    ),
     ("api:adopt", "POST"): (
         UNMANAGED,
         {"owner": "owner", "justification": "matrix"},
@@ -255,6 +262,7 @@ def test_api_access(client, name, method, role, scope, groups):
     users["approver"].groups.add(groups["approvers"])
     users["auditor"].groups.add(groups["auditors"])
     made = _subject(owner, subject)
+    Team.objects.create(name="matrix")
     if subject == DELEGATION:
         made = Delegation.objects.create(
             delegator=users["approver"],

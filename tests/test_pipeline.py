@@ -15,6 +15,7 @@ import redis
 
 from portal.celery import app
 from portal.service_requests.models import ServiceRequest, State
+from portal.teams.models import Membership, Team
 from tests.api import token
 from tests.workers import ROOT, running_worker
 
@@ -63,6 +64,9 @@ def test_the_pipeline_example_files_waits_and_prints_the_service_name(
 ):
     for tool in ("curl", "jq"):
         assert shutil.which(tool), f"the pipeline example needs {tool} (.ci/run installs it)"
+    # The pipeline's user is in a team, which owns what it files (PORTAL_TEAM).
+    orders = Team.objects.create(name="orders")
+    Membership.objects.create(team=orders, user=requester)
     stop = threading.Event()
     approving = threading.Thread(
         target=approve_when_pending, args=(live_server.url, token(approver), stop), daemon=True
@@ -77,6 +81,7 @@ def test_the_pipeline_example_files_waits_and_prints_the_service_name(
                     **os.environ,
                     "PORTAL_URL": live_server.url,
                     "PORTAL_TOKEN": token(requester),
+                    "PORTAL_TEAM": "orders",
                     "POLL_SECONDS": "0.5",
                     "TIMEOUT_SECONDS": "120",
                 },
@@ -90,6 +95,7 @@ def test_the_pipeline_example_files_waits_and_prints_the_service_name(
         assert run.returncode == 0, f"{run.stderr}\n{worker.output()}"
     [request] = ServiceRequest.objects.all()
     assert request.state == State.ACTIVE
+    assert request.endpoint_service.team == orders
     assert run.stdout == f"{request.service_name}\n"
     assert request.service_name.startswith("com.aliyuncs.privatelink.cn-hangzhou.")
     assert f"Filed request #{request.pk}" in run.stderr

@@ -446,3 +446,73 @@ def test_a_teams_approver_delegates_and_the_delegate_decides_for_the_team(
     assert (approval.approver, approval.on_behalf_of) == (stand_in, lead)
     asked.refresh_from_db()
     assert asked.state == State.APPROVED
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def test_the_api_files_for_a_team_transfers_and_says_who_decides(
+    client, team_service, requester, checkout, payments, lead
+):
+    import json
+
+    from tests.api import CREATE, call, token
+
+    secret = token(requester)
+    me = json.loads(call(client, "GET", "me", secret).content)
+    assert me["teams"] == [{"name": "payments", "role": "member"}]
+    # A member of a team names one of theirs; none, or another, is refused at the field.
+    missing = call(client, "POST", "requests", secret, CREATE)
+    assert missing.status_code == 422
+    assert "team" in {e["field"] for e in json.loads(missing.content)["errors"]}
+    other = call(client, "POST", "requests", secret, {**CREATE, "team": "checkout"})
+    assert other.status_code == 422
+    unknown = call(client, "POST", "requests", secret, {**CREATE, "team": "nobody"})
+    assert json.loads(unknown.content)["errors"] == [
+        {"field": "team", "message": "No team is called 'nobody'."}
+    ]
+    made = call(client, "POST", "requests", secret, {**CREATE, "team": "payments"})
+    assert made.status_code == 201, made.content
+    body = json.loads(made.content)
+    assert body["target_team"] == "payments"
+    assert body["deciders"]["deciders"] == Deciders.PLATFORM
+    # An edit keeps the team unless it names another.
+    edited = call(
+        client,
+        "PUT",
+        f"requests/{body['id']}",
+        secret,
+        {"revision": body["revision"], "service_description": "Edited"},
+    )
+    assert edited.status_code == 200, edited.content
+    assert json.loads(edited.content)["target_team"] == "payments"
+    # The service says its team; a transfer is routed to the receiving team's approvers.
+    service = json.loads(call(client, "GET", f"services/{team_service.service_id}", secret).content)
+    assert service["team"] == "payments"
+    join(UserFactory(username="checklead"), checkout, Role.APPROVER)
+    moved = call(
+        client,
+        "POST",
+        f"services/{team_service.service_id}/transfer",
+        secret,
+        {"team": "checkout", "justification": "They run it."},
+    )
+    assert moved.status_code == 201, moved.content
+    moved = json.loads(moved.content)
+    assert (moved["kind"], moved["target_team"]) == ("transfer", "checkout")
+    submitted = call(client, "POST", f"requests/{moved['id']}/submit", secret)
+    assert json.loads(submitted.content)["deciders"] == {
+        "deciders": "team",
+        "team": "checkout",
+        "who": "the checkout team's approvers",
+        "reason": "the checkout team takes the service on",
+    }
+    same = call(
+        client,
+        "POST",
+        f"services/{team_service.service_id}/transfer",
+        secret,
+        {"team": "payments", "justification": "x"},
+    )
+    assert same.status_code == 422
+    assert "team" in {e["field"] for e in json.loads(same.content)["errors"]}

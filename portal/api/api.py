@@ -50,6 +50,7 @@ from portal.service_requests.forms import (
     RequestEditor,
     RevokeForm,
     SendBackForm,
+    TransferForm,
     posted_data,
 )
 from portal.service_requests.models import (
@@ -61,6 +62,7 @@ from portal.service_requests.models import (
     TransitionNotAllowed,
 )
 from portal.service_requests.step_log import request_step_log
+from portal.teams.models import Membership, Team
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 100
@@ -225,6 +227,7 @@ def _request_out(request, service_request):
         }
     target = service_request.target_owner
     pending = service_request.state == State.PENDING_APPROVAL
+    deciders = policy.routed(service_request)
     return {
         **_request_summary(request, service_request),
         **fields,
@@ -233,6 +236,13 @@ def _request_out(request, service_request):
         "connect_bandwidth": service_request.connect_bandwidth,
         "account_id": service_request.account_id,
         "target_owner": target.get_username() if target else None,
+        "target_team": service_request.target_team.name if service_request.target_team else None,
+        "deciders": {
+            "deciders": deciders.deciders,
+            "team": deciders.team.name if deciders.team else None,
+            "who": deciders.who,
+            "reason": deciders.reason,
+        },
         "justification": service_request.justification,
         "resources": resources,
         "tags": tags,
@@ -297,6 +307,7 @@ def _service_summary(request, service):
         "status": service.status,
         "managed": service.managed,
         "owner": service.owner.get_username() if service.owner_id else None,
+        "team": service.team.name if service.team_id else None,
         "service_description": service.service_description,
         "service_resource_type": service.service_resource_type,
         "created_at": service.created_at,
@@ -328,8 +339,21 @@ def _form_errors(form):
     return [(name, message) for name, messages in form.errors.items() for message in messages]
 
 
-def _valid_editor(values, names, resources, tags, service=None):
-    editor = RequestEditor(posted_data(names, values, resources, tags), service=service)
+def _team_pk(name):
+    """The id of the team called `name` (for a form's choice), or a 422 at `team`."""
+    team = Team.objects.filter(name=name).first()
+    if team is None:
+        raise Invalid([("team", f"No team is called {name!r}.")])
+    return team.pk
+
+
+def _valid_editor(values, names, resources, tags, service=None, requester=None):
+    if values.get("team"):
+        values = {**values, "team": _team_pk(values["team"])}
+        names = [*names, "team"]
+    editor = RequestEditor(
+        posted_data(names, values, resources, tags), service=service, requester=requester
+    )
     if not editor.is_valid():
         raise Invalid(_editor_errors(editor))
     return editor
@@ -376,6 +400,12 @@ def me(request):
     return {
         "username": user.get_username(),
         "roles": roles,
+        "teams": [
+            {"name": name, "role": role}
+            for name, role in Membership.objects.filter(user=user)
+            .order_by("team__name")
+            .values_list("team__name", "role")
+        ],
         "token": request.auth.label,
         "scope": request.auth.scope,
         "expires_at": request.auth.expires_at,
@@ -445,7 +475,13 @@ def request_list(request, page: int = 1):
 def request_create(request, payload: schemas.CreateIn):
     """File a request for a new endpoint service, as a draft (submit it next)."""
     values = payload.dict()
-    editor = _valid_editor(values, EDITABLE_FIELDS, _rows(payload.resources), _rows(payload.tags))
+    editor = _valid_editor(
+        values,
+        EDITABLE_FIELDS,
+        _rows(payload.resources),
+        _rows(payload.tags),
+        requester=request.user,
+    )
     fields, resources, tags = editor.cleaned()
     service_request = services.service_request_create(
         requester=request.user,
@@ -479,6 +515,11 @@ def request_edit(request, pk: int, payload: schemas.EditIn):
     given = payload.dict(exclude_none=True, exclude={"revision"})
     values = {name: getattr(service_request, name) for name in names}
     values.update({name: given[name] for name in names if name in given})
+    if service_request.is_create:
+        names = [*names, "team"]
+        values["team"] = (
+            _team_pk(given["team"]) if given.get("team") else service_request.target_team_id
+        )
     editor = RequestEditor(
         posted_data(names, values, given.get("resources", resources), given.get("tags", tags)),
         instance=service_request,
@@ -1236,13 +1277,40 @@ def service_adopt(request, service_id: str, payload: schemas.AdoptionIn):
     _allowed(policy.adoption_refusal(request.user, service))
     return _file(
         request,
-        AdoptionForm(payload.dict()),
+        AdoptionForm({**payload.dict(), "team": _team_pk(payload.team) if payload.team else ""}),
         lambda data: services.adoption_request_create(
             requester=request.user,
             service=service,
             owner=data["owner"],
+            team=data.get("team"),
             justification=data["justification"],
         ),
+    )
+
+
+@services_router.post(
+    "/{service_id}/transfer",
+    response={201: schemas.RequestOut, **ERRORS},
+    auth=auth.write,
+    url_name="transfer",
+)
+def service_transfer(request, service_id: str, payload: schemas.TransferIn):
+    """File the service's transfer to another team; that team's approvers accept it."""
+    service = service_for_user(request.user, service_id)
+    _allowed(policy.transfer_refusal(request.user, service))
+    return _file(
+        request,
+        TransferForm(
+            {"team": _team_pk(payload.team), "justification": payload.justification},
+            service=service,
+        ),
+        lambda data: services.transfer_request_create(
+            requester=request.user,
+            service=service,
+            team=data["team"],
+            justification=data["justification"],
+        ),
+        error_field="team",
     )
 
 

@@ -53,6 +53,11 @@ class CreateIn(Schema):
     resources: list[ResourceIn] = []
     tags: list[TagIn] = []
     justification: str = ""
+    team: str | None = Field(
+        None,
+        description="The team that will own the service, by name: one of yours (required "
+        "when you are in any team).",
+    )
 
 
 class ChangeIn(Schema):
@@ -78,6 +83,7 @@ class EditIn(Schema):
     CreateIn's fields, a change ChangeIn's."""
 
     revision: int = Field(description="The revision the edit was made on (409 if it moved).")
+    team: str | None = Field(None, description="A create request's owning team, by name.")
     region_id: str | None = None
     service_description: str | None = None
     auto_accept_enabled: bool | None = None
@@ -104,7 +110,22 @@ class AccountIn(Schema):
 
 class AdoptionIn(Schema):
     owner: str = Field(description="The username of who will own the service.")
+    team: str | None = Field(None, description="The team that will own it, by name.")
     justification: str = ""
+
+
+class TransferIn(Schema):
+    team: str = Field(description="The team that takes the service on, by name.")
+    justification: str = ""
+
+
+class DecidersOut(Schema):
+    """Who decides the request (policy.route), as its page says."""
+
+    deciders: str = Field(description="platform, team, team_members or owner.")
+    team: str | None
+    who: str
+    reason: str
 
 
 class DecisionIn(Schema):
@@ -188,6 +209,8 @@ class RequestOut(RequestSummary):
     connect_bandwidth: int | None
     account_id: str
     target_owner: str | None
+    target_team: str | None = Field(description="The team it is for (create, adopt, transfer).")
+    deciders: DecidersOut
     justification: str
     resources: list[ResourceOut]
     tags: list[TagOut]
@@ -289,6 +312,7 @@ class ServiceSummary(Schema):
     status: str
     managed: bool
     owner: str | None
+    team: str | None = Field(description="The owning team: its members look after it.")
     service_description: str
     service_resource_type: str
     created_at: datetime
@@ -363,9 +387,15 @@ class ConnectionPage(Schema):
     count: int
 
 
+class TeamOut(Schema):
+    name: str
+    role: str = Field(description="member or approver")
+
+
 class Me(Schema):
     username: str
     roles: list[str]
+    teams: list[TeamOut]
     token: str
     scope: str
     expires_at: datetime | None
