@@ -226,6 +226,17 @@ def transfer_request_create(*, requester, service, team, justification):
     refusal = policy.transfer_refusal(requester, service, team)
     if refusal:
         raise NotAllowed(refusal)
+    # As for a decommission: the service's row lock makes a double submit take turns, and the
+    # second is sent to the first's request instead of leaving a stray draft behind.
+    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
+    earlier = _open_for(service.requests.filter(kind=Kind.TRANSFER), requester).order_by("pk")
+    earlier = earlier.first()
+    if earlier is not None:
+        raise AlreadyAsked(
+            f"Request #{earlier.pk} already asks to transfer this service to the "
+            f"{earlier.target_team} team ({earlier.get_state_display().lower()}).",
+            earlier,
+        )
     service_request = ServiceRequest.objects.create(
         kind=Kind.TRANSFER,
         requester=requester,
