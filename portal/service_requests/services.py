@@ -754,6 +754,9 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
         refusal = policy.decision_refusal(approver, service_request)
         if refusal:
             raise DecisionRefused(refusal)
+        lapsed = policy.transfer_lapse(service_request)
+        if lapsed and decision == Decision.APPROVE:
+            raise DecisionRefused(lapsed)
         # As someone's delegate (None: in one's own right), checked under the row lock.
         _refusal, on_behalf_of = policy.deciding_as(approver, service_request)
         digest = service_request.digest()
