@@ -490,3 +490,18 @@ def test_a_platform_approvers_stale_page_after_a_person_owned_service_changes_ha
     login(requester).post(f"/requests/{asking.pk}/approve/", stale)
     assert not asking.approvals.exists()
     assert audit_chain_verify().ok
+
+
+def test_a_draft_for_a_team_its_requester_has_left_is_not_submitted(client, requester, payments):
+    """The team is named when the draft is made; by its submission the requester may have
+    left it, and could then give a team a service on no member's word."""
+    join(requester, payments)
+    secret = token(requester)
+    made = json.loads(
+        call(client, "POST", "requests", secret, {**CREATE, "team": "payments"}).content
+    )
+    leave(requester, payments)
+    answer = call(client, "POST", f"requests/{made['id']}/submit", secret)
+    assert answer.status_code == 409, answer.content
+    assert "not a member of the payments team" in answer.content.decode()
+    assert ServiceRequest.objects.get(pk=made["id"]).state == State.DRAFT

@@ -570,6 +570,11 @@ def _submission_refusal(service_request):
         return "Add a justification for the approvers, then submit."
     if service_request.kind == Kind.CREATE and not service_request.resources.exists():
         return "Add at least one resource, then submit."
+    if service_request.kind == Kind.CREATE:
+        # Named when the draft was made; the requester may have left the team since.
+        refusal = policy.team_refusal(service_request.requester, service_request.target_team)
+        if refusal:
+            return refusal
     service = service_request.endpoint_service
     if service_request.kind in (Kind.CHANGE, Kind.DECOMMISSION):
         refusal = policy.change_refusal(service_request.requester, service)
