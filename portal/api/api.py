@@ -347,6 +347,21 @@ def _team_pk(name):
     return team.pk
 
 
+def _team_heard(editor, named):
+    """Refuse a team named by someone in none (the form then has no team to choose): the
+    page does not offer one, and the API must not drop it without a word."""
+    if named and "team" not in editor.form.fields:
+        raise Invalid(
+            [
+                (
+                    "team",
+                    "You are in no team: leave `team` out; the service will be yours until it "
+                    "is transferred to a team.",
+                )
+            ]
+        )
+
+
 def _valid_editor(values, names, resources, tags, service=None, requester=None):
     if values.get("team"):
         values = {**values, "team": _team_pk(values["team"])}
@@ -354,6 +369,7 @@ def _valid_editor(values, names, resources, tags, service=None, requester=None):
     editor = RequestEditor(
         posted_data(names, values, resources, tags), service=service, requester=requester
     )
+    _team_heard(editor, values.get("team"))
     if not editor.is_valid():
         raise Invalid(_editor_errors(editor))
     return editor
@@ -524,6 +540,7 @@ def request_edit(request, pk: int, payload: schemas.EditIn):
         posted_data(names, values, given.get("resources", resources), given.get("tags", tags)),
         instance=service_request,
     )
+    _team_heard(editor, given.get("team"))
     if not editor.is_valid():
         raise Invalid(_editor_errors(editor))
     fields, resources, tags = editor.cleaned()

@@ -185,6 +185,23 @@ def transfer_refusal(user, service, team=None):
     return None
 
 
+def transfer_lapse(service_request):
+    """Why a pending transfer can no longer be accepted, or None: the giving side's consent
+    is its requester's, and holds only while they still may give the service away (one who
+    has left the team since cannot). The receiving team may still reject it."""
+    if service_request.kind != Kind.TRANSFER:
+        return None
+    refusal = transfer_refusal(
+        service_request.requester, service_request.endpoint_service, service_request.target_team
+    )
+    if refusal:
+        return (
+            f"This transfer no longer stands: {refusal} Reject it; whoever now looks after the "
+            "service can ask again."
+        )
+    return None
+
+
 def access_refusal(user, service):
     """Return why `user` may not ask for an account's access to `service`, or None."""
     if not user.is_authenticated or is_read_only(user):

@@ -226,6 +226,17 @@ def transfer_request_create(*, requester, service, team, justification):
     refusal = policy.transfer_refusal(requester, service, team)
     if refusal:
         raise NotAllowed(refusal)
+    # As for a decommission: the service's row lock makes a double submit take turns, and the
+    # second is sent to the first's request instead of leaving a stray draft behind.
+    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
+    earlier = _open_for(service.requests.filter(kind=Kind.TRANSFER), requester).order_by("pk")
+    earlier = earlier.first()
+    if earlier is not None:
+        raise AlreadyAsked(
+            f"Request #{earlier.pk} already asks to transfer this service to the "
+            f"{earlier.target_team} team ({earlier.get_state_display().lower()}).",
+            earlier,
+        )
     service_request = ServiceRequest.objects.create(
         kind=Kind.TRANSFER,
         requester=requester,
@@ -559,6 +570,11 @@ def _submission_refusal(service_request):
         return "Add a justification for the approvers, then submit."
     if service_request.kind == Kind.CREATE and not service_request.resources.exists():
         return "Add at least one resource, then submit."
+    if service_request.kind == Kind.CREATE:
+        # Named when the draft was made; the requester may have left the team since.
+        refusal = policy.team_refusal(service_request.requester, service_request.target_team)
+        if refusal:
+            return refusal
     service = service_request.endpoint_service
     if service_request.kind in (Kind.CHANGE, Kind.DECOMMISSION):
         refusal = policy.change_refusal(service_request.requester, service)
@@ -743,6 +759,9 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
         refusal = policy.decision_refusal(approver, service_request)
         if refusal:
             raise DecisionRefused(refusal)
+        lapsed = policy.transfer_lapse(service_request)
+        if lapsed and decision == Decision.APPROVE:
+            raise DecisionRefused(lapsed)
         # As someone's delegate (None: in one's own right), checked under the row lock.
         _refusal, on_behalf_of = policy.deciding_as(approver, service_request)
         digest = service_request.digest()

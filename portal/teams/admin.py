@@ -40,6 +40,31 @@ class TeamAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             chain.append(action="team_created", actor=request.user, details={"team": obj.name})
+        elif "name" in form.changed_data:
+            # The name is the provider group the team follows: a rename changes who will be in
+            # it at their next sign-in, so it is audited like a membership.
+            chain.append(
+                action="team_renamed",
+                actor=request.user,
+                details={"team": obj.name, "was": form.initial.get("name")},
+            )
+
+    def delete_model(self, request, obj):
+        # Its memberships go with it: the event keeps who was in it.
+        members = [
+            {"user": m.user.get_username(), "role": m.role, "source": m.source}
+            for m in obj.memberships.select_related("user").order_by("user__username")
+        ]
+        chain.append(
+            action="team_deleted",
+            actor=request.user,
+            details={"team": obj.name, "members": members},
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for team in queryset:
+            self.delete_model(request, team)
 
     def has_delete_permission(self, request, obj=None):
         # A team that owns services keeps them: it is renamed or emptied, not deleted.
