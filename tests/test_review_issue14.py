@@ -1,7 +1,8 @@
 """An attacker's review of issue 14 (teams, routing, transfers, delegation, the API).
 
-Each test is one attempt: most hold, and pin that they do; the holes found are fixed, or (for
-the ones whose fix is not small) marked xfail(strict=True) with what the fix would be.
+Each test is one attempt: most hold, and pin that they do; the holes found are fixed (the
+last two by the lead: a re-routing voids the old route's approvals, and the audit log checks
+the route).
 """
 
 import json
@@ -303,11 +304,6 @@ def test_a_transfer_whose_requester_left_the_team_is_not_accepted(
 # --- counts ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: approvals given by the old team's members stay counted after a transfer "
-    "re-routes the request (requests_reroute keeps current approvals); not fixed here",
-)
 def test_an_approval_of_the_old_team_does_not_count_after_a_reroute(
     login, settings, team_service, requester, colleague, checkout, taker
 ):
@@ -376,11 +372,6 @@ def test_a_services_team_changed_in_the_database_breaks_the_chain(team_service, 
     assert not report.ok and "owning team" in report.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: the route (decided_by, deciding_team) is not part of what the audit log "
-    "checks: a row re-routed in the database lets a team approver decide a risky change",
-)
 def test_a_route_changed_in_the_database_is_caught(
     login, team_service, requester, lead, approver, payments
 ):
@@ -392,6 +383,17 @@ def test_a_route_changed_in_the_database_is_caught(
     # Either the decision is refused, or the log says the row is not what it recorded.
     decided = decide(login(lead), risky, "approve").status_code == 302
     assert not decided or not audit_chain_verify().ok
+
+
+def test_a_route_given_in_the_database_to_a_request_never_routed_is_caught(requester, payments):
+    draft = ServiceRequest.objects.create(requester=requester, region_id="cn-hangzhou")
+    draft.record("created", actor=requester, details=draft.explained())
+    assert audit_chain_verify().ok
+    ServiceRequest.objects.filter(pk=draft.pk).update(
+        decided_by=Deciders.TEAM, deciding_team=payments
+    )
+    broken = audit_chain_verify()
+    assert not broken.ok and "no event routed it" in broken.message
 
 
 # --- no 500s -------------------------------------------------------------------------------

@@ -42,7 +42,9 @@ from portal.lib.digests import content_digest
 log = logging.getLogger(__name__)
 EVENT_FIELDS = ["id", *chain.CONTENT_FIELDS, "prev_hash", "hash"]
 # Events that record a request's whole content (details: revision, content, digest).
-CONTENT_EVENTS = ("created", "edited", "replanned", "submit", "baseline")
+CONTENT_EVENTS = ("created", "edited", "replanned", "submit", "baseline", "rerouted")
+# Events that record who decides a request (details: route), since routing.
+ROUTE_EVENTS = ("submit", "rerouted")
 # The request fields verification reads (content(), its state, the service it names).
 REQUEST_FIELDS = [
     "id",
@@ -65,6 +67,9 @@ REQUEST_FIELDS = [
     "resource_group_id",
     "address_ip_version",
     "supported_region_list",
+    "target_team",
+    "decided_by",
+    "deciding_team",
 ]
 # An approval row as the events record it (Approval.as_record()): its columns, its keys.
 APPROVAL_RECORD = ["approver_id", "revision", "digest", "decision", "comment", "on_behalf_of_id"]
@@ -416,6 +421,15 @@ def _explain_requests():
         ):
             revision = int(revision) if revision is not None else None
             recorded[request_id] = (seq, {"revision": revision, "digest": digest})
+        routes = {}
+        for request_id, seq, route in (
+            AuditEvent.objects.filter(
+                **_within("request_id", span), action__in=ROUTE_EVENTS, details__has_key="route"
+            )
+            .order_by("seq")
+            .values_list("request_id", "seq", "details__route")
+        ):
+            routes[request_id] = (seq, route)
         outcomes = {}
         for request_id, service_id in (
             AuditEvent.objects.filter(
@@ -456,6 +470,7 @@ def _explain_requests():
                 approvals=approvals[request.pk],
                 outcome=outcomes.get(request.pk),
                 linked_service_id=linked.get(request.endpoint_service_id),
+                route=routes.get(request.pk),
             )
             checked += 1
     return checked
@@ -477,7 +492,16 @@ def _decisions(details):
 
 
 def _explain_request(
-    request, *, life, recorded, vouched, approvals, outcome, linked_service_id, digest=None
+    request,
+    *,
+    life,
+    recorded,
+    vouched,
+    approvals,
+    outcome,
+    linked_service_id,
+    route=None,
+    digest=None,
 ):
     """Raise Broken naming the first thing about `request` its events do not explain
     (`digest`: the request's content digest, if the caller has it already)."""
@@ -509,6 +533,12 @@ def _explain_request(
             "recorded",
             seq,
         )
+    # Who decides it (policy.route) is what its last submission or re-routing recorded.
+    if route is None:
+        if request.decided_by:
+            raise broken("the request names who decides it, but no event routed it")
+    elif route[1] != {"decided_by": request.decided_by, "deciding_team": request.deciding_team_id}:
+        raise broken("who decides the request differs from what its events recorded", route[0])
     unmatched = list(vouched)
     for record in approvals:
         if record not in unmatched:
@@ -709,6 +739,14 @@ def request_events_verify(service_request, *, digest=None):
             approvals=[a.as_record() for a in service_request.approvals.order_by("id")],
             outcome=outcome,
             linked_service_id=linked,
+            route=next(
+                (
+                    (e.seq, e.details["route"])
+                    for e in reversed(events)
+                    if e.action in ROUTE_EVENTS and "route" in e.details
+                ),
+                None,
+            ),
             digest=digest,
         )
     except Broken as broken:

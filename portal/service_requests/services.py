@@ -249,6 +249,21 @@ def transfer_request_create(*, requester, service, team, justification):
     return service_request
 
 
+def _route(service_request, deciders):
+    """Keep who decides `service_request` (a policy.Route) on it (the caller saves)."""
+    service_request.decided_by = deciders.deciders
+    service_request.deciding_team = deciders.team
+    service_request.routing_reason = deciders.reason[:300]
+
+
+def _route_record(service_request):
+    """The route as the audit log records it, to check the request's row against."""
+    return {
+        "decided_by": service_request.decided_by,
+        "deciding_team": service_request.deciding_team_id,
+    }
+
+
 def requests_reroute(*, service):
     """Route again the pending requests of `service` that its owners decide, now that it has
     other owners (a transfer): the team that gave it away no longer decides about it."""
@@ -264,13 +279,27 @@ def requests_reroute(*, service):
     ):
         before = policy.routed(pending)
         after = policy.route(pending)
-        pending.decided_by, pending.deciding_team = after.deciders, after.team
-        pending.routing_reason = after.reason[:300]
-        pending.save(update_fields=["decided_by", "deciding_team", "routing_reason", "updated_at"])
+        _route(pending, after)
+        # Approvals given under the old route are not the new deciders': a new revision
+        # (of the same content) voids them, as an edit would.
+        discarded = pending.current_approvals().count()
+        pending.revision += 1
+        pending.save(
+            update_fields=[
+                "decided_by",
+                "deciding_team",
+                "routing_reason",
+                "revision",
+                "updated_at",
+            ]
+        )
+        details = {"from": str(before), "to": str(after), "because": "the service changed hands"}
+        if discarded:
+            details["approvals_discarded"] = discarded
         pending.record(
             "rerouted",
             actor=None,
-            details={"from": str(before), "to": str(after), "because": "the service changed hands"},
+            details=pending.explained(route=_route_record(pending), **details),
         )
         enqueue_on_commit(tasks.notify_approvers, pending.pk)
 
@@ -682,9 +711,7 @@ def service_request_submit(*, service_request, actor):
         if refusal:
             raise DecisionRefused(refusal)
         deciders = policy.route(locked)
-        locked.decided_by = deciders.deciders
-        locked.deciding_team = deciders.team
-        locked.routing_reason = deciders.reason[:300]
+        _route(locked, deciders)
         locked.move(
             "submit",
             actor=actor,
@@ -692,6 +719,7 @@ def service_request_submit(*, service_request, actor):
                 "dry_run": result.code,
                 "policy": str(policy.required_approvals(locked)),
                 "deciders": str(deciders),
+                "route": _route_record(locked),
             },
             fields=["decided_by", "deciding_team", "routing_reason"],
         )
