@@ -203,6 +203,9 @@ OIDC_APPROVERS_GROUP = env("OIDC_APPROVERS_GROUP", default="approvers")
 OIDC_AUDITORS_GROUP = env("OIDC_AUDITORS_GROUP", default="auditors")
 OIDC_ADMINS_GROUP = env("OIDC_ADMINS_GROUP", default="admins")
 OIDC_TEAM_APPROVERS_SUFFIX = env("OIDC_TEAM_APPROVERS_SUFFIX", default="-approvers")
+# Only groups named <prefix><team> are teams (the prefix is dropped), when set: a provider's
+# other groups ("all-staff", "vpn-users") are then not teams.
+OIDC_TEAM_PREFIX = env("OIDC_TEAM_PREFIX", default="")
 # Local passwords: the break-glass administrators named here, while LOCAL_LOGIN_ENABLED (on
 # whenever someone is named). The embedded set-up names its demo `breakglass` account.
 BREAK_GLASS_USERS = env.list("BREAK_GLASS_USERS", default=["breakglass"] if DEBUG else [])

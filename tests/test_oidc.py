@@ -194,6 +194,15 @@ def test_a_teams_approvers_group_makes_its_approver_and_memberships_made_by_hand
     assert groups_of("fay") == {"team:-approvers", "team:ledger"}
 
 
+def test_with_a_team_prefix_only_the_groups_that_carry_it_are_teams(visitor, idp, settings):
+    settings.OIDC_TEAM_PREFIX = "pl-"
+    idp.put_user(
+        "gil", groups=["all-staff", "pl-payments", "pl-checkout-approvers", "pl-", "approvers"]
+    )
+    visitor.sign_in("gil")
+    assert groups_of("gil") == {"approvers", "team:payments", "team:checkout:approver"}
+
+
 def test_the_groups_claim_and_the_role_groups_are_settings(visitor, idp, settings):
     settings.OIDC_GROUPS_CLAIM = "roles"
     settings.OIDC_APPROVERS_GROUP = "PrivateLink.Approvers"

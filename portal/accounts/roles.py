@@ -86,10 +86,16 @@ def user_roles_sync(*, user, groups):
 
 def user_teams_sync(*, user, names):
     """Keep the user's teams as the provider's groups `names` say; return the labels added
-    and removed. `<team><OIDC_TEAM_APPROVERS_SUFFIX>` makes the user an approver of <team>."""
+    and removed. `<team><OIDC_TEAM_APPROVERS_SUFFIX>` makes the user an approver of <team>;
+    with OIDC_TEAM_PREFIX set, only groups named `<prefix><team>` are teams."""
     suffix = settings.OIDC_TEAM_APPROVERS_SUFFIX
+    prefix = settings.OIDC_TEAM_PREFIX
     teams = {}
     for name in names:
+        if prefix:
+            if not name.startswith(prefix) or name == prefix:
+                continue  # not a team: "all-staff", "vpn-users", ...
+            name = name.removeprefix(prefix)
         role = Role.MEMBER
         if suffix and name.endswith(suffix) and len(name) > len(suffix):
             name, role = name[: -len(suffix)], Role.APPROVER
