@@ -6,8 +6,14 @@ the list of what waits for others come from the cache: the common case), and the
 moved before every view (each one recomputes them: the worst case, right after every
 decision). Needs a large database with approvers named lead* and requesters dev* (as
 `manage.py generate_history --requests 100000` makes; DATABASE_URL); DEBUG=false.
+`bench/routed_queue_data.py` adds a large routed queue to a smaller history, with a team's
+approvers (`teamlead00`, ...) to time with `--user`.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/queue_split.py [--rounds 11] [--count 20]
+        [--user teamlead00]
+
+`--user` times that decider's pages (a team's approver, say) instead of the approver with
+most approvals on pending requests. Each page's query count is printed with its size.
 """
 
 import argparse
@@ -36,9 +42,14 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import override_settings, setup_test_environment  # noqa: E402
+from django.test.utils import (  # noqa: E402
+    CaptureQueriesContext,
+    override_settings,
+    setup_test_environment,
+)
 
 from bench.history import STORAGES  # noqa: E402
 from bench.paired import paired  # noqa: E402
@@ -57,6 +68,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--user", help="the decider to time (default: the busiest approver)")
     args = parser.parse_args()
     setup_test_environment()
     User = get_user_model()
@@ -68,7 +80,9 @@ def main():
         .order_by("-n")
         .first()
     )
-    approver = User.objects.get(pk=busiest["approver"])
+    approver = User.objects.get(
+        **({"username": args.user} if args.user else {"pk": busiest["approver"]})
+    )
     requester = User.objects.filter(username__startswith="dev").order_by("username").first()
     approver_client, requester_client = client_for(approver), client_for(requester)
     pages = {
@@ -82,8 +96,20 @@ def main():
         f"{Approval.objects.filter(approver=approver).count():,} approvals by them in all"
     )
     baseline = lambda: requester_client.get("/")  # noqa: E731
+    with CaptureQueriesContext(connection) as base_queries:
+        baseline()
+    print(f"requester dashboard ({requester.username}): {len(base_queries)} queries")
     for name, page in pages.items():
         size = len(page().content)
+        with CaptureQueriesContext(connection) as cached_queries:
+            page()
+        queue.changed()
+        with CaptureQueriesContext(connection) as moved_queries:
+            page()
+        print(
+            f"{name}: {len(cached_queries)} queries cached, {len(moved_queries)} with the "
+            f"version moved"
+        )
         moved = lambda page=page: (queue.changed(), page())  # noqa: E731
         for case, call in [("cached", page), ("version moved", moved)]:
             ours, base, ratios = paired(call, baseline, rounds=args.rounds, count=args.count)

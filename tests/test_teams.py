@@ -205,6 +205,43 @@ def test_a_member_decides_who_connects_and_sees_the_request_another_team_does_no
     assert told == {"colleague@example.com", "requester@example.com"}
 
 
+def test_the_owner_in_person_decides_who_connects_and_nobody_else_reads_their_queue(
+    login, service, requester, requester2, simulator
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # The service no team owns is its person's: access to it waits on their dashboard.
+    asked = ask_access(login(requester2), service)
+    assert asked.decided_by == Deciders.OWNER
+    # So does one submitted before routing (decided_by empty), but not for every account.
+    legacy = ServiceRequest.objects.create(
+        kind=Kind.ACCESS,
+        requester=requester2,
+        endpoint_service=service,
+        account_id="1000000000000004",
+        state=State.PENDING_APPROVAL,
+    )
+    ServiceRequest.objects.create(
+        kind=Kind.ACCESS,
+        requester=requester2,
+        endpoint_service=service,
+        account_id="*",
+        state=State.PENDING_APPROVAL,
+    )
+    shown = login(requester).get("/").context["owner_queue"]
+    assert sorted(r.pk for r in shown) == sorted([asked.pk, legacy.pk])
+    # Someone who owns no service and is in no team decides nothing: their dashboard does not
+    # look for what waits on them at all.
+    nobody = UserFactory(username="nobody")
+    client = login(nobody)
+    client.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/")
+    assert page.context["owner_queue"] == []
+    assert not [q["sql"] for q in queries.captured_queries if "pending_approval" in q["sql"]]
+
+
 def test_a_safe_change_is_the_teams_approvers_and_waits_in_their_queue_only(
     login, team_service, lead, approver, requester, django_capture_on_commit_callbacks
 ):
