@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('endpoint_services', '0005_owning_team'),
-        ('service_requests', '0016_routing_and_transfer'),
+        ('service_requests', '0017_routing_and_transfer'),
         ('teams', '0001_teams'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

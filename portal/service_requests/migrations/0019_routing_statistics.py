@@ -30,6 +30,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("service_requests", "0017_pending_index_routing")]
+    dependencies = [("service_requests", "0018_pending_index_routing")]
 
     operations = [migrations.RunPython(create, drop)]
