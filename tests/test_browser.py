@@ -237,3 +237,26 @@ def test_focus_follows_an_in_page_update(live_server, page, people):
     expect(page.get_by_role("button", name="Add resource")).to_be_focused()
     page.get_by_role("button", name="Validate (dry run)").click()
     expect(page.locator("#error-summary")).to_be_focused()
+
+
+def test_focus_is_not_taken_from_someone_already_typing(live_server, page, people):
+    """Settling comes a moment after the swap: a quick typist already in a field of the new
+    form keeps their focus (moving it sent their keys to another field: "envprod")."""
+    log_in(page, live_server.url, "requester")
+    page.get_by_role("link", name="New request").click()
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.get_by_label("Tag 1 key")).to_be_focused()
+    # The moment between a swap and its settling, made to last: the person clicks into the
+    # justification, and only then does the form settle after an "Add tag".
+    page.get_by_label("Justification").click()
+    page.evaluate(
+        """() => {
+            const button = document.querySelector("button[value='add-tag']");
+            document.dispatchEvent(new CustomEvent("htmx:beforeRequest", {detail: {elt: button}}));
+            document.dispatchEvent(new CustomEvent("htmx:afterSettle"));
+        }"""
+    )
+    expect(page.get_by_label("Justification")).to_be_focused()
+    page.keyboard.type("typed here")
+    expect(page.get_by_label("Justification")).to_have_value("typed here")
+    expect(page.get_by_label("Tag 1 key")).to_have_value("")

@@ -12,6 +12,10 @@ document.addEventListener("htmx:afterSettle", function () {
   if (!form || !lastAction) return;
   var action = lastAction;
   lastAction = "";
+  // Settling comes a moment after the swap: someone quick may already be typing in a field
+  // of the new form. Their focus wins; moving it now would send their keys to another field.
+  var active = document.activeElement;
+  if (active && active !== document.body && form.contains(active) && active.matches("input, select, textarea")) return;
   var target = null;
   if (action === "add-resource") {
     target = form.querySelector("#field-resources tbody tr:last-child select, #field-resources tbody tr:last-child input");
