@@ -111,6 +111,17 @@ def test_content_changed_behind_the_portals_back_voids_the_approvals(
     assert request.state == State.PENDING_APPROVAL
     page = login(approver2).get(f"/requests/{request.pk}/").content.decode()
     assert "1 so far" in page
+    # The first approver, whose approval no longer binds, is told so, not answered a 500
+    # (one decision per person and revision is a constraint of the database).
+    again = decide(login(approver), request, "approve")
+    assert again.status_code == 302  # back to the request's page, saying why
+    told = " ".join(str(m) for m in again.wsgi_request._messages)
+    assert "its content has changed since, outside the portal" in told
+    assert Approval.objects.filter(request=request, approver=approver).count() == 1
+    with pytest.raises(services.DecisionRefused):
+        services.service_request_decide(
+            pk=request.pk, approver=approver, decision="send_back", revision=request.revision
+        )
 
 
 def test_an_approver_sees_the_revision_on_the_button(login, requester, approver):

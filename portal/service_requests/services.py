@@ -790,6 +790,13 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
         lapsed = policy.transfer_lapse(service_request)
         if lapsed and decision == Decision.APPROVE:
             raise DecisionRefused(lapsed)
+        if service_request.approvals.filter(approver=approver, revision=revision).exists():
+            # An approval of this revision that no longer binds (its content was changed
+            # behind the portal's back): one decision per person and revision, still.
+            raise DecisionRefused(
+                "You decided this revision already, and its content has changed since, outside "
+                "the portal: ask an administrator to look at the request's audit trail."
+            )
         # As someone's delegate (None: in one's own right), checked under the row lock.
         _refusal, on_behalf_of = policy.deciding_as(approver, service_request)
         digest = service_request.digest()
