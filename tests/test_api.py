@@ -503,8 +503,11 @@ def test_a_request_goes_to_active_through_the_api_and_a_real_worker(
         def state():
             return json.loads(call(client, "GET", f"requests/{made['id']}", mine).content)
 
+        # As a pipeline polls: within the token's API_CALLS_PER_MINUTE (120), whatever the
+        # worker's pace (polling every 0.1 s spent the minute's calls in 12 s on a busy box).
         active = wait_for(
             lambda: (found := state())["state"] == "active" and found,
+            interval=0.6,
             message=f"active\n{worker.output()}",
         )
     [service] = simulator.services()
