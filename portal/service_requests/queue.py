@@ -292,7 +292,8 @@ def delegated(user, delegations=None):
         .exclude(requester=user)
         .filter(~_decided_by(user))
         .filter(some)
-        .select_related("requester", "endpoint_service")
+        # The route's team too: each row is matched against each delegator's right.
+        .select_related("requester", "endpoint_service", "deciding_team")
         .order_by("submitted_at", "id")[:DELEGATED_LOOKED_AT]
     )
     found = []

@@ -179,25 +179,45 @@ def decommission_request_create(*, requester, service, justification):
     refusal = policy.change_refusal(requester, service)
     if refusal:
         raise NotAllowed(refusal)
-    # The service's row lock makes a double submit (or two keepers at once) take turns: the
-    # second finds the first's request and is sent to it, so a service is asked to go once.
-    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
-    asked = service.requests.filter(kind=Kind.DECOMMISSION)
-    earlier = _open_for(asked, requester).order_by("pk").first()
+    service, earlier = _asked_already(service, Kind.DECOMMISSION, requester)
     if earlier is not None:
         raise AlreadyAsked(
             f"Request #{earlier.pk} already asks to decommission this service "
             f"({earlier.get_state_display().lower()}).",
             earlier,
         )
+    return _about_service_filed(
+        Kind.DECOMMISSION,
+        requester=requester,
+        service=service,
+        justification=justification,
+        plan=True,
+    )
+
+
+def _asked_already(service, kind, requester):
+    """Lock `service` and return it with the open request of `kind` about it (or None).
+
+    The row lock makes a double submit (or two keepers at once) take turns: the second
+    finds the first's request and is sent to it, instead of leaving a stray draft behind.
+    """
+    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
+    earlier = _open_for(service.requests.filter(kind=kind), requester).order_by("pk").first()
+    return service, earlier
+
+
+def _about_service_filed(kind, *, requester, service, justification, plan=False, **fields):
+    """Make a request of `kind` about `service` (and its plan, with `plan`), audited."""
     service_request = ServiceRequest.objects.create(
-        kind=Kind.DECOMMISSION,
+        kind=kind,
         requester=requester,
         justification=justification,
         service_description=service.service_description,
         **_about_service(service),
+        **fields,
     )
-    _replan(service_request)
+    if plan:
+        _replan(service_request)
     service_request.record("created", actor=requester, details=service_request.explained())
     return service_request
 
@@ -207,17 +227,14 @@ def adoption_request_create(*, requester, service, owner, justification, team=No
     refusal = policy.adoption_refusal(requester, service)
     if refusal:
         raise NotAllowed(refusal)
-    service_request = ServiceRequest.objects.create(
-        kind=Kind.ADOPT,
+    return _about_service_filed(
+        Kind.ADOPT,
         requester=requester,
+        service=service,
+        justification=justification,
         target_owner=owner,
         target_team=team,
-        justification=justification,
-        service_description=service.service_description,
-        **_about_service(service),
     )
-    service_request.record("created", actor=requester, details=service_request.explained())
-    return service_request
 
 
 @transaction.atomic
@@ -226,27 +243,20 @@ def transfer_request_create(*, requester, service, team, justification):
     refusal = policy.transfer_refusal(requester, service, team)
     if refusal:
         raise NotAllowed(refusal)
-    # As for a decommission: the service's row lock makes a double submit take turns, and the
-    # second is sent to the first's request instead of leaving a stray draft behind.
-    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
-    earlier = _open_for(service.requests.filter(kind=Kind.TRANSFER), requester).order_by("pk")
-    earlier = earlier.first()
+    service, earlier = _asked_already(service, Kind.TRANSFER, requester)
     if earlier is not None:
         raise AlreadyAsked(
             f"Request #{earlier.pk} already asks to transfer this service to the "
             f"{earlier.target_team} team ({earlier.get_state_display().lower()}).",
             earlier,
         )
-    service_request = ServiceRequest.objects.create(
-        kind=Kind.TRANSFER,
+    return _about_service_filed(
+        Kind.TRANSFER,
         requester=requester,
-        target_team=team,
+        service=service,
         justification=justification,
-        service_description=service.service_description,
-        **_about_service(service),
+        target_team=team,
     )
-    service_request.record("created", actor=requester, details=service_request.explained())
-    return service_request
 
 
 def _route(service_request, deciders):
