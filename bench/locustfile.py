@@ -5,14 +5,17 @@ Run by bench/load.py (which prepares the database, the sessions and gunicorn); b
     LOAD_FIXTURE=var/load/fixture.json .venv/bin/locust -f bench/locustfile.py \
         --host http://127.0.0.1:8300 --headless -u 50 -r 50 -t 60s
 
-Each simulated person holds a real session of a real user (made by bench/load.py, as a login
-would: logging in is not what a day is made of). What they do, and how often:
+Each simulated person holds a real session of a real user (made by bench/load.py, as a
+sign-in would: signing in is not what a day is made of). What they do, and how often:
 - requesters (weight 6): mostly watch a request's page, which polls its status every 2 s;
   now and then open their dashboard or the page itself;
 - approvers (weight 2): the queue, which re-polls every 10 s, the pending badge (15 s),
   their dashboard, a request to decide on;
 - auditors (weight 1): the history with filters, a timeline, a small filtered export;
 - owners (weight 1): their services and a service's page.
+
+Every answer is checked (bench/page_checks.py): redirects are not followed, and an answer that
+is not its page (a login page, an error) is a failure, with the reason as its message.
 
 With LOAD_PAGE=<name> every person opens that one page as fast as answers come (the
 per-page capacity runs).
@@ -22,9 +25,14 @@ import json
 import os
 import random
 import re
+import sys
 from pathlib import Path
 
 from locust import HttpUser, between, constant, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.page_checks import ONE_PAGE, verdict
 
 FIXTURE = json.loads(Path(os.environ.get("LOAD_FIXTURE", "var/load/fixture.json")).read_text())
 HTMX = {"HX-Request": "true"}
@@ -41,13 +49,23 @@ class Person(HttpUser):
         self.me = random.choice(FIXTURE[self.role])
         self.client.cookies.set("sessionid", self.me["session"])
 
+    def get(self, path, name, **kwargs):
+        """GET `path` as page `name`, not following redirects; a failure unless it is that page."""
+        with self.client.get(
+            path, name=name, allow_redirects=False, catch_response=True, **kwargs
+        ) as response:
+            why = verdict(name, response.status_code, response.content or b"", self.me["username"])
+            if why:
+                response.failure(why)
+            return response
+
     def status_poll(self, request):
         query = {"v": request["version"], "r": request["revision"], "s": request["state"]}
-        self.client.get(
+        self.get(
             f"/requests/{request['id']}/status/",
+            "/requests/[id]/status/ (poll)",
             params=query,
             headers=HTMX,
-            name="/requests/[id]/status/ (poll)",
         )
 
 
@@ -63,11 +81,11 @@ class Requester(Person):
     @task(1)
     def request_page(self):
         request = random.choice(self.me["watching"])
-        self.client.get(f"/requests/{request['id']}/", name="/requests/[id]/")
+        self.get(f"/requests/{request['id']}/", "/requests/[id]/")
 
     @task(1)
     def dashboard(self):
-        self.client.get("/", name="/ (requester)")
+        self.get("/", "/ (requester)")
 
 
 class Approver(Person):
@@ -79,26 +97,26 @@ class Approver(Person):
     @task(2)
     def queue(self):
         page = random.choice([1, 1, 1, 2, 3])
-        response = self.client.get("/approvals/", params={"page": page}, name="/approvals/")
+        response = self.get("/approvals/", "/approvals/", params={"page": page})
         found = QUEUE_VERSION.search(response.text)
         self.queue_version = found.group(1) if found else ""
 
     @task(6)
     def queue_poll(self):
-        self.client.get(
+        self.get(
             "/approvals/",
+            "/approvals/ (poll)",
             params={"v": self.queue_version, "page": 1},
             headers=HTMX,
-            name="/approvals/ (poll)",
         )
 
     @task(4)
     def badge_poll(self):
-        response = self.client.get(
+        response = self.get(
             "/approvals/count/",
+            "/approvals/count/ (poll)",
             params={"v": self.badge_version},
             headers=HTMX,
-            name="/approvals/count/ (poll)",
         )
         found = BADGE_VERSION.search(response.text)
         if found:
@@ -106,12 +124,12 @@ class Approver(Person):
 
     @task(1)
     def dashboard(self):
-        self.client.get("/", name="/ (approver)")
+        self.get("/", "/ (approver)")
 
     @task(1)
     def decide_on(self):
         pk = random.choice(FIXTURE["pending"])
-        self.client.get(f"/requests/{pk}/", name="/requests/[id]/ (approver)")
+        self.get(f"/requests/{pk}/", "/requests/[id]/ (approver)")
 
 
 class Auditor(Person):
@@ -122,20 +140,20 @@ class Auditor(Person):
     @task(4)
     def history(self):
         query = random.choice(FIXTURE["audit_queries"])
-        self.client.get(f"/audit/?{query}", name="/audit/")
+        self.get(f"/audit/?{query}", "/audit/")
 
     @task(2)
     def timeline(self):
         pk = random.choice(FIXTURE["pending"])
-        self.client.get(f"/audit/requests/{pk}/", name="/audit/requests/[id]/")
+        self.get(f"/audit/requests/{pk}/", "/audit/requests/[id]/")
 
     @task(1)
     def export(self):
         requester = random.choice(FIXTURE["requester_names"])
-        self.client.get(
+        self.get(
             "/audit/export.csv",
+            "/audit/export.csv (filtered)",
             params={"requester": requester, "state": "failed"},
-            name="/audit/export.csv (filtered)",
         )
 
 
@@ -146,34 +164,24 @@ class Owner(Person):
 
     @task(1)
     def services(self):
-        self.client.get("/services/", name="/services/")
+        self.get("/services/", "/services/")
 
     @task(2)
     def service_page(self):
         service = random.choice(self.me["services"])
-        self.client.get(f"/services/{service}/", name="/services/[id]/")
+        self.get(f"/services/{service}/", "/services/[id]/")
 
-
-PAGES = {
-    # name: (role, path, headers)
-    "requester_dashboard": ("requesters", "/", {}),
-    "approver_dashboard": ("approvers", "/", {}),
-    "approvals": ("approvers", "/approvals/", {}),
-    "audit": ("auditors", "/audit/", {}),
-}
 
 if ONLY:
-    role, path, headers = PAGES[ONLY]
+    role, path, name = ONE_PAGE[ONLY]
 
-    class OnePage(HttpUser):
+    class OnePage(Person):
+        role = role
         wait_time = constant(0)
-
-        def on_start(self):
-            self.client.cookies.set("sessionid", random.choice(FIXTURE[role])["session"])
 
         @task
         def page(self):
-            self.client.get(path, headers=headers, name=ONLY)
+            self.get(path, name)
 
     # Only OnePage runs.
     del Requester, Approver, Auditor, Owner
