@@ -1,16 +1,25 @@
 """The insights page at 100,000 requests, against the history page's unfiltered listing.
 
-Every ratio is paired and interleaved (bench/paired.py: A, B, B, A, ... and the median of the
-per-round ratios), with DEBUG=false, the same superuser on both sides, after VACUUM ANALYZE:
+Every ratio is paired and interleaved (bench/paired.py: A, B, B, A, ... each round's ratio
+recorded, printed as their median and range), with DEBUG=false, the same superuser on both
+sides, after VACUUM ANALYZE on PostgreSQL:
 - cold: /insights/ (the default twelve weeks) with its figures computed on every call
   (INSIGHTS_CACHE_SECONDS=0) against /audit/ (aim: <= 0.5x);
 - warm: /insights/ with its figures from the cache, as people get them but the first in
-  five minutes, against /audit/;
+  five minutes, against /audit/ (aim: <= 0.5x);
 - cold over a whole year (52 weeks: about 95,000 requests), for scale;
-then the time of each figure's query alone.
+then the time of each figure's query alone, the five queries in turn in each round.
 
     .venv/bin/python bench/insights.py                       # SQLite, var/bench-insights.sqlite3
     .venv/bin/python bench/insights.py --database-url postgres://postgres@127.0.0.1:5432/portal_insights
+    .venv/bin/python bench/insights.py --database-url sqlite:///var/mine.sqlite3 --requests 3000 \
+        --rounds 3
+
+What it checks, stopping with exit status 2 (bench/report.py) otherwise: every page answers
+200 and is the real page, on every timed call too; /insights/ has a row per week of its range
+in its outcomes table and counts requests in them; /audit/ renders its page of rows; a cold
+page runs the figures' queries (at least five more than a warm one) and a warm one does not;
+each figure's query alone finds something to count.
 
 The history is generated once (manage.py generate_history, as bench/history.py does) and
 reused. It has no service records, so the first run also writes one for each request that has
@@ -18,6 +27,7 @@ a ServiceId (outside the audit log: use a database of its own, not bench/history
 """
 
 import argparse
+import re
 import statistics
 import sys
 import time
@@ -27,7 +37,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.history import STORAGES, seed_regions, setup, users  # noqa: E402
+from bench.history import (  # noqa: E402
+    STORAGES,
+    rows_of,
+    seed_regions,
+    setup,
+    sides,
+    timed_get,
+    users,
+)
+from bench.report import Run, expect  # noqa: E402
+
+FIGURE_QUERIES = 5  # one query per figure (tests/test_insights.py)
+INSIGHTS_MARKER = b'id="insights-data"'
+OUTCOME_ROW = re.compile(
+    rb'<tr><th scope="row">\d{4}-\d\d-\d\d</th>(?:<td>\d+</td>)*<td>(\d+)</td></tr>'
+)
 
 
 def top_up_services():
@@ -57,72 +82,164 @@ def top_up_services():
     print(f"wrote {len(rows):,} service records")
 
 
-def pages(rounds, count):
+def check_insights(client, query, weeks):
+    """GET /insights/ and check it is the page with `weeks` weeks of figures; return
+    (its size in bytes, the queries it ran)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/insights/", query or {})
+    return insights_shown(response, query, weeks), len(queries)
+
+
+def insights_shown(response, query, weeks):
+    """The size of `response`; NotMeasured unless it is /insights/ with requests counted in
+    each of its `weeks` weeks' rows."""
+    content = response.content
+    expect(response.status_code == 200, f"/insights/ {query or ''} answered {response.status_code}")
+    expect(
+        INSIGHTS_MARKER in content,
+        f"/insights/ {query or ''} is not the page timed: no figures in its {len(content):,} bytes",
+    )
+    table = content[content.find(b'<table id="outcomes-table">') :]
+    totals = [int(total) for total in OUTCOME_ROW.findall(table[: table.find(b"</table>")])]
+    expect(
+        len(totals) == weeks and sum(totals) > 0,
+        f"/insights/ {query or ''} shows {len(totals)} weeks and {sum(totals)} requests; "
+        f"{weeks} weeks of requests expected",
+    )
+    return len(content)
+
+
+def timed_insights(client, query):
+    def get():
+        response = client.get("/insights/", query or {})
+        expect(
+            response.status_code == 200 and INSIGHTS_MARKER in response.content,
+            f"/insights/ {query or ''} answered {response.status_code} without its figures",
+        )
+
+    return get
+
+
+def pages(run, rounds, count):
+    from django.core.cache import cache
+    from django.db import connection
     from django.test import Client
     from django.test.utils import override_settings, setup_test_environment
     from django.utils import timezone
 
-    from bench.paired import paired, summary
+    from bench.paired import paired
+    from portal.service_requests.models import ServiceRequest
 
     setup_test_environment()
     seed_regions()
     _auditor, admin = users()
     client = Client()
     client.force_login(admin)
+    database = connection.vendor
     year = {"start": (timezone.localdate() - timedelta(weeks=51)).isoformat()}
     print(f"{rounds} rounds x {count} pages per side, as one superuser, DEBUG=false")
 
-    def side(url, query=None):
-        def get():
-            response = client.get(url, query or {})
-            assert response.status_code == 200, (url, response.status_code)
+    ours = sides()["ours"]
+    shown = rows_of(client.get("/audit/"), ours, "/audit/")
+    expected = min(50, ServiceRequest.objects.count())
+    expect(len(shown) == expected, f"/audit/ rendered {len(shown)} rows, not {expected}")
+    history = timed_get(client, "/audit/", ours)
 
-        get()
-        return get
+    def compare(name, query, aim, label):
+        a, b, ratios = paired(timed_insights(client, query), history, rounds=rounds, count=count)
+        run.figure(
+            f"insights.{database}.{name}",
+            ratios,
+            unit="x /audit/",
+            aim=aim,
+            label=f"/insights/ {label:16} {statistics.median(a) * 1000:7.1f} ms vs /audit/ "
+            f"{statistics.median(b) * 1000:6.1f} ms",
+        )
 
-    results = {}
-    with override_settings(STORAGES=STORAGES, INSIGHTS_CACHE_SECONDS=0):
-        history = side("/audit/")
-        for name, query in (("cold, 12 weeks", None), ("cold, 52 weeks", year)):
-            a, b, ratios = paired(side("/insights/", query), history, rounds=rounds, count=count)
-            results[name] = statistics.median(ratios)
-            print(summary(f"  /insights/ {name:16} vs /audit/", a, b, ratios))
+    def fresh_cache():
+        # Nothing kept from a phase before (a fragment kept for 300 s is served even while
+        # INSIGHTS_CACHE_SECONDS=0), but the region list, as the history has it.
+        cache.clear()
+        seed_regions()
+
     with override_settings(STORAGES=STORAGES, INSIGHTS_CACHE_SECONDS=300):
-        a, b, ratios = paired(side("/insights/"), history, rounds=rounds, count=count)
-        results["warm"] = statistics.median(ratios)
-        print(summary(f"  /insights/ {'warm, 12 weeks':16} vs /audit/", a, b, ratios))
-    print(
-        f"ratio insights/history: cold {results['cold, 12 weeks']:.2f} (aim <= 0.5), "
-        f"warm {results['warm']:.2f}, a year cold {results['cold, 52 weeks']:.2f}"
-    )
+        fresh_cache()
+        check_insights(client, None, 12)
+        size, warm = check_insights(client, None, 12)
+        run.note(insights_bytes=size, warm_queries=warm)
+    with override_settings(STORAGES=STORAGES, INSIGHTS_CACHE_SECONDS=0):
+        fresh_cache()
+        for name, query, weeks, aim, label in (
+            ("cold_12w", None, 12, ("<=", 0.5), "cold, 12 weeks"),
+            ("cold_52w", year, 52, None, "cold, 52 weeks"),
+        ):
+            check_insights(client, query, weeks)
+            _size, cold = check_insights(client, query, weeks)
+            expect(
+                cold >= warm + FIGURE_QUERIES,
+                f"/insights/ {label} ran {cold} queries, a warm page {warm}: its figures were "
+                "not computed",
+            )
+            run.note(**{f"{name}_queries": cold})
+            compare(name, query, aim, label)
+    with override_settings(STORAGES=STORAGES, INSIGHTS_CACHE_SECONDS=300):
+        check_insights(client, None, 12)
+        compare("warm", None, ("<=", 0.5), "warm, 12 weeks")
 
 
-def figures_alone(rounds):
-    """Each figure's query, timed alone (median ms), for the default weeks and a year."""
+def figures_alone(run, rounds):
+    """Each figure's query, timed alone in each round, in turn, for 12 weeks and a year."""
+    from django.db import connection
     from django.utils import timezone
 
     from portal.insights import figures
 
+    database = connection.vendor
     today = timezone.localdate()
     for weeks in (12, 52):
         since, until = figures.week_bounds(today - timedelta(weeks=weeks - 1), today)
         now = timezone.now()
+        # Each part and what it counted: a figure that finds nothing timed no work.
         parts = {
-            "outcomes by week": lambda s=since, u=until: figures.outcomes_by_week(s, u),
-            "lead times": lambda s=since, u=until: figures.lead_times_by_week(s, u),
-            "pending by age": lambda n=now: figures.pending_by_age(n),
-            "failures by code": lambda s=since, u=until: figures.failures_by_code(s, u),
-            "services by region": figures.services_by_region,
+            "outcomes_by_week": (
+                lambda s=since, u=until: figures.outcomes_by_week(s, u),
+                lambda found: sum(row["total"] for row in found),
+            ),
+            "lead_times": (
+                lambda s=since, u=until: figures.lead_times_by_week(s, u),
+                lambda found: sum(row["n"] for row in found["decision"]),
+            ),
+            "pending_by_age": (
+                lambda n=now: figures.pending_by_age(n),
+                lambda found: sum(n for _label, n in found),
+            ),
+            "failures_by_code": (
+                lambda s=since, u=until: figures.failures_by_code(s, u),
+                lambda found: sum(n for _code, n in found),
+            ),
+            "services_by_region": (
+                figures.services_by_region,
+                lambda found: sum(row["total"] for row in found),
+            ),
         }
-        line = []
-        for name, compute in parts.items():
-            took = []
-            for _ in range(rounds):
+        took = {name: [] for name in parts}
+        for _round in range(rounds):
+            for name, (compute, counted) in parts.items():
                 started = time.perf_counter()
-                compute()
-                took.append(time.perf_counter() - started)
-            line.append(f"{name} {statistics.median(took) * 1000:.1f}")
-        print(f"  {weeks} weeks, ms: " + ", ".join(line))
+                found = compute()
+                took[name].append((time.perf_counter() - started) * 1000)
+                expect(counted(found) > 0, f"{name} over {weeks} weeks counted nothing")
+        for name, values in took.items():
+            run.figure(
+                f"insights.{database}.query.{name}.{weeks}w",
+                values,
+                unit="ms",
+                label=f"{weeks} weeks, {name} alone",
+                digits=1,
+            )
 
 
 def main():
@@ -142,17 +259,17 @@ def main():
     from portal.endpoint_services.models import EndpointService
     from portal.service_requests.models import ServiceRequest
 
-    if connection.vendor == "postgresql":
-        # VACUUM too, as autovacuum would have by then: the figures' index-only scans need
-        # the visibility map it sets.
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-    print(
-        f"database: {connection.vendor}; requests: {ServiceRequest.objects.count():,}; "
-        f"services: {EndpointService.objects.count():,}"
-    )
-    pages(args.rounds, args.count)
-    figures_alone(args.rounds)
+    with Run("bench/insights.py") as run:
+        if connection.vendor == "postgresql":
+            # VACUUM too, as autovacuum would have by then: the figures' index-only scans need
+            # the visibility map it sets.
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
+        requests, services = ServiceRequest.objects.count(), EndpointService.objects.count()
+        run.note(database=connection.vendor, requests=requests, services=services)
+        print(f"database: {connection.vendor}; requests: {requests:,}; services: {services:,}")
+        pages(run, args.rounds, args.count)
+        figures_alone(run, args.rounds)
 
 
 if __name__ == "__main__":

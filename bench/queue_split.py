@@ -4,75 +4,106 @@ against the requester's dashboard (issue 11's baseline: throughput >= 0.5x), pai
 Two cases for the approver: the queue's version unchanged since their last view (counts and
 the list of what waits for others come from the cache: the common case), and the version
 moved before every view (each one recomputes them: the worst case, right after every
-decision). Needs a large database with approvers named lead* and requesters dev* (as
-`manage.py generate_history --requests 100000` makes; DATABASE_URL); DEBUG=false.
-`bench/routed_queue_data.py` adds a large routed queue to a smaller history, with a team's
-approvers (`teamlead00`, ...) to time with `--user`.
+decision). Each figure is the throughput of the page as a multiple of the requester
+dashboard's, one value per paired round (the order alternating), printed as a median and
+range. Needs a large database with approvers named lead* and requesters dev* (as
+`manage.py generate_history --requests 100000` makes); DEBUG=false. `bench/routed_queue_data.py`
+adds a large routed queue to a smaller history, with a team's approvers (`teamlead00`, ...)
+to time with `--user`. It logs its users in (a session row each): use a database of your own.
 
-    DATABASE_URL=postgres://... .venv/bin/python bench/queue_split.py [--rounds 11] [--count 20]
-        [--user teamlead00]
+    .venv/bin/python bench/queue_split.py --database-url postgres://postgres@127.0.0.1:5432/mine \
+        [--rounds 11] [--count 20] [--user teamlead00]
 
 `--user` times that decider's pages (a team's approver, say) instead of the approver with
-most approvals on pending requests. Each page's query count is printed with its size.
+most approvals on pending requests (or, where none has any, the first in the approvers group).
+
+What it checks, stopping with exit status 2 (bench/report.py) otherwise: something waits for
+the approver; `/approvals/` says how many (heading and badge) and that is what the queue
+counts, with a full page of them rendered (or all, if fewer); the approver's dashboard
+renders as many of them as it shows; the requester's dashboard is their own list with their
+rows; every timed view answers 200 with its page's marker; with the version moved, each view
+runs more queries than cached (the counts were recomputed) and shows the same rows.
 """
 
 import argparse
 import os
+import re
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DEBUG": "false",
-        "AUDIT_HMAC_KEYS": "bench:bench-only-audit-key-" + "x" * 32,
-        "SECRET_KEY": "bench-only-" + "x" * 40,
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import django
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.db.models import Count  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import (  # noqa: E402
-    CaptureQueriesContext,
-    override_settings,
-    setup_test_environment,
-)
-
-from bench.history import STORAGES  # noqa: E402
-from bench.paired import paired  # noqa: E402
-from portal.service_requests import queue  # noqa: E402
-from portal.service_requests.models import Approval, State  # noqa: E402
+from bench.history import STORAGES, setup  # noqa: E402
+from bench.report import Run, expect  # noqa: E402
 
 
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
+@dataclass(frozen=True)
+class Page:
+    """A page timed: its rows counted between `start` (its marker) and the next `end`."""
+
+    name: str
+    url: str
+    start: bytes
+    end: bytes
 
 
-@override_settings(STORAGES=STORAGES)
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=11)
-    parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--user", help="the decider to time (default: the busiest approver)")
-    args = parser.parse_args()
-    setup_test_environment()
+def rows_of(response, page):
+    """The ids of the requests `page` lists in its section; NotMeasured unless it is the page."""
+    from django.urls import reverse
+
+    if response.status_code != 200:
+        to = f" to {response['Location']}" if response.has_header("Location") else ""
+        expect(False, f"{page.name} ({page.url}) answered {response.status_code}{to}, not 200")
+    content = response.content
+    at = content.find(page.start)
+    expect(
+        at >= 0,
+        f"{page.name} ({page.url}) is not the page timed: no {page.start.decode()} in its "
+        f"{len(content):,} bytes",
+    )
+    end = content.find(page.end, at)
+    section = content[at : end if end >= 0 else None]
+    detail = re.escape(reverse("service_requests:detail", args=[0]).removesuffix("0/").encode())
+    return [int(pk) for pk in re.findall(rb'<td><a href="' + detail + rb'(\d+)/">#\1</a>', section)]
+
+
+def waiting_shown(content):
+    """The number /approvals/ says waits for the viewer: (its heading's, its badge's)."""
+    heading = re.search(rb"<h2>Waiting for you <span class=\"muted\">\((\d+)\)</span>", content)
+    badge = re.search(rb'<span class="badge" id="pending-count"[^>]*>(\d+)</span>', content)
+    return (
+        int(heading[1]) if heading else None,
+        int(badge[1]) if badge else None,
+    )
+
+
+def timed(client, page):
+    """A view of `page` to time, that stops the benchmark if it is not the page."""
+
+    def view():
+        response = client.get(page.url)
+        if response.status_code != 200 or page.start not in response.content:
+            rows_of(response, page)  # says what came instead
+
+    return view
+
+
+def pick_approver(username):
+    """The decider to time, and why them."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from portal.service_requests.models import Approval, State
+    from portal.service_requests.policy import APPROVERS_GROUP
+
     User = get_user_model()
-    # The approver with most approvals on pending requests: the largest "waiting for others".
+    if username:
+        user = User.objects.filter(username=username).first()
+        expect(user, f"no user {username!r}")
+        return user, "--user"
     busiest = (
         Approval.objects.filter(request__state=State.PENDING_APPROVAL)
         .values("approver")
@@ -80,45 +111,144 @@ def main():
         .order_by("-n")
         .first()
     )
-    approver = User.objects.get(
-        **({"username": args.user} if args.user else {"pk": busiest["approver"]})
+    if busiest:
+        return User.objects.get(pk=busiest["approver"]), "most approvals on pending requests"
+    first = User.objects.filter(groups__name=APPROVERS_GROUP).order_by("username").first()
+    expect(first, "no approver in the database")
+    return first, "first approver (nobody has approved a pending request)"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--count", type=int, default=20, help="views per side per round")
+    parser.add_argument("--user", help="the decider to time (default: the busiest approver)")
+    args = parser.parse_args()
+    expect(args.database_url, "no database: --database-url or DATABASE_URL")
+    setup(args.database_url, 0, prepare=False)
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import (
+        CaptureQueriesContext,
+        override_settings,
+        setup_test_environment,
     )
-    requester = User.objects.filter(username__startswith="dev").order_by("username").first()
-    approver_client, requester_client = client_for(approver), client_for(requester)
-    pages = {
-        "/approvals/": lambda: approver_client.get("/approvals/"),
-        "approver dashboard": lambda: approver_client.get("/"),
-    }
-    for page in pages.values():
-        assert page().status_code == 200
-    print(
-        f"{queue.pending_count(approver):,} waiting for {approver.username}, "
-        f"{Approval.objects.filter(approver=approver).count():,} approvals by them in all"
-    )
-    baseline = lambda: requester_client.get("/")  # noqa: E731
-    with CaptureQueriesContext(connection) as base_queries:
-        baseline()
-    print(f"requester dashboard ({requester.username}): {len(base_queries)} queries")
-    for name, page in pages.items():
-        size = len(page().content)
-        with CaptureQueriesContext(connection) as cached_queries:
-            page()
-        queue.changed()
-        with CaptureQueriesContext(connection) as moved_queries:
-            page()
-        print(
-            f"{name}: {len(cached_queries)} queries cached, {len(moved_queries)} with the "
-            f"version moved"
+
+    from bench.paired import paired
+    from portal.service_requests import queue
+    from portal.service_requests.models import Approval, ServiceRequest, State
+    from portal.service_requests.views import DASHBOARD_QUEUE
+
+    setup_test_environment()
+    with Run("bench/queue_split.py") as run, override_settings(STORAGES=STORAGES):
+        approver, why = pick_approver(args.user)
+        requester = (
+            get_user_model().objects.filter(username__startswith="dev").order_by("username").first()
         )
-        moved = lambda page=page: (queue.changed(), page())  # noqa: E731
-        for case, call in [("cached", page), ("version moved", moved)]:
-            ours, base, ratios = paired(call, baseline, rounds=args.rounds, count=args.count)
-            med = statistics.median
-            print(
-                f"{name:20} {case:14} {med(ours) * 1000:7.2f} ms vs requester dashboard "
-                f"{med(base) * 1000:7.2f} ms: time ratio {med(ratios):.2f} "
-                f"(throughput {1 / med(ratios):.2f}x, aim >= 0.5), {size:,} bytes"
+        expect(requester, "no requester named dev*")
+        pending = ServiceRequest.objects.filter(state=State.PENDING_APPROVAL).count()
+        waiting = queue.pending_count(approver)
+        theirs = ServiceRequest.objects.filter(requester=requester).count()
+        expect(waiting > 0, f"nothing waits for {approver.username}: no queue to time")
+        expect(theirs > 0, f"{requester.username} has no request: an empty dashboard")
+        print(
+            f"database: {connection.vendor}; {pending:,} pending, {waiting:,} waiting for "
+            f"{approver.username} ({why}), "
+            f"{Approval.objects.filter(approver=approver).count():,} approvals by them in all",
+            flush=True,
+        )
+        run.note(
+            database=connection.vendor,
+            pending=pending,
+            approver=approver.username,
+            waiting_for_approver=waiting,
+            requester=requester.username,
+        )
+
+        approver_client, requester_client = Client(), Client()
+        approver_client.force_login(approver)
+        requester_client.force_login(requester)
+        pages = {
+            "approvals": Page(
+                "/approvals/", "/approvals/", b'<section id="waiting-for-you">', b"</section>"
+            ),
+            "dashboard": Page(
+                "approver dashboard", "/", b"<h2>Waiting for your decision</h2>", b"</section>"
+            ),
+        }
+        expected = {
+            "approvals": min(queue.PAGE_SIZE, waiting),
+            "dashboard": min(DASHBOARD_QUEUE, waiting),
+        }
+        baseline = Page("requester dashboard", "/", b"<h1>My requests</h1>", b"</section>")
+
+        response = approver_client.get("/approvals/")
+        shown = waiting_shown(response.content)
+        expect(
+            shown == (waiting, waiting),
+            f"/approvals/ says {shown} (heading, badge) wait for {approver.username}; the queue "
+            f"counts {waiting}",
+        )
+        response = requester_client.get("/")
+        base_rows = rows_of(response, baseline)
+        expect(
+            len(base_rows) == min(25, theirs),
+            f"the requester dashboard lists {len(base_rows)} of {theirs} requests",
+        )
+        with CaptureQueriesContext(connection) as base_queries:
+            requester_client.get("/")
+        print(
+            f"requester dashboard ({requester.username}): {len(base_queries)} queries, "
+            f"{len(response.content):,} bytes",
+            flush=True,
+        )
+        run.note(requester_dashboard_bytes=len(response.content))
+        base = timed(requester_client, baseline)
+
+        for key, page in pages.items():
+            rows = rows_of(approver_client.get(page.url), page)
+            expect(
+                len(rows) == expected[key],
+                f"{page.name} lists {len(rows)} requests waiting; {expected[key]} expected",
             )
+            with CaptureQueriesContext(connection) as cached_queries:
+                cached = approver_client.get(page.url)
+            queue.changed()
+            with CaptureQueriesContext(connection) as moved_queries:
+                moved = approver_client.get(page.url)
+            expect(
+                rows_of(cached, page) == rows and rows_of(moved, page) == rows,
+                f"{page.name} showed other rows from one view to the next",
+            )
+            expect(
+                len(moved_queries) > len(cached_queries),
+                f"{page.name}: {len(moved_queries)} queries with the version moved, "
+                f"{len(cached_queries)} cached: the version did not move the work",
+            )
+            size = len(cached.content)
+            print(
+                f"{page.name}: {len(rows)} rows, {size:,} bytes; {len(cached_queries)} queries "
+                f"cached, {len(moved_queries)} with the version moved",
+                flush=True,
+            )
+            run.note(**{f"{key}_bytes": size, f"{key}_rows": len(rows)})
+            view = timed(approver_client, page)
+            for case, call in (
+                ("cached", view),
+                ("moved", lambda view=view: (queue.changed(), view())),
+            ):
+                ours, theirs_s, ratios = paired(call, base, rounds=args.rounds, count=args.count)
+                run.figure(
+                    f"queue_split.{key}.{case}",
+                    [1 / r for r in ratios],
+                    unit="x the requester dashboard's throughput",
+                    aim=(">=", 0.5),
+                    label=f"{page.name:19} {case:7} {statistics.median(ours) * 1000:6.2f} ms vs "
+                    f"{statistics.median(theirs_s) * 1000:6.2f} ms",
+                )
 
 
 if __name__ == "__main__":

@@ -1,23 +1,39 @@
-"""Verifying the whole audit log: about 1,000,000 events, and a checkpoint file beside them.
+"""Verifying the whole audit log (about 1,000,000 events) against its floor, and its memory.
 
 `audit_chain_verify` checks every event's keyed hash in order, every checkpoint line, and every
-request and service against the events that explain it. This prints the time it takes against
-the aim (60 s for 1M events on PostgreSQL) as a ratio, and what it costs in memory: the growth
-of the process's peak RSS, and in a second pass the peak of what Python allocated
-(tracemalloc), which stays flat however long the log (events and checkpoints are streams).
+request and service against the events that explain it. Its floor is what no verification of
+the same log can skip: one plain loop over a server-side cursor (a psycopg named cursor on
+PostgreSQL, Django's `.iterator()` on SQLite) that recomputes, for each event, the exact bytes
+the portal seals (its content fields as canonical JSON, after the previous hash) and their
+HMAC, and compares them with the stored hash and the chain link; no lifecycle or row checks.
+
+In paired rounds (default 3, the order alternating: portal then floor, floor then portal) it
+prints and records seconds per 1M events for both and the ratio portal/floor of each round;
+the growth of peak RSS during the portal's verification, measured in a fresh process whose
+first verification it is (peak RSS never goes down, so a later pass in this process would
+hide it); and, unless --no-tracemalloc, the peak of what Python allocated in one more pass.
 
     .venv/bin/python bench/verify.py                      # PostgreSQL, database portal_bench
     .venv/bin/python bench/verify.py --database-url sqlite:///var/bench-history.sqlite3
+    .venv/bin/python bench/verify.py --database-url postgres://postgres@127.0.0.1:5432/mine \
+        --requests 3000 --rounds 3 --checkpoint-file var/mine-checkpoints.jsonl
 
-The history (manage.py generate_history, 100,000 requests) is made once and reused, shared
-with bench/history.py; the checkpoint file is rewritten each run, one line per
-`--every` events (100,000 lines by default: about 70 days of minute checkpoints).
+It stops with exit status 2 (bench/report.py) unless every verification reports the log
+intact, having checked every event, every request and every checkpoint line written, and
+unless the floor found every event authentic and linked and counted all of them (else it did
+not check the bytes the portal seals). The history (manage.py generate_history, 100,000
+requests) is made once and shared with bench/history.py; the checkpoint file is rewritten
+each run: a line every `--every` events, and, as beat would have written it, the log's head
+as its last line.
 """
 
 import argparse
+import hashlib
+import hmac
 import json
+import subprocess
 import sys
-import time
+import tempfile
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,25 +42,36 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.history import peak_rss_kb, setup  # noqa: E402
+from bench.report import Run, expect  # noqa: E402
 
 AIM_SECONDS_PER_MILLION = 60.0
 START = datetime(2026, 1, 1, tzinfo=UTC)
+READ_CHUNK = 5000  # rows per fetch, as the portal's own reader
 
 
 def write_checkpoints(path, every):
-    """One checkpoint line per `every` events, each what audit_checkpoint_write would write."""
+    """Write a checkpoint line per `every` events and one for the head, each what
+    audit_checkpoint_write would have written then; return the number of lines.
+
+    The head's line matters: with checkpoints required, events after the newest line that are
+    older than the grace period mean the file was cut short, and a generated history's events
+    are all old.
+    """
     from portal.audit import chain
-    from portal.audit.models import AuditEvent
+    from portal.audit.models import AuditEvent, ChainHead
     from portal.audit.services import _checkpoint_mac
 
+    expect(every >= 1, f"--every must be 1 or more, not {every}")
+    head = ChainHead.objects.filter(pk=ChainHead.ONLY).values_list("seq", flat=True).first()
     key_id = chain.current_key_id()
     lines = 0
     with path.open("w") as file:
         rows = AuditEvent.objects.filter(seq__gt=0).order_by("seq").values_list("seq", "hash")
         for seq, digest in rows.iterator(chunk_size=10000):
-            if seq % every:
+            if seq % every and seq != head:
                 continue
-            at = (START + timedelta(minutes=seq // every)).isoformat(timespec="seconds")
+            # A minute per line; the head's line a minute after the one before it.
+            at = (START + timedelta(minutes=-(-seq // every))).isoformat(timespec="seconds")
             line = {
                 "seq": seq,
                 "hash": digest,
@@ -57,58 +84,209 @@ def write_checkpoints(path, every):
     return lines
 
 
+def _server_side_rows(queryset):
+    """`queryset`'s rows through one psycopg named cursor, as the driver hands them."""
+    from django.db import connection, transaction
+
+    sql, params = queryset.query.sql_with_params()
+    connection.ensure_connection()
+    # A named cursor lives in a transaction; one statement reads one snapshot anyway.
+    with transaction.atomic(), connection.connection.cursor(name="verify_floor") as cursor:
+        cursor.itersize = READ_CHUNK
+        cursor.execute(sql, params)
+        yield from cursor
+
+
+def floor_walk():
+    """Check every event's HMAC and chain link in one plain loop; return the events checked.
+
+    Stops the benchmark (NotMeasured) at the first event it does not find authentic and
+    linked: its bytes are not the ones the portal seals, so it would time something else.
+    """
+    import orjson
+    from django.db import connection
+
+    from portal.audit import chain
+    from portal.audit.models import AuditEvent
+
+    names = chain.CONTENT_FIELDS
+    events = AuditEvent.objects.order_by("seq").values_list(*names, "prev_hash", "hash")
+    if connection.vendor == "postgresql":
+        rows = _server_side_rows(events)
+    else:
+        rows = events.iterator(chunk_size=READ_CHUNK)
+    secrets = chain.keys()
+    dumps, loads, sort_keys = orjson.dumps, orjson.loads, orjson.OPT_SORT_KEYS
+    new, compare, sha256 = hmac.new, hmac.compare_digest, hashlib.sha256
+    prev, checked = chain.GENESIS, 0
+    for row in rows:
+        content = dict(zip(names, row, strict=False))  # prev_hash and hash follow in row
+        prev_hash, digest = row[-2], row[-1]
+        checked += 1
+        if content["seq"] != checked or prev_hash != prev:
+            expect(False, f"the floor found event #{checked} out of the chain: not the log")
+        if content["details"].__class__ is str:  # PostgreSQL's driver hands JSON text
+            content["details"] = loads(content["details"])
+        content["created_at"] = (
+            content["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
+        )
+        secret = secrets.get(content["key_id"])
+        if secret is None:
+            expect(False, f"the floor has no key {content['key_id']!r} for event #{checked}")
+        sealed = new(secret, prev.encode() + b"\n" + dumps(content, option=sort_keys), sha256)
+        if not compare(sealed.hexdigest(), digest):
+            expect(False, f"the floor found event #{checked} not authentic: not the bytes sealed")
+        prev = digest
+    return checked
+
+
+def first_verification(path):
+    """The peak RSS growth (KB) of this process's first verification, with its report."""
+    from portal.audit.services import audit_chain_verify
+
+    before = peak_rss_kb()
+    report = audit_chain_verify(checkpoint_file=path)
+    return peak_rss_kb() - before, report
+
+
+def check_report(report, events, requests, lines):
+    """Stop unless `report` says the whole log, every request and every line were checked."""
+    expect(report.ok, f"the portal's verification failed: {report}")
+    expect(
+        report.events_checked == events,
+        f"the portal checked {report.events_checked:,} events of {events:,}",
+    )
+    expect(
+        report.requests_checked == requests,
+        f"the portal checked {report.requests_checked:,} requests of {requests:,}",
+    )
+    expect(
+        report.checkpoints_checked == lines,
+        f"the portal checked {report.checkpoints_checked:,} checkpoint lines of {lines:,} written",
+    )
+
+
+def rss_in_fresh_process(args, path):
+    """Run this script's --rss-child: the first verification of a fresh process; its growth."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as result:
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--rss-child",
+                result.name,
+                "--database-url",
+                args.database_url,
+                "--checkpoint-file",
+                str(path),
+            ],
+            check=False,
+        )
+        expect(child.returncode == 0, f"the fresh process's verification exited {child.returncode}")
+        return json.load(result)
+
+
+def rss_child(args):
+    setup(args.database_url, 0, prepare=False)
+    growth, report = first_verification(Path(args.checkpoint_file))
+    with open(args.rss_child, "w") as file:
+        json.dump({"growth_kb": growth, "ok": report.ok, "report": str(report)}, file)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/portal_bench")
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--every", type=int, default=10, help="events per checkpoint line")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds, portal and floor")
+    parser.add_argument("--checkpoint-file", default=str(ROOT / "var" / "bench-checkpoints.jsonl"))
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args)
+        return
     (ROOT / "var").mkdir(exist_ok=True)
     setup(args.database_url, args.requests)
 
     from django.db import connection
 
+    from bench.paired import paired
     from portal.audit.models import AuditEvent
     from portal.audit.services import audit_chain_verify
+    from portal.service_requests.models import ServiceRequest
 
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    path = ROOT / "var" / "bench-checkpoints.jsonl"
-    lines = write_checkpoints(path, args.every)
-    events = AuditEvent.objects.count()
-    print(
-        f"database: {connection.vendor}; events: {events:,}; checkpoint lines: {lines:,} "
-        f"({path.stat().st_size / 2**20:.0f} MB)"
-    )
+    with Run("bench/verify.py") as run:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        path = Path(args.checkpoint_file)
+        lines = write_checkpoints(path, args.every)
+        events = AuditEvent.objects.count()
+        requests = ServiceRequest.objects.count()
+        expect(events > 0, "the database has no audit events: nothing to verify")
+        run.note(
+            database=connection.vendor,
+            events=events,
+            requests=requests,
+            checkpoint_lines=lines,
+            checkpoint_mb=round(path.stat().st_size / 2**20, 1),
+        )
+        print(
+            f"database: {connection.vendor}; events: {events:,}; requests: {requests:,}; "
+            f"checkpoint lines: {lines:,} ({path.stat().st_size / 2**20:.1f} MB)",
+            flush=True,
+        )
 
-    before = peak_rss_kb()
-    started = time.perf_counter()
-    report = audit_chain_verify(checkpoint_file=path)
-    elapsed = time.perf_counter() - started
-    after = peak_rss_kb()
-    assert report.ok, str(report)
-    assert report.events_checked == events and report.checkpoints_checked == lines, report
-    per_million = elapsed * 1_000_000 / events
-    print(report)
-    print(
-        f"verify: {elapsed:.1f} s = {events / elapsed:,.0f} events/s; "
-        f"{per_million:.1f} s per 1M events; ratio to the 60 s aim: "
-        f"{per_million / AIM_SECONDS_PER_MILLION:.2f} (aim: 1.00 or less)"
-    )
-    print(
-        f"peak RSS: {before / 1024:.0f} MB before, {after / 1024:.0f} MB after "
-        f"(growth {(after - before) / 1024:.1f} MB)"
-    )
-    if args.no_tracemalloc:
-        return
-    tracemalloc.start()
-    report = audit_chain_verify(checkpoint_file=path)
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert report.ok, str(report)
-    print(f"peak Python allocation while verifying (tracemalloc): {peak / 2**20:.1f} MB")
+        child = rss_in_fresh_process(args, path)
+        expect(child["ok"], f"the fresh process's verification failed: {child['report']}")
+
+        def portal():
+            check_report(audit_chain_verify(checkpoint_file=path), events, requests, lines)
+
+        def floor():
+            checked = floor_walk()
+            expect(checked == events, f"the floor checked {checked:,} events of {events:,}")
+
+        portal_s, floor_s, ratios = paired(portal, floor, rounds=args.rounds)
+        per_million = 1_000_000 / events
+        run.figure(
+            "verify.s_per_million.portal",
+            [s * per_million for s in portal_s],
+            unit="s per 1M events",
+            aim=("<=", AIM_SECONDS_PER_MILLION),
+            label="portal (audit_chain_verify)",
+            digits=1,
+        )
+        run.figure(
+            "verify.s_per_million.floor",
+            [s * per_million for s in floor_s],
+            unit="s per 1M events",
+            label="floor (one loop: HMAC and link of every event)",
+            digits=1,
+        )
+        run.figure("verify.ratio_to_floor", ratios, unit="x the floor's time", label="portal/floor")
+        run.figure(
+            "verify.rss_growth_mb",
+            [child["growth_kb"] / 1024],
+            unit="MB",
+            label="peak RSS growth, a fresh process's first verification",
+            digits=1,
+        )
+        if args.no_tracemalloc:
+            return
+        tracemalloc.start()
+        report = audit_chain_verify(checkpoint_file=path)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        check_report(report, events, requests, lines)
+        run.figure(
+            "verify.python_peak_mb",
+            [peak / 2**20],
+            unit="MB",
+            label="peak Python allocation while verifying (tracemalloc, one pass)",
+            digits=1,
+        )
 
 
 if __name__ == "__main__":
