@@ -2,38 +2,89 @@
 admin's changelist of the same connections.
 
 Paired, interleaved rounds, as the same superuser on both sides, DEBUG=false, ANALYZE after
-the load on PostgreSQL. Prints the page's query count with 10 and with 1,000 of each (they must
-be equal) and the median of the per-round time ratios (aim: at most 0.5 of the admin).
+the load on PostgreSQL.
 
-    .venv/bin/python bench/service_page.py [--rows 1000] [--rounds 15]
+    .venv/bin/python bench/service_page.py [--rows 1000] [--rounds 15] [--count 5]
     .venv/bin/python bench/service_page.py --database-url postgres://postgres@127.0.0.1:5432/portal_bench_page
 
 The admin is the project's own EndpointConnectionAdmin (read-only, show_full_result_count off).
 Half of the allow-list entries and connections come with the applied access request that
 admitted their account, as the portal makes them; the connections reading is fresh, so that
 the page makes no cloud call.
+
+Figures, <database> being sqlite or postgresql: service_page.<database>.vs_admin (our page's
+time over the admin's, a value per round; aim <= 0.5).
+
+What it checks, and stops on (exit status 2) when it did not time the pages it claims: our
+page answers 200 as that service's page (its ServiceId heading, id="service-status", signed in
+as the bench's superuser) with a page of its connections and of its allow-list (all of them up
+to 50 each); the admin answers its changelist (id="changelist", signed in) with a full page
+of the service's connections; the page makes as many queries with 10 of each as with --rows
+of each (the claim the figure rests on); and every answer timed had the status and the size
+of the page checked.
 """
 
 import argparse
-import os
+import re
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DEBUG": "false",
-        "AUDIT_HMAC_KEYS": "bench:bench-only-audit-key-" + "x" * 32,
-        "SECRET_KEY": "bench-only-" + "x" * 40,
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-)
+
+from bench.paired import paired
+from bench.report import Run, expect
+from bench.support import answer, check_timed, configure, describe
+
+USERNAME = "bench-admin"
+ADMIN = "/admin/endpoint_services/endpointconnection/"
+CONNECTION_ROW = re.compile(rb'<tr id="connection-')
+ALLOWED_ROW = re.compile(rb'<tr id="allowed-')
+# The admin's changelist: a row's first cell right after its <tr>, as the header's is not.
+ADMIN_ROW = re.compile(rb"<tr><t[hd] class=")
+
+
+def check_page(response, what, markers):
+    """`response` is the page `what`: a 200 holding every marker. Return its body."""
+    expect(response.status_code == 200, f"{what} answered {describe(response)}, not the page")
+    body = response.content
+    missing = [marker.decode() for marker in markers if marker not in body]
+    expect(not missing, f"{what} ({len(body):,} bytes) is not the page: {missing} missing")
+    return body
+
+
+def check_rows(body, what, row, rows):
+    found = len(row.findall(body))
+    expect(found == rows, f"{what} shows {found} rows, not {rows}")
+
+
+def check_service_page(response, service_id, connections, allowed):
+    """Our page of `service_id`, with `connections` and `allowed` rows shown."""
+    what = f"the page of {service_id}"
+    markers = [
+        f"<h1><code>{service_id}</code></h1>".encode(),
+        b'id="service-status"',
+        f"Log out {USERNAME}".encode(),
+    ]
+    body = check_page(response, what, markers)
+    check_rows(body, f"{what}'s connections", CONNECTION_ROW, connections)
+    check_rows(body, f"{what}'s allow-list", ALLOWED_ROW, allowed)
+
+
+def check_admin(response, service_id, rows):
+    """The admin's changelist of `service_id`'s connections, `rows` of them shown."""
+    what = f"the admin's connections of {service_id}"
+    markers = [b'id="changelist"', f"<strong>{USERNAME}</strong>".encode()]
+    check_rows(check_page(response, what, markers), what, ADMIN_ROW, rows)
+
+
+def check_queries(counts):
+    """The page's queries, {rows of each: count}, do not grow with its rows."""
+    expect(
+        len(set(counts.values())) == 1,
+        "the page's queries grow with its rows: "
+        + ", ".join(f"{n} with {rows} of each" for rows, n in counts.items()),
+    )
 
 
 def main():
@@ -44,70 +95,90 @@ def main():
     parser.add_argument("--database-url")
     parser.add_argument("--queries", action="store_true", help="print the page's SQL")
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
+    configure(args.database_url)
 
-    import django
-
-    django.setup()
     from django.db import connection
-    from django.test import Client
-    from django.test.utils import (
-        CaptureQueriesContext,
-        override_settings,
-        setup_test_environment,
-    )
+    from django.test.utils import override_settings, setup_test_environment
 
-    from bench.paired import paired, summary
-
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     storages = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    try:
-        with override_settings(STORAGES=storages, CONNECTIONS_MAX_AGE=10**9):
-            admin_user, small = load("epsrv-small0000000000000", 10)
-            _admin, large = load("epsrv-large0000000000000", args.rows, admin_user=admin_user)
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("ANALYZE")
-            client = Client()
-            client.force_login(admin_user)
-            counts = {}
-            for service in (small, large):
-                url = f"/services/{service.service_id}/"
-                assert client.get(url).status_code == 200
-                with CaptureQueriesContext(connection) as queries:
-                    page = client.get(url)
-                assert page.status_code == 200
-                counts[service.service_id] = len(queries.captured_queries)
-                if args.queries and service is large:
-                    for query in queries.captured_queries:
-                        print(query["sql"][:150])
-            print(
-                f"{args.rows} connections and {args.rows} allow-list entries, {connection.vendor}, "
-                f"DEBUG=false, {args.rounds} rounds x {args.count} requests per side"
-            )
-            print(
-                f"queries per page: {counts[small.service_id]} with 10 of each, "
-                f"{counts[large.service_id]} with {args.rows} of each (must be equal)"
-            )
-            ours = f"/services/{large.service_id}/"
-            # The admin's own search for the service (search_fields has =service__service_id).
-            theirs = f"/admin/endpoint_services/endpointconnection/?q={large.service_id}"
-            assert client.get(theirs).status_code == 200
-            a, b, ratios = paired(
-                lambda: client.get(ours),
-                lambda: client.get(theirs),
-                rounds=args.rounds,
-                count=args.count,
-            )
-            print(summary("  service page vs admin changelist", a, b, ratios))
-            print(f"median ratio: {statistics.median(ratios):.2f} (aim <= 0.5)")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    with Run("bench/service_page.py") as run:
+        setup_test_environment()
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        try:
+            with override_settings(STORAGES=storages, CONNECTIONS_MAX_AGE=10**9):
+                measure(run, args, connection)
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def measure(run, args, connection):
+    """Load both services, check both pages and the query counts, then time the pair."""
+    from django.contrib import admin
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.endpoint_services.models import EndpointConnection
+    from portal.endpoint_services.views import ALLOW_LIST_PAGE, CONNECTIONS_PAGE
+
+    admin_user, small = load("epsrv-small0000000000000", 10)
+    _admin, large = load("epsrv-large0000000000000", args.rows, admin_user=admin_user)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    client = Client()
+    client.force_login(admin_user)
+    counts = {}
+    for service, rows in ((small, 10), (large, args.rows)):
+        url = f"/services/{service.service_id}/"
+        client.get(url)  # the first answer fills caches the timed ones find full
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url)
+        check_service_page(
+            page, service.service_id, min(rows, CONNECTIONS_PAGE), min(rows, ALLOW_LIST_PAGE)
+        )
+        counts[rows] = len(queries.captured_queries)
+        if args.queries and service is large:
+            for query in queries.captured_queries:
+                print(query["sql"][:150])
+    print(
+        f"{args.rows} connections and {args.rows} allow-list entries, {connection.vendor}, "
+        f"DEBUG=false, {args.rounds} rounds x {args.count} requests per side"
+    )
+    print(
+        f"queries per page: {counts[10]} with 10 of each, "
+        f"{counts[args.rows]} with {args.rows} of each (must be equal)"
+    )
+    check_queries(counts)
+    ours = f"/services/{large.service_id}/"
+    # The admin's own search for the service (search_fields has =service__service_id).
+    theirs = f"{ADMIN}?q={large.service_id}"
+    admin_rows = admin.site.get_model_admin(EndpointConnection).list_per_page
+    ours_page, their_page = client.get(ours), client.get(theirs)
+    check_admin(their_page, large.service_id, min(args.rows, admin_rows))
+    ours_answers, their_answers = [], []
+    ours_times, their_times, ratios = paired(
+        lambda: ours_answers.append(answer(client.get(ours))),
+        lambda: their_answers.append(answer(client.get(theirs))),
+        rounds=args.rounds,
+        count=args.count,
+    )
+    check_timed(ours_answers, answer(ours_page), "the service's page")
+    check_timed(their_answers, answer(their_page), "the admin's changelist")
+    run.note(rows=args.rows, database=connection.vendor, queries=counts)
+    figure = f"service_page.{connection.vendor}.vs_admin"
+    run.figure(
+        figure,
+        ratios,
+        unit="x the admin changelist",
+        aim=("<=", 0.5),
+        label=(
+            f"{figure} (ours {statistics.median(ours_times) * 1000:.1f} ms, the admin "
+            f"{statistics.median(their_times) * 1000:.1f} ms)"
+        ),
+    )
 
 
 def load(service_id, rows, admin_user=None):
