@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: install run simulator idp test test-services test-browser lint format bench load clean
+.PHONY: install run simulator idp test test-services test-browser lint format bench bench-check load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,10 +52,18 @@ bench: install
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/pipeline.py
 
-# Locust against gunicorn + PostgreSQL + Redis with 100k requests (about 15 minutes; makes the
-# database once, which takes longer). Installs Locust (the `load` extra) first.
+# Rerun every figure the README and docs/performance.md publish and compare it with what they
+# publish (bench/published.json); exits non-zero when one is not reproduced. Needs PostgreSQL
+# and Redis on 127.0.0.1; makes the 100k-request history once (about 20 minutes), then takes
+# about two hours on a 2-core box. `BENCH=pipeline make bench-check` runs the matching runs only.
+bench-check: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/check.py $(if $(BENCH),--only $(BENCH))
+
+# Locust against gunicorn + PostgreSQL + Redis with 100k requests (about 20 minutes; makes the
+# database once, which takes longer). Installs Locust (the `bench` extra) first.
 load: install
-	$(BIN)/python -m pip install --quiet -e '.[load]'
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/load.py
 
 clean:
