@@ -22,7 +22,7 @@ PAGES = {
     "/audit/requests/[id]/": ({200}, [b'<table id="timeline">']),
     "/audit/export.csv (filtered)": ({200}, [b"id,created_at,submitted_at,"]),
     "/services/": ({200}, [b"Service catalog"]),
-    "/services/[id]/": ({200}, [b'id="service-status"', b'id="how-to-connect"']),
+    "/services/[id]/": ({200}, [b'id="service-status"', b'data-drift="']),
 }
 # The per-page capacity runs (bench/locustfile.py's LOAD_PAGE): who opens which page, by name.
 ONE_PAGE = {
