@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,23 @@ from bench.support import POSTGRES, copy_history  # noqa: E402
 REGISTRY = ROOT / "bench" / "published.json"
 DOCS = [ROOT / "docs" / "performance.md", ROOT / "README.md"]
 DEFAULT_TOLERANCE = 0.2
+NOT_MEASURED = 2  # bench/report.py's exit status for a benchmark that measured something else
+TIMED_OUT = -1
+# The portal's settings a caller's environment must not slip into a run (bench/check.py sets
+# what a run needs in the registry), and the notes that say what a run ran on.
+PORTAL_SETTINGS = {
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_DIR",
+    "CACHE_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "AUDIT_HMAC_KEYS",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "DJANGO_SETTINGS_MODULE",
+}
+STACK_NOTES = ("database", "broker", "requests", "events", "services", "pending_approval")
 BLOCK = re.compile(
     r"(<!-- published:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /published -->)", re.S
 )
@@ -58,14 +76,31 @@ def results_of(path):
     return found
 
 
-def reproduced(claim, figure):
-    """Whether a measured figure reproduces a published one: its median inside the published
-    range, widened by the tolerance."""
+def window(claim):
+    """The values that reproduce a published figure: its published range of rounds, or its
+    median give or take the tolerance where that is wider (a fraction of the median, or
+    `tolerance_abs` in the figure's own unit, for percentages and counts near zero)."""
     published = claim["published"]
-    tolerance = claim.get("tolerance", DEFAULT_TOLERANCE)
-    low = published["min"] * (1 - tolerance)
-    high = published["max"] * (1 + tolerance)
-    return low <= figure["median"] <= high
+    median = published["median"]
+    margin = claim.get("tolerance_abs", abs(median) * claim.get("tolerance", DEFAULT_TOLERANCE))
+    return min(published["min"], median - margin), max(published["max"], median + margin)
+
+
+def reproduced(claim, figure):
+    """Whether a measured figure reproduces a published one: its median inside the window,
+    and its aim met or missed as published (a figure that now meets an aim it was published
+    as missing, or the reverse, is news to publish, not a reproduction)."""
+    low, high = window(claim)
+    return low <= figure["median"] <= high and aim_met(claim, figure["median"]) == aim_met(
+        claim, claim["published"]["median"]
+    )
+
+
+def aim_met(claim, value):
+    if not claim.get("aim"):
+        return None
+    op, bound = claim["aim"]
+    return value <= bound if op == "<=" else value >= bound
 
 
 def value_text(values, unit="", digits=2):
@@ -75,8 +110,8 @@ def value_text(values, unit="", digits=2):
 
 
 def prepare_databases(run):
-    """Make the PostgreSQL databases a run names: `fresh` ones empty, `copies` of the
-    100k-request history."""
+    """Make the PostgreSQL databases a run names anew: `fresh` ones empty, `copies` of the
+    100k-request history, so that no run measures what an earlier one left behind."""
     if run.get("fresh"):
         import psycopg
 
@@ -85,24 +120,61 @@ def prepare_databases(run):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{name}"')
     for name in run.get("copies", []):
-        copy_history(name)
+        copy_history(name, anew=True)
 
 
-def run_benchmarks(runs, results):
+def environment(run, results, run_id):
+    """The run's environment: the caller's, less every setting the portal reads (an exported
+    DATABASE_URL would otherwise decide which stack a run measures), plus the run's own."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in PORTAL_SETTINGS and not name.startswith(("BENCH_", "PRIVATELINK_"))
+    }
+    return {**env, **run.get("env", {}), "BENCH_RESULTS": str(results), "BENCH_RUN": run_id}
+
+
+def wait_for_quiet(limit, longest):
+    """Wait, up to `longest` seconds, until the box's load falls to `limit`: the last run's
+    processes are gone and their load has decayed, so that runs do not measure each other."""
+    deadline = time.monotonic() + longest
+    while os.getloadavg()[0] > limit and time.monotonic() < deadline:
+        time.sleep(5)
+    return os.getloadavg()[0]
+
+
+def run_benchmarks(runs, results, *, quiet, timeout):
     """Run each benchmark; return the ids of those that stopped, with their exit status."""
     stopped = {}
     for run_id, run in runs.items():
         prepare_databases(run)
         command = [sys.executable, str(ROOT / run["script"]), *run.get("args", [])]
-        print(f"\n=== {run_id}: {' '.join(command[1:])}", flush=True)
-        env = {**os.environ, **run.get("env", {}), "BENCH_RESULTS": str(results)}
-        env["BENCH_RUN"] = run_id
+        now = wait_for_quiet(quiet, longest=300)
+        print(f"\n=== {run_id}: {' '.join(command[1:])} (load {now:.2f})", flush=True)
         started = time.monotonic()
-        done = subprocess.run(command, cwd=ROOT, env=env, check=False)
-        print(f"=== {run_id}: exit {done.returncode} in {time.monotonic() - started:.0f} s")
-        if done.returncode:
-            stopped[run_id] = done.returncode
+        # Its own process group, so that a run that hangs is stopped with its servers.
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment(run, results, run_id), start_new_session=True
+        )
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+            code = TIMED_OUT
+        print(f"=== {run_id}: exit {code} in {time.monotonic() - started:.0f} s")
+        if code:
+            stopped[run_id] = code
     return stopped
+
+
+def why_absent(code):
+    """What a run's exit status says of the figures it did not record."""
+    if code == NOT_MEASURED:
+        return "NOT MEASURED: the benchmark measured something else"
+    if code == TIMED_OUT:
+        return "TIMED OUT"
+    return f"FAILED (exit {code}): see its output"
 
 
 def compare(claims, found, stopped):
@@ -118,45 +190,62 @@ def compare(claims, found, stopped):
         published = value_text(claim["published"], digits=digits)
         key = (claim["run"], claim["figure"])
         if key not in found:
-            why = f"stopped, exit {stopped[claim['run']]}" if claim["run"] in stopped else "absent"
-            print(f"{claim['figure']:52} {published:>24} {'-':>24}  -      NOT MEASURED ({why})")
+            code = stopped.get(claim["run"])
+            why = why_absent(code) if code else "NOT MEASURED: the run recorded no such figure"
+            print(f"{claim['figure']:52} {published:>24} {'-':>24}  -      {why}")
             missed += 1
             continue
         figure, record = found[key][-1]
-        ok = reproduced(claim, figure)
-        missed += not ok
+        verdict = "reproduced" if reproduced(claim, figure) else "NOT REPRODUCED"
+        changed = stack_changed(claim, record)
+        if changed:
+            verdict = f"NOT COMPARABLE ({changed})"
+        missed += verdict != "reproduced"
         load = f"{record['load']['min']:.1f}-{record['load']['max']:.1f}"
         measured = value_text(figure, digits=digits)
-        verdict = "reproduced" if ok else "NOT REPRODUCED"
         print(f"{claim['figure']:52} {published:>24} {measured:>24}  {load:5}  {verdict}")
     return missed
 
 
+def stack_changed(claim, record):
+    """What differs between the published run and this one in what they ran on (database,
+    broker, rows), or None."""
+    published = claim.get("measured_on", {})
+    now = record.get("notes", {})
+    differs = [
+        f"{key} {published[key]} -> {now.get(key)}"
+        for key in published
+        if now.get(key) != published[key]
+    ]
+    return ", ".join(differs) or None
+
+
 def record(path):
-    """Publish the figures of a results file: each claim it measured takes its range, date,
-    commit and load (a figure measured in several runs of the file: the union of their ranges)."""
+    """Publish the figures of a results file, each from the last run that measured it: its
+    median and range of rounds, date, commit, load and what it ran on. Refuse a run of a
+    commit that is not known or not clean: its figures could not be reproduced."""
     data = registry()
     measured = results_of(path)
+    left = []
     for claim in data["figures"]:
         runs = measured.get((claim["run"], claim["figure"]))
         if not runs:
+            left.append(claim["figure"])
             continue
-        medians = sorted(f["median"] for f, _ in runs)
-        claim["published"] = {
-            "median": medians[len(medians) // 2],
-            "min": min(f["min"] for f, _ in runs),
-            "max": max(f["max"] for f, _ in runs),
-            "rounds": sum(f["rounds"] for f, _ in runs),
-            "runs": len(runs),
-            "unit": runs[0][0]["unit"],
+        figure, run = runs[-1]
+        if run["commit"] == "unknown" or run["commit"].endswith("+dirty"):
+            raise SystemExit(f"{claim['figure']}: measured at {run['commit']}; commit first")
+        claim["published"] = {key: figure[key] for key in ("median", "min", "max", "rounds")}
+        claim["published"]["unit"] = figure["unit"]
+        claim["date"] = run["date"]
+        claim["commit"] = run["commit"]
+        claim["load"] = [run["load"]["min"], run["load"]["max"]]
+        claim["measured_on"] = {
+            key: run["notes"][key] for key in STACK_NOTES if key in run.get("notes", {})
         }
-        claim["date"] = max(r["date"] for _, r in runs)
-        claim["commit"] = runs[-1][1]["commit"]
-        claim["load"] = [
-            min(r["load"]["min"] for _, r in runs),
-            max(r["load"]["max"] for _, r in runs),
-        ]
     REGISTRY.write_text(json.dumps(data, indent=2) + "\n")
+    for figure in left:
+        print(f"not in {path}, left as published before: {figure}")
 
 
 def render(data, name):
@@ -206,6 +295,10 @@ def main():
     parser.add_argument("--results", help="compare this results file; run nothing")
     parser.add_argument("--record", help="publish this results file's figures")
     parser.add_argument("--docs", action="store_true", help="rewrite the docs' tables")
+    parser.add_argument(
+        "--quiet", type=float, default=1.0, help="wait (up to 5 min) for this load before a run"
+    )
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds a run may take")
     args = parser.parse_args()
     if args.record:
         record(args.record)
@@ -224,14 +317,16 @@ def main():
     if args.results:
         results = Path(args.results)
     else:
+        if (ROOT / ".env").exists():
+            raise SystemExit(".env sets the portal's settings for every run: move it aside first")
         results = Path(tempfile.mkdtemp(prefix="bench-check-")) / "results.jsonl"
         results.touch()
-        stopped = run_benchmarks(runs, results)
+        stopped = run_benchmarks(runs, results, quiet=args.quiet, timeout=args.timeout)
         print(f"\nresults: {results}")
     missed = compare(claims, results_of(results), stopped)
     print(f"\n{len(claims) - missed} of {len(claims)} published figures reproduced")
-    if any(code == 2 for code in stopped.values()):
-        return 2
+    if NOT_MEASURED in stopped.values():
+        return NOT_MEASURED
     return 1 if missed else 0
 
 

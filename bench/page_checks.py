@@ -21,7 +21,7 @@ PAGES = {
     "/audit/": ({200}, [b"<h1>History</h1>", b'<table id="history">']),
     "/audit/requests/[id]/": ({200}, [b'<table id="timeline">']),
     "/audit/export.csv (filtered)": ({200}, [b"id,created_at,submitted_at,"]),
-    "/services/": ({200}, [b"Service catalog"]),
+    "/services/": ({200}, [b"<h1>Service catalog</h1>"]),
     "/services/[id]/": ({200}, [b'id="service-status"', b'data-drift="']),
 }
 # The per-page capacity runs (bench/locustfile.py's LOAD_PAGE): who opens which page, by name.

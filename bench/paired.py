@@ -5,7 +5,6 @@ always runs warm or cold), and the result is the median of the per-round ratios,
 of two best cases measured apart.
 """
 
-import statistics
 import time
 
 
@@ -31,12 +30,3 @@ def paired(a, b, *, rounds, count=1, before_round=None):
             b_times.append(time_calls(b, count))
     ratios = [x / y for x, y in zip(a_times, b_times, strict=True)]
     return a_times, b_times, ratios
-
-
-def summary(name, a_times, b_times, ratios, *, unit="ms", scale=1000.0):
-    med = statistics.median
-    return (
-        f"{name}: ours {med(a_times) * scale:.2f} {unit}, baseline {med(b_times) * scale:.2f} "
-        f"{unit}, median ratio {med(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}, "
-        f"{len(ratios)} rounds)"
-    )

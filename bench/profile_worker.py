@@ -33,9 +33,12 @@ how far: samples / (CPU seconds x 250), 1.0 on an idle box.
     .venv/bin/python bench/profile_worker.py [--requests 50] [--rounds 3] [--queries]
 
 Checks (exit status 2, saying why): every request ends Active, having handed on one first
-reading and one notice; the simulator holds exactly one service per request; the unprofiled
-requests spent CPU; py-spy wrote samples, covering at least half of the CPU this process
-spent while it recorded.
+reading and one notice; the simulator holds exactly one service per request; py-spy wrote
+samples, covering at least half of the CPU this process spent while it recorded.
+
+It runs with bench/support.py's production-like settings (DEBUG=false, the benchmarks' one
+audit key and secret), the database DATABASE_URL names (a fresh SQLite file without it) and
+an in-memory broker; the database vendor is recorded with the figures.
 """
 
 import argparse
@@ -58,7 +61,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import Run, expect  # noqa: E402
-from bench.support import approved_requests, free_port, start_simulator  # noqa: E402
+from bench.support import (  # noqa: E402
+    PRODUCTION_LIKE,
+    approved_requests,
+    free_port,
+    simulator_settings,
+    start_simulator,
+)
 
 RATE = 250  # samples a second
 SQL_COMPILER = "django/db/models/sql/compiler.py"
@@ -201,6 +210,19 @@ class Recording:
         return False
 
 
+def check_handed_on(requested, handed_on, missing=None):
+    """Stop unless each of `requested` requests handed on its first reading and its notice:
+    `handed_on` {task: how many}; `missing` {task: [request ids]}, to name them, if known."""
+    for task in ("refresh_service", "notify_requester"):
+        done = handed_on.get(task, 0)
+        left = (missing or {}).get(task)
+        named = f"; not #{', #'.join(map(str, left[:5]))}" if left else ""
+        expect(
+            done == requested,
+            f"{requested} requests handed on {done} {task}{named}: {dict(handed_on)}",
+        )
+
+
 def check_round(states, requested, handed_on, services, expected_services):
     """Stop unless a round did its work: every request Active, its first reading and notice
     handed on, one service each in the simulator."""
@@ -208,11 +230,7 @@ def check_round(states, requested, handed_on, services, expected_services):
         states.get("active", 0) == requested and sum(states.values()) == requested,
         f"of {requested} requests, final states {dict(states)}",
     )
-    for task in ("refresh_service", "notify_requester"):
-        expect(
-            handed_on.get(task, 0) == requested,
-            f"{requested} requests handed on {handed_on.get(task, 0)} {task}: {dict(handed_on)}",
-        )
+    check_handed_on(requested, handed_on)
     expect(
         services == expected_services,
         f"the simulator holds {services} services, {expected_services} requests ran",
@@ -246,19 +264,7 @@ def main(argv=None):
         with Run("bench/profile_worker.py", argv) as run:
             port = free_port()
             os.environ.update(
-                {
-                    "DJANGO_SETTINGS_MODULE": "portal.settings",
-                    "DEBUG": "false",
-                    "SECRET_KEY": "bench-only-" + "x" * 40,
-                    "ALLOWED_HOSTS": "127.0.0.1",
-                    "AUDIT_HMAC_KEYS": "bench:bench-only-audit-key-" + "x" * 32,
-                    "ALIBABA_CLOUD_ACCESS_KEY_ID": "dev-access-key-id",
-                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "dev-access-key-secret",
-                    "PRIVATELINK_PROTOCOL": "http",
-                    "PRIVATELINK_ENDPOINT": f"127.0.0.1:{port}",
-                    "CELERY_BROKER_URL": "memory://",
-                    "LOG_LEVEL": "WARNING",
-                }
+                {**PRODUCTION_LIKE, **simulator_settings(port), "CELERY_BROKER_URL": "memory://"}
             )
             os.environ.setdefault("DATABASE_URL", f"sqlite:///{work / 'portal.sqlite3'}")
             subprocess.run(

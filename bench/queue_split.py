@@ -9,7 +9,12 @@ dashboard's, one value per paired round (the order alternating), printed as a me
 range. Needs a large database with approvers named lead* and requesters dev* (as
 `manage.py generate_history --requests 100000` makes); DEBUG=false. `bench/routed_queue_data.py`
 adds a large routed queue to a smaller history, with a team's approvers (`teamlead00`, ...)
-to time with `--user`. It logs its users in (a session row each): use a database of your own.
+to time with `--user`.
+
+The database may be a copy that earlier runs wrote to (bench/check.py gives it load.py's, whose
+users signed in by the thousand): each run signs its two users in with sessions of its own,
+made for it and deleted after it, and on PostgreSQL runs ANALYZE first, so that the plans are
+those of the data as it is, not as the statistics last saw it.
 
     .venv/bin/python bench/queue_split.py --database-url postgres://postgres@127.0.0.1:5432/mine \
         [--rounds 11] [--count 20] [--user teamlead00]
@@ -21,8 +26,10 @@ What it checks, stopping with exit status 2 (bench/report.py) otherwise: somethi
 the approver; `/approvals/` says how many (heading and badge) and that is what the queue
 counts, with a full page of them rendered (or all, if fewer); the approver's dashboard
 renders as many of them as it shows; the requester's dashboard is their own list with their
-rows; every timed view answers 200 with its page's marker; with the version moved, each view
-runs more queries than cached (the counts were recomputed) and shows the same rows.
+rows; with the version moved, each view runs more queries than cached (the counts were
+recomputed) and shows the same rows; every timed answer has the status and the bytes of the
+one checked before timing; and between rounds each view still runs the queries it ran before
+timing, cached or with the version moved.
 """
 
 import argparse
@@ -30,14 +37,16 @@ import os
 import re
 import statistics
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.history import STORAGES, setup  # noqa: E402
+from bench.history import setup  # noqa: E402
 from bench.report import Run, expect  # noqa: E402
+from bench.support import STORAGES, answer, check_timed, timed_get  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -80,15 +89,31 @@ def waiting_shown(content):
     )
 
 
-def timed(client, page):
-    """A view of `page` to time, that stops the benchmark if it is not the page."""
+@contextmanager
+def signed_in(*users):
+    """A client for each of `users`, signed in with a session made for this run (none that
+    an earlier run left), and deleted after it."""
+    from django.test import Client
 
-    def view():
-        response = client.get(page.url)
-        if response.status_code != 200 or page.start not in response.content:
-            rows_of(response, page)  # says what came instead
+    clients = []
+    try:
+        for user in users:
+            clients.append(Client())
+            clients[-1].force_login(user)
+        yield clients
+    finally:
+        for client in clients:
+            client.session.delete()
 
-    return view
+
+def queries_of(client, url):
+    """The queries a view of `url` runs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    return len(queries)
 
 
 def pick_approver(username):
@@ -130,7 +155,6 @@ def main():
 
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
     from django.test.utils import (
         CaptureQueriesContext,
         override_settings,
@@ -144,6 +168,9 @@ def main():
 
     setup_test_environment()
     with Run("bench/queue_split.py") as run, override_settings(STORAGES=STORAGES):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         approver, why = pick_approver(args.user)
         requester = (
             get_user_model().objects.filter(username__startswith="dev").order_by("username").first()
@@ -168,87 +195,112 @@ def main():
             requester=requester.username,
         )
 
-        approver_client, requester_client = Client(), Client()
-        approver_client.force_login(approver)
-        requester_client.force_login(requester)
-        pages = {
-            "approvals": Page(
-                "/approvals/", "/approvals/", b'<section id="waiting-for-you">', b"</section>"
-            ),
-            "dashboard": Page(
-                "approver dashboard", "/", b"<h2>Waiting for your decision</h2>", b"</section>"
-            ),
-        }
-        expected = {
-            "approvals": min(queue.PAGE_SIZE, waiting),
-            "dashboard": min(DASHBOARD_QUEUE, waiting),
-        }
-        baseline = Page("requester dashboard", "/", b"<h1>My requests</h1>", b"</section>")
+        with signed_in(approver, requester) as (approver_client, requester_client):
+            pages = {
+                "approvals": Page(
+                    "/approvals/", "/approvals/", b'<section id="waiting-for-you">', b"</section>"
+                ),
+                "dashboard": Page(
+                    "approver dashboard", "/", b"<h2>Waiting for your decision</h2>", b"</section>"
+                ),
+            }
+            expected = {
+                "approvals": min(queue.PAGE_SIZE, waiting),
+                "dashboard": min(DASHBOARD_QUEUE, waiting),
+            }
+            baseline = Page("requester dashboard", "/", b"<h1>My requests</h1>", b"</section>")
 
-        response = approver_client.get("/approvals/")
-        shown = waiting_shown(response.content)
-        expect(
-            shown == (waiting, waiting),
-            f"/approvals/ says {shown} (heading, badge) wait for {approver.username}; the queue "
-            f"counts {waiting}",
-        )
-        response = requester_client.get("/")
-        base_rows = rows_of(response, baseline)
-        expect(
-            len(base_rows) == min(25, theirs),
-            f"the requester dashboard lists {len(base_rows)} of {theirs} requests",
-        )
-        with CaptureQueriesContext(connection) as base_queries:
-            requester_client.get("/")
-        print(
-            f"requester dashboard ({requester.username}): {len(base_queries)} queries, "
-            f"{len(response.content):,} bytes",
-            flush=True,
-        )
-        run.note(requester_dashboard_bytes=len(response.content))
-        base = timed(requester_client, baseline)
-
-        for key, page in pages.items():
-            rows = rows_of(approver_client.get(page.url), page)
+            response = approver_client.get("/approvals/")
+            shown = waiting_shown(response.content)
             expect(
-                len(rows) == expected[key],
-                f"{page.name} lists {len(rows)} requests waiting; {expected[key]} expected",
+                shown == (waiting, waiting),
+                f"/approvals/ says {shown} (heading, badge) wait for {approver.username}; the "
+                f"queue counts {waiting}",
             )
-            with CaptureQueriesContext(connection) as cached_queries:
-                cached = approver_client.get(page.url)
-            queue.changed()
-            with CaptureQueriesContext(connection) as moved_queries:
-                moved = approver_client.get(page.url)
+            response = requester_client.get("/")
+            base_rows = rows_of(response, baseline)
             expect(
-                rows_of(cached, page) == rows and rows_of(moved, page) == rows,
-                f"{page.name} showed other rows from one view to the next",
+                len(base_rows) == min(25, theirs),
+                f"the requester dashboard lists {len(base_rows)} of {theirs} requests",
             )
-            expect(
-                len(moved_queries) > len(cached_queries),
-                f"{page.name}: {len(moved_queries)} queries with the version moved, "
-                f"{len(cached_queries)} cached: the version did not move the work",
-            )
-            size = len(cached.content)
+            base_answer, base_queries = answer(response), queries_of(requester_client, "/")
             print(
-                f"{page.name}: {len(rows)} rows, {size:,} bytes; {len(cached_queries)} queries "
-                f"cached, {len(moved_queries)} with the version moved",
+                f"requester dashboard ({requester.username}): {base_queries} queries, "
+                f"{len(response.content):,} bytes",
                 flush=True,
             )
-            run.note(**{f"{key}_bytes": size, f"{key}_rows": len(rows)})
-            view = timed(approver_client, page)
-            for case, call in (
-                ("cached", view),
-                ("moved", lambda view=view: (queue.changed(), view())),
-            ):
-                ours, theirs_s, ratios = paired(call, base, rounds=args.rounds, count=args.count)
-                run.figure(
-                    f"queue_split.{key}.{case}",
-                    [1 / r for r in ratios],
-                    unit="x the requester dashboard's throughput",
-                    aim=(">=", 0.5),
-                    label=f"{page.name:19} {case:7} {statistics.median(ours) * 1000:6.2f} ms vs "
-                    f"{statistics.median(theirs_s) * 1000:6.2f} ms",
+            run.note(requester_dashboard_bytes=len(response.content))
+
+            for key, page in pages.items():
+                rows = rows_of(approver_client.get(page.url), page)
+                expect(
+                    len(rows) == expected[key],
+                    f"{page.name} lists {len(rows)} requests waiting; {expected[key]} expected",
                 )
+                with CaptureQueriesContext(connection) as cached_queries:
+                    cached = approver_client.get(page.url)
+                queue.changed()
+                with CaptureQueriesContext(connection) as moved_queries:
+                    moved = approver_client.get(page.url)
+                expect(
+                    rows_of(cached, page) == rows and rows_of(moved, page) == rows,
+                    f"{page.name} showed other rows from one view to the next",
+                )
+                expect(
+                    len(moved_queries) > len(cached_queries),
+                    f"{page.name}: {len(moved_queries)} queries with the version moved, "
+                    f"{len(cached_queries)} cached: the version did not move the work",
+                )
+                size = len(cached.content)
+                print(
+                    f"{page.name}: {len(rows)} rows, {size:,} bytes; {len(cached_queries)} "
+                    f"queries cached, {len(moved_queries)} with the version moved",
+                    flush=True,
+                )
+                run.note(**{f"{key}_bytes": size, f"{key}_rows": len(rows)})
+                for case, checked, queries in (
+                    ("cached", cached, len(cached_queries)),
+                    ("moved", moved, len(moved_queries)),
+                ):
+                    answers, base_answers = [], []
+                    get = timed_get(approver_client, page.url, answers)
+                    view = get if case == "cached" else lambda get=get: (queue.changed(), get())
+
+                    def same_queries(_round, case=case, page=page, queries=queries):
+                        # Between rounds, outside the clock: the view still does the work it
+                        # did when it was checked (cached, or with the counts recomputed).
+                        if case == "moved":
+                            queue.changed()
+                        ran = queries_of(approver_client, page.url)
+                        expect(
+                            ran == queries,
+                            f"{page.name}, {case}: {ran} queries between rounds, {queries} "
+                            "before timing",
+                        )
+                        ran = queries_of(requester_client, "/")
+                        expect(
+                            ran == base_queries,
+                            f"the requester dashboard: {ran} queries between rounds, "
+                            f"{base_queries} before timing",
+                        )
+
+                    ours, theirs_s, ratios = paired(
+                        view,
+                        timed_get(requester_client, "/", base_answers),
+                        rounds=args.rounds,
+                        count=args.count,
+                        before_round=same_queries,
+                    )
+                    check_timed(answers, answer(checked), f"{page.name}, {case}")
+                    check_timed(base_answers, base_answer, "the requester dashboard")
+                    run.figure(
+                        f"queue_split.{key}.{case}",
+                        [1 / r for r in ratios],
+                        unit="x the requester dashboard's throughput",
+                        aim=(">=", 0.5),
+                        label=f"{page.name:19} {case:7} {statistics.median(ours) * 1000:6.2f} ms "
+                        f"vs {statistics.median(theirs_s) * 1000:6.2f} ms",
+                    )
 
 
 if __name__ == "__main__":

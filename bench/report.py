@@ -16,11 +16,13 @@
 
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,9 @@ class NotMeasured(SystemExit):
         super().__init__(NOT_MEASURED)
         self.why = why
 
+    def __str__(self):
+        return self.why
+
 
 def expect(condition, why):
     """Stop the benchmark, saying `why`, unless `condition` holds."""
@@ -43,30 +48,41 @@ def expect(condition, why):
 
 
 def commit():
-    """The commit measured, with '+dirty' when portal/ or bench/ differ from it."""
+    """The commit measured, with '+dirty' when anything in the tree differs from it: templates,
+    static files and pyproject.toml change what is measured as much as the code does."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short=10", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "portal", "bench"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short=10", "HEAD")
+        dirty = _git("status", "--porcelain")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
 
 
+def _git(*args):
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def load():
     """The box's one-minute load average."""
     return round(os.getloadavg()[0], 2)
+
+
+# The load when the script started, before its own setup (generating data, starting servers)
+# raised it: every script imports this module first.
+LOAD_AT_START = load()
+
+
+def versions():
+    """What else decides the figures: Python's and the main libraries' versions."""
+    found = {"python": platform.python_version()}
+    for name in ("django", "celery", "kombu", "psycopg", "alibabacloud-tea-openapi"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def spread(values):
@@ -104,7 +120,8 @@ class Run:
         print(
             f"{self.script} {' '.join(self.argv)}\n"
             f"commit {self.commit}, {self.started:%Y-%m-%d %H:%M} UTC, "
-            f"{os.cpu_count()} cores, load before {self.load_before:.2f}",
+            f"{os.cpu_count()} cores, load before {self.load_before:.2f} "
+            f"(at the script's start {LOAD_AT_START:.2f})",
             flush=True,
         )
         return self
@@ -156,6 +173,11 @@ class Run:
         )
         if kind is not None:
             return False  # nothing is recorded of a run that failed or measured the wrong thing
+        expect(
+            commit() == self.commit,
+            f"the tree changed during the run (commit {self.commit} at its start, "
+            f"{commit()} at its end): which code was measured is not known",
+        )
         record = {
             # The id bench/check.py runs this under: the same script runs on several stacks.
             "run": os.environ.get("BENCH_RUN", ""),
@@ -165,7 +187,9 @@ class Run:
             "date": f"{self.started:%Y-%m-%d}",
             "started": self.started.isoformat(timespec="seconds"),
             "seconds": round((finished - self.started).total_seconds(), 1),
+            "versions": versions(),
             "load": {
+                "at_start": LOAD_AT_START,
                 "before": self.load_before,
                 "after": self.load_after,
                 "min": min(self._samples),

@@ -1,6 +1,7 @@
 """What the benchmark scripts share: loopback ports, approved requests, Django set up as
 production would run it, and the checks of timed answers."""
 
+import email
 import os
 import socket
 import subprocess
@@ -8,6 +9,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+from django.core.mail.backends import filebased
 
 from bench.report import expect
 
@@ -45,15 +48,16 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432"
 HISTORY = "portal_bench"  # 100,000 generated requests: bench/history.py's, made once
 
 
-def copy_history(name):
-    """Make the PostgreSQL database `name` a copy of the 100k-request history, once (the
-    history itself is generated the first time, which takes about twenty minutes)."""
+def copy_history(name, *, anew=False):
+    """Make the PostgreSQL database `name` a copy of the 100k-request history: once, or
+    `anew` each time (the history itself is generated the first time: about twenty minutes)."""
     import psycopg
 
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
         have = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-        if name in have:
+        if name in have and not anew:
             return
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if HISTORY not in have:
             make = f"from bench.history import setup; setup({f'{POSTGRES}/{HISTORY}'!r}, 100_000)"
             subprocess.run([sys.executable, "-c", make], cwd=ROOT, check=True)
@@ -143,6 +147,39 @@ PRODUCTION_LIKE = {
 }
 
 
+def simulator_settings(port):
+    """The settings that point the portal's cloud client at the simulator on `port`."""
+    return {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "dev-access-key-id",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "dev-access-key-secret",
+        "PRIVATELINK_PROTOCOL": "http",
+        "PRIVATELINK_ENDPOINT": f"127.0.0.1:{port}",
+    }
+
+
+class Outbox(filebased.EmailBackend):
+    """Django's file-based email backend, into the folder BENCH_OUTBOX names: the mail
+    benchmarked workers send is rendered as for SMTP and kept where the benchmark can see it
+    (EMAIL_BACKEND=bench.support.Outbox). The portal's settings name no such folder."""
+
+    def __init__(self, **options):
+        super().__init__(file_path=os.environ["BENCH_OUTBOX"], **options)
+
+
+# What Django's file-based backend writes after each message.
+MESSAGE_END = b"\n" + b"-" * 79 + b"\n"
+
+
+def sent_mail(folder):
+    """Every message an Outbox wrote into `folder`, parsed (email.message.Message)."""
+    return [
+        email.message_from_bytes(message)
+        for path in sorted(Path(folder).glob("*.log"))
+        for message in path.read_bytes().split(MESSAGE_END)
+        if message.strip()
+    ]
+
+
 def configure(database_url=None, **settings):
     """Production's settings where they matter to speed, the database asked for and any
     `settings` (environment variables); then Django."""
@@ -175,4 +212,49 @@ def check_timed(answers, expected, what):
         not wrong,
         f"{what}: {wrong.total()} of {len(answers)} timed answers were not {expected} "
         f"(status, bytes): {dict(wrong.most_common(3))}",
+    )
+
+
+# Static files without collectstatic's manifest (DEBUG=false would ask for one).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+def timed_get(client, url, answers, data=None, *, keep=answer):
+    """A GET of `url` to time that appends `keep(response)` to `answers`, for check_timed
+    once the clock has stopped: checking inside it would time the check too."""
+
+    def get():
+        answers.append(keep(client.get(url, data)))
+
+    return get
+
+
+def marked(marker):
+    """What is kept of a timed answer whose bytes may vary a little: its status, its size and
+    whether it has `marker` (the size alone no longer says it is the page)."""
+
+    def keep(response):
+        return response.status_code, len(response.content), marker in response.content
+
+    return keep
+
+
+def check_timed_near(answers, expected, slack, what):
+    """Every answer timed, (status, bytes, marker found), had the status of the one checked
+    before timing, the marker, and a size within `slack` bytes of its size."""
+    status, size, _marker = expected
+    wrong = Counter(
+        (got, length, found)
+        for got, length, found in answers
+        if got != status or not found or abs(length - size) > slack
+    )
+    expect(answers, f"{what}: no answer was timed")
+    expect(
+        not wrong,
+        f"{what}: {wrong.total()} of {len(answers)} timed answers were not {status} with the "
+        f"page's marker and {size:,} ± {slack} bytes (status, bytes, marker found): "
+        f"{dict(wrong.most_common(3))}",
     )

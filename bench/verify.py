@@ -9,17 +9,19 @@ HMAC, and compares them with the stored hash and the chain link; no lifecycle or
 
 In paired rounds (default 3, the order alternating: portal then floor, floor then portal) it
 prints and records seconds per 1M events for both and the ratio portal/floor of each round;
-the growth of peak RSS during the portal's verification, measured in a fresh process whose
-first verification it is (peak RSS never goes down, so a later pass in this process would
-hide it); and, unless --no-tracemalloc, the peak of what Python allocated in one more pass.
+and, in each of `--memory-rounds` fresh processes (default 3), the growth of peak RSS during
+the portal's verification, that process's first (peak RSS never goes down, so a later pass in
+the same process would hide it), and, unless --no-tracemalloc, the peak of what Python
+allocated in one more pass there.
 
     .venv/bin/python bench/verify.py                      # PostgreSQL, database portal_bench
     .venv/bin/python bench/verify.py --database-url sqlite:///var/bench-history.sqlite3
     .venv/bin/python bench/verify.py --database-url postgres://postgres@127.0.0.1:5432/mine \
         --requests 3000 --rounds 3 --checkpoint-file var/mine-checkpoints.jsonl
 
-It stops with exit status 2 (bench/report.py) unless every verification reports the log
-intact, having checked every event, every request and every checkpoint line written, and
+It stops with exit status 2 (bench/report.py) unless every verification, in this process and
+in the fresh ones, reports the log intact, having checked every event, every request and every
+checkpoint line written, and
 unless the floor found every event authentic and linked and counted all of them (else it did
 not check the bytes the portal seals). The history (manage.py generate_history, 100,000
 requests) is made once and shared with bench/history.py; the checkpoint file is rewritten
@@ -166,31 +168,69 @@ def check_report(report, events, requests, lines):
     )
 
 
-def rss_in_fresh_process(args, path):
-    """Run this script's --rss-child: the first verification of a fresh process; its growth."""
+def memory_in_fresh_process(args, counts):
+    """What this script's --memory-child found: the peak RSS growth (KB) of a fresh process's
+    first verification and, unless --no-tracemalloc, the peak Python allocation (bytes) of
+    one more. Each verification must have checked the `counts` (events, requests, lines)."""
     with tempfile.NamedTemporaryFile("r", suffix=".json") as result:
         child = subprocess.run(
             [
                 sys.executable,
                 __file__,
-                "--rss-child",
+                "--memory-child",
                 result.name,
                 "--database-url",
                 args.database_url,
                 "--checkpoint-file",
-                str(path),
+                args.checkpoint_file,
+                "--counts",
+                *map(str, counts),
+                *(["--no-tracemalloc"] if args.no_tracemalloc else []),
             ],
             check=False,
         )
+        # A verification the child found wrong stopped it with its reason on stderr.
         expect(child.returncode == 0, f"the fresh process's verification exited {child.returncode}")
         return json.load(result)
 
 
-def rss_child(args):
+def memory_child(args):
     setup(args.database_url, 0, prepare=False)
-    growth, report = first_verification(Path(args.checkpoint_file))
-    with open(args.rss_child, "w") as file:
-        json.dump({"growth_kb": growth, "ok": report.ok, "report": str(report)}, file)
+    from portal.audit.services import audit_chain_verify
+
+    path = Path(args.checkpoint_file)
+    growth, report = first_verification(path)
+    check_report(report, *args.counts)
+    found = {"growth_kb": growth, "python_peak": None}
+    if not args.no_tracemalloc:
+        tracemalloc.start()
+        report = audit_chain_verify(checkpoint_file=path)
+        _current, found["python_peak"] = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        check_report(report, *args.counts)
+    Path(args.memory_child).write_text(json.dumps(found))
+
+
+def memory(run, args, counts):
+    """The memory figures, a round per fresh process."""
+    expect(args.memory_rounds >= 1, f"--memory-rounds must be 1 or more, not {args.memory_rounds}")
+    found = [memory_in_fresh_process(args, counts) for _ in range(args.memory_rounds)]
+    run.figure(
+        "verify.rss_growth_mb",
+        [each["growth_kb"] / 1024 for each in found],
+        unit="MB",
+        label="peak RSS growth, each fresh process's first verification",
+        digits=1,
+    )
+    if args.no_tracemalloc:
+        return
+    run.figure(
+        "verify.python_peak_mb",
+        [each["python_peak"] / 2**20 for each in found],
+        unit="MB",
+        label="peak Python allocation while verifying (tracemalloc, a pass in each process)",
+        digits=1,
+    )
 
 
 def main():
@@ -201,10 +241,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="paired rounds, portal and floor")
     parser.add_argument("--checkpoint-file", default=str(ROOT / "var" / "bench-checkpoints.jsonl"))
     parser.add_argument("--no-tracemalloc", action="store_true")
-    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-rounds", type=int, default=3, help="fresh processes measuring its memory"
+    )
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--counts", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.rss_child:
-        rss_child(args)
+    if args.memory_child:
+        memory_child(args)
         return
     (ROOT / "var").mkdir(exist_ok=True)
     setup(args.database_url, args.requests)
@@ -238,9 +282,6 @@ def main():
             flush=True,
         )
 
-        child = rss_in_fresh_process(args, path)
-        expect(child["ok"], f"the fresh process's verification failed: {child['report']}")
-
         def portal():
             check_report(audit_chain_verify(checkpoint_file=path), events, requests, lines)
 
@@ -266,27 +307,7 @@ def main():
             digits=1,
         )
         run.figure("verify.ratio_to_floor", ratios, unit="x the floor's time", label="portal/floor")
-        run.figure(
-            "verify.rss_growth_mb",
-            [child["growth_kb"] / 1024],
-            unit="MB",
-            label="peak RSS growth, a fresh process's first verification",
-            digits=1,
-        )
-        if args.no_tracemalloc:
-            return
-        tracemalloc.start()
-        report = audit_chain_verify(checkpoint_file=path)
-        _current, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        check_report(report, events, requests, lines)
-        run.figure(
-            "verify.python_peak_mb",
-            [peak / 2**20],
-            unit="MB",
-            label="peak Python allocation while verifying (tracemalloc, one pass)",
-            digits=1,
-        )
+        memory(run, args, (events, requests, lines))
 
 
 if __name__ == "__main__":

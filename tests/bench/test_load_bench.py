@@ -60,7 +60,9 @@ def test_a_session_the_server_does_not_accept_stops_the_load_test(people):
 
 
 def test_a_login_page_is_not_the_page_it_stands_for(client, requester):
-    login_page = client.get("/accounts/login/").content
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    login_page = response.content
 
     assert verdict("/ (requester)", 200, login_page, "requester").startswith("not the page")
     assert "redirect (302)" in verdict("/audit/", 302, b"", "auditor")
