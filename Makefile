@@ -55,7 +55,7 @@ bench: install
 # Rerun every figure the README and docs/performance.md publish and compare it with what they
 # publish (bench/published.json); exits non-zero when one is not reproduced. Needs PostgreSQL
 # and Redis on 127.0.0.1; makes the 100k-request history once (about 20 minutes), then takes
-# about two hours on a 2-core box. `BENCH=pipeline make bench-check` runs the matching runs only.
+# about an hour and a half on a 2-core box. `BENCH=pipeline make bench-check` runs the matching runs only.
 bench-check: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/check.py $(if $(BENCH),--only $(BENCH))

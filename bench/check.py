@@ -9,7 +9,7 @@ median within the published range, widened by the figure's tolerance (default 20
 a shared 2-core box differ by that much). It exits 1 when one was not reproduced or not
 measured, and 2 when a benchmark stopped because it did not measure what it claims.
 
-    .venv/bin/python bench/check.py                      # every run (about two hours)
+    .venv/bin/python bench/check.py                      # every run (about 90 minutes)
     .venv/bin/python bench/check.py --only pipeline      # the runs whose id contains this
     .venv/bin/python bench/check.py --results FILE       # compare a results file, run nothing
     .venv/bin/python bench/check.py --record FILE        # publish FILE's figures (date, commit,
@@ -103,10 +103,10 @@ def aim_met(claim, value):
     return value <= bound if op == "<=" else value >= bound
 
 
-def value_text(values, unit="", digits=2):
+def value_text(values, digits=2):
     median, low, high = (values[key] for key in ("median", "min", "max"))
     spread = "" if low == high else f" ({low:.{digits}f}-{high:.{digits}f})"
-    return f"{median:.{digits}f}{spread} {unit}".strip()
+    return f"{median:.{digits}f}{spread}"
 
 
 def prepare_databases(run):
@@ -251,23 +251,26 @@ def record(path):
 def render(data, name):
     """The Markdown table of the claims shown in the docs' block `name`."""
     lines = [
-        "| figure | published: median (range of rounds) | aim | script | date, commit | load |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| figure | median (range) | rounds | aim | script | date, commit | load |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for claim in data["figures"]:
         if name not in claim.get("blocks", []) or "published" not in claim:
             continue
         run = data["runs"][claim["run"]]
         published = claim["published"]
-        value = value_text(published, published.get("unit", ""), claim.get("digits", 2))
-        aim = f"{claim['aim'][0]} {claim['aim'][1]}" if claim.get("aim") else ""
-        command = " ".join([run["script"], *run.get("args", [])])
-        env = " ".join(f"{k}=…" for k in run.get("env", {}))
-        where = f"`{env + ' ' if env else ''}{command}`"
+        value = value_text(published, claim.get("digits", 2))
+        aim = ""
+        if claim.get("aim"):
+            verdict = "met" if aim_met(claim, published["median"]) else "**missed**"
+            aim = f"{claim['aim'][0]} {claim['aim'][1]}: {verdict}"
+        command = " ".join(
+            [*(f"{k}={v}" for k, v in run.get("env", {}).items()), run["script"], *run["args"]]
+        )
         load = f"{claim['load'][0]:.1f}-{claim['load'][1]:.1f}"
         lines.append(
-            f"| {claim['label']} | {value} | {aim} | {where} | {claim['date']}, "
-            f"`{claim['commit']}` | {load} |"
+            f"| {claim['label']} | {value} | {published['rounds']} | {aim} | `{command}` | "
+            f"{claim['date']}, `{claim['commit']}` | {load} |"
         )
     return "\n".join(lines) + "\n"
 
