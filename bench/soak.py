@@ -114,6 +114,8 @@ def main():
         "RECONCILE_AFTER": "10",
         "RECONCILE_EVERY": "3",
         "CELERY_BROKER_DIR": str(work / "broker"),
+        # Its beat writes checkpoints: not into var/, where `make run`'s live.
+        "AUDIT_CHECKPOINT_FILE": str(work / "audit-checkpoints.jsonl"),
         "TMPDIR": str(work / "broker" / "tmp"),
         "LOG_LEVEL": "WARNING",
     }

@@ -47,6 +47,8 @@ def worker_env(endpoint, **overrides):
         "PROVISION_DEADLINE": "60",
         "RECONCILE_AFTER": "1",
         "PRIVATELINK_TIMEOUT_MS": "5000",
+        # The test's own (conftest), not var/'s, which `make run`'s beat writes.
+        "AUDIT_CHECKPOINT_FILE": settings.AUDIT_CHECKPOINT_FILE,
     }
     options = app.conf.broker_transport_options or {}
     if "data_folder_in" in options:
