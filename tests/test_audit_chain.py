@@ -11,12 +11,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from portal.audit import chain
+from portal.audit.actions import Action
 from portal.audit.models import AppendOnlyError, AuditEvent, ChainCheck, ChainHead
 from portal.audit.services import audit_chain_verify, audit_checkpoint_write
 from portal.endpoint_services.models import EndpointService
 from portal.lib.digests import content_digest
 from portal.service_requests import services
-from portal.service_requests.models import Approval, State
+from portal.service_requests.models import TRANSITIONS, Approval, State
 from tests.factories import ServiceRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -553,3 +554,25 @@ def test_audit_events_are_append_only(history):
         AuditEvent.objects.filter(pk=event.pk).update(comment="x")
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.all().delete()
+
+
+def test_an_action_the_log_does_not_know_is_refused_and_writes_nothing(requester):
+    with pytest.raises(ValueError):
+        chain.append(action="approvd", actor=requester)
+
+    assert not AuditEvent.objects.exists()
+    assert ChainHead.objects.get(pk=ChainHead.ONLY).seq == 0
+
+
+def test_every_action_is_stored_as_its_plain_name(requester):
+    event = chain.append(action=Action.ROLES_CHANGED, actor=requester)
+
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.action == "roles_changed" and type(stored.action) is str
+    assert stored.get_action_display() == "Roles changed"
+
+
+def test_every_lifecycle_transition_is_an_action_of_the_log():
+    names = {name for transitions in TRANSITIONS.values() for name in transitions}
+
+    assert names <= set(Action.values)

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from portal.accounts.oidc import SignInRefused, provider_name
 from portal.audit import chain
+from portal.audit.actions import Action
 from portal.service_requests.policy import APPROVERS_GROUP, AUDITORS_GROUP
 from portal.teams.models import Role
 from portal.teams.services import TEAM_NAME_MAX, team_memberships_sync
@@ -72,7 +73,7 @@ def user_roles_sync(*, user, groups):
             user.save(update_fields=["is_staff", "is_superuser"])
         if added or removed or teams_added or teams_removed or admin_changed:
             chain.append(
-                action="roles_changed",
+                action=Action.ROLES_CHANGED,
                 actor=user,
                 details={
                     "added": sorted(added | teams_added),

@@ -4,6 +4,7 @@ from django.dispatch import receiver
 
 from portal.accounts.backends import BreakGlassBackend
 from portal.audit import chain
+from portal.audit.actions import Action
 
 BREAK_GLASS_BACKEND = f"{BreakGlassBackend.__module__}.{BreakGlassBackend.__qualname__}"
 
@@ -14,7 +15,7 @@ def record_break_glass_login(sender, request, user, **kwargs):
     if getattr(user, "backend", None) != BREAK_GLASS_BACKEND:
         return
     chain.append(
-        action="break_glass_login",
+        action=Action.BREAK_GLASS_LOGIN,
         actor=user,
         details={
             "path": getattr(request, "path", ""),

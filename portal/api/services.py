@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from portal.api.models import TOKEN_START, AccessToken, token_digest
 from portal.audit import chain
+from portal.audit.actions import Action
 
 # last_used_at is written at most this often per token: a pipeline polling every few
 # seconds would otherwise write the row on every call.
@@ -34,7 +35,7 @@ def token_create(*, user, name, scope, expires_at=None) -> tuple[AccessToken, st
             expires_at=expires_at,
         )
         chain.append(
-            action="token_created",
+            action=Action.TOKEN_CREATED,
             actor=user,
             details={
                 **token.audit_label(),
@@ -54,7 +55,7 @@ def token_revoke(*, token, actor) -> AccessToken:
         token.revoked_by = actor
         token.save(update_fields=["revoked_at", "revoked_by"])
         chain.append(
-            action="token_revoked",
+            action=Action.TOKEN_REVOKED,
             actor=actor,
             details={**token.audit_label(), "owner": token.user.get_username()},
         )
@@ -92,7 +93,7 @@ def token_read_audit(token, *, method, path, address):
         )
         if claimed:
             chain.append(
-                action="api_read",
+                action=Action.API_READ,
                 actor=token.user,
                 details={
                     **token.audit_label(),
@@ -107,7 +108,7 @@ def token_read_audit(token, *, method, path, address):
 def api_write_record(*, token, method, path, status, address):
     """Record one write call made with `token`, whatever its answer."""
     chain.append(
-        action="api_write",
+        action=Action.API_WRITE,
         actor=token.user,
         details={
             **token.audit_label(),

@@ -24,6 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.actions import Action
+
 GENESIS = "0" * 64
 # The API token of the call being served, if any: every event the call writes names it
 # ("via"), so that a timeline says which pipeline did what. Set by the API's authentication,
@@ -118,9 +120,13 @@ def authentic(event, secrets=None):
 
 
 def append(*, action, actor=None, request=None, service=None, details=None, **fields):
-    """Append one event at the end of the log, in the caller's transaction; return it."""
+    """Append one event at the end of the log, in the caller's transaction; return it.
+
+    `action` must be one of actions.Action: ValueError otherwise, which fails the transaction.
+    """
     from portal.audit.models import AuditEvent, ChainHead
 
+    action = Action(action).value  # the plain string: what the hash seals
     details = details or {}
     if via.get() is not None:
         details = {**details, "via": via.get()}

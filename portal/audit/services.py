@@ -36,15 +36,23 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from portal.audit import chain
+from portal.audit.actions import Action
 from portal.audit.models import AuditEvent, ChainCheck, ChainHead
 from portal.lib.digests import content_digest
 
 log = logging.getLogger(__name__)
 EVENT_FIELDS = ["id", *chain.CONTENT_FIELDS, "prev_hash", "hash"]
 # Events that record a request's whole content (details: revision, content, digest).
-CONTENT_EVENTS = ("created", "edited", "replanned", "submit", "baseline", "rerouted")
+CONTENT_EVENTS = (
+    Action.CREATED,
+    Action.EDITED,
+    Action.REPLANNED,
+    Action.SUBMIT,
+    Action.BASELINE,
+    Action.REROUTED,
+)
 # Events that record who decides a request (details: route), since routing.
-ROUTE_EVENTS = ("submit", "rerouted")
+ROUTE_EVENTS = (Action.SUBMIT, Action.REROUTED)
 # The request fields verification reads (content(), its state, the service it names).
 REQUEST_FIELDS = [
     "id",
@@ -75,9 +83,9 @@ REQUEST_FIELDS = [
 APPROVAL_RECORD = ["approver_id", "revision", "digest", "decision", "comment", "on_behalf_of_id"]
 APPROVAL_RECORD_KEYS = ["approver", "revision", "digest", "decision", "comment", "on_behalf_of"]
 # Events that record which service a create request made (details: service_id).
-OUTCOME_EVENTS = ("mark_creating", "mark_active", "baseline")
+OUTCOME_EVENTS = (Action.MARK_CREATING, Action.MARK_ACTIVE, Action.BASELINE)
 # Events that record a decision (details: approval).
-DECISION_EVENTS = ("approve", "approval_added", "reject", "send_back")
+DECISION_EVENTS = (Action.APPROVE, Action.APPROVAL_ADDED, Action.REJECT, Action.SEND_BACK)
 CHUNK = 2000
 READ_CHUNK = 5000
 
@@ -443,7 +451,7 @@ def _explain_requests():
             outcomes[request_id] = service_id
         vouched = defaultdict(list)
         for request_id, approval, decisions in AuditEvent.objects.filter(
-            **_within("request_id", span), action__in=(*DECISION_EVENTS, "baseline")
+            **_within("request_id", span), action__in=(*DECISION_EVENTS, Action.BASELINE)
         ).values_list("request_id", "details__approval", "details__decisions"):
             vouched[request_id] += ([approval] if approval else []) + (decisions or [])
         approvals = defaultdict(list)
@@ -733,7 +741,7 @@ def request_events_verify(service_request, *, digest=None):
             vouched=[
                 r
                 for e in events
-                if e.action in (*DECISION_EVENTS, "baseline")
+                if e.action in (*DECISION_EVENTS, Action.BASELINE)
                 for r in _decisions(e.details)
             ],
             approvals=[a.as_record() for a in service_request.approvals.order_by("id")],

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.dispatch import receiver
 
 from portal.audit import chain
+from portal.audit.actions import Action
 
 
 @receiver(user_locked_out)
@@ -20,7 +21,7 @@ def record_lockout(sender, request=None, username=None, ip_address=None, **kwarg
     ):
         return
     chain.append(
-        action="login_locked_out",
+        action=Action.LOGIN_LOCKED_OUT,
         details={
             "username": username,
             "ip_address": ip_address,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services.models import (
@@ -96,9 +97,9 @@ def _note_drift(service, *, actor=None, saved=True):
     if lines == before:
         return
     if lines:
-        service.record("drift_detected", actor=actor, details={"differences": lines})
+        service.record(Action.DRIFT_DETECTED, actor=actor, details={"differences": lines})
     elif before:
-        service.record("drift_cleared", actor=actor, details={"was": before})
+        service.record(Action.DRIFT_CLEARED, actor=actor, details={"was": before})
 
 
 def _mark_gone(service, *, outside):
@@ -114,7 +115,7 @@ def _mark_gone(service, *, outside):
         update_fields=["status", "cloud_status", "deleted_at", "deleted_outside", "updated_at"]
     )
     service.record(
-        "deleted_outside_portal" if outside else "deleted",
+        Action.DELETED_OUTSIDE_PORTAL if outside else Action.DELETED,
         actor=None,
         from_state=previous,
         details={"service_id": service.service_id},
@@ -149,7 +150,7 @@ def endpoint_service_from_create(*, service_request, body):
     )
     if created:
         service.record(
-            "created",
+            Action.CREATED,
             actor=None,
             saved=True,
             details={
@@ -166,7 +167,7 @@ def endpoint_service_from_create(*, service_request, body):
         service.team_id = service_request.target_team_id
         service.save(update_fields=["managed", "owner", "team", "updated_at"])
         service.record(
-            "claimed",
+            Action.CLAIMED,
             actor=None,
             details={"by_request": service_request.pk, "record": service.stewardship()},
         )
@@ -189,7 +190,7 @@ def endpoint_service_went_active(*, service, attributes, service_request):
     )
     service.save()
     service.record(
-        "approved_configuration",
+        Action.APPROVED_CONFIGURATION,
         actor=None,
         saved=True,
         details={"by_request": service_request.pk, "record": service.stewardship()},
@@ -233,7 +234,7 @@ def endpoint_service_refresh(*, pk, actor=None):
             service.save()
         if actor is not None:
             service.record(
-                "refreshed",
+                Action.REFRESHED,
                 actor=actor,
                 details={"cloud_calls": [r.as_dict() for r in records]},
             )
@@ -262,7 +263,7 @@ def endpoint_service_accept_drift(*, pk, actor):
             service.approved = plans.normalize(service.config())
         service.save(update_fields=["approved", "deleted_outside", "updated_at"])
         service.record(
-            "drift_accepted",
+            Action.DRIFT_ACCEPTED,
             actor=actor,
             details={
                 "differences": service.drift,
@@ -393,7 +394,7 @@ def _discover(attributes, region_id):
         service.save()
         if created:
             service.record(
-                "discovered",
+                Action.DISCOVERED,
                 actor=None,
                 details={
                     "service_id": service.service_id,
@@ -424,7 +425,7 @@ def endpoint_service_adopt(*, service, owner, team=None, by_request=None):
         service.approved = plans.normalize(service.config())
         service.save()
         service.record(
-            "adopted",
+            Action.ADOPTED,
             actor=None,
             details={
                 "by_request": by_request,
@@ -449,7 +450,7 @@ def endpoint_service_transfer(*, service, team, by_request):
         service.team = team
         service.save(update_fields=["team", "updated_at"])
         service.record(
-            "transferred",
+            Action.TRANSFERRED,
             actor=None,
             details={
                 "by_request": by_request,
@@ -517,7 +518,7 @@ def endpoint_service_operation_applied(*, pk, operation, by_request):
     service.allowed_users = applied["allowed_users"]
     service.save()
     service.record(
-        "approved_configuration",
+        Action.APPROVED_CONFIGURATION,
         actor=None,
         saved=True,
         details={"by_request": by_request, "operation": operation, "record": service.stewardship()},

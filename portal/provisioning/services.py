@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.audit.actions import Action
 from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
@@ -87,7 +88,7 @@ def _record_call(service_request, record, **extra):
         ]
     )
     service_request.record(
-        "cloud_call", actor=None, details={"cloud_call": record.as_dict(), **extra}, saved=True
+        Action.CLOUD_CALL, actor=None, details={"cloud_call": record.as_dict(), **extra}, saved=True
     )
 
 
@@ -100,7 +101,7 @@ def _fail(service_request, code, message, request_id=""):
     if request_id:
         service_request.cloud_request_id = request_id
     service_request.move(
-        "fail",
+        Action.FAIL,
         actor=None,
         details={"code": code, "message": message, "request_id": request_id},
         fields=["error_code", "error_message", "cloud_request_id"],
@@ -158,7 +159,9 @@ def _unexplained(service_request):
     if not report.ok:
         return report.message
     approvers = set()
-    events = service_request.events.filter(action__in=("approve", "approval_added", "baseline"))
+    events = service_request.events.filter(
+        action__in=(Action.APPROVE, Action.APPROVAL_ADDED, Action.BASELINE)
+    )
     for details in events.values_list("details", flat=True):
         records = [details["approval"]] if "approval" in details else []
         for record in records + details.get("decisions", []):
@@ -199,7 +202,7 @@ def _refuse(service_request, reason):
         "the audit log before anything is done."
     )
     service_request.move(
-        "fail",
+        Action.FAIL,
         actor=None,
         details={"code": UNEXPLAINED_CODE, "reason": reason},
         fields=["error_code", "error_message"],
@@ -222,7 +225,7 @@ def service_request_provision(*, pk, attempt=0):
         if service_request.state == State.APPROVED:
             service_request.provisioning_started_at = timezone.now()
             service_request.move(
-                "start_provisioning", actor=None, fields=["provisioning_started_at"]
+                Action.START_PROVISIONING, actor=None, fields=["provisioning_started_at"]
             )
         if _past_deadline(service_request):
             _timeout(service_request)
@@ -265,11 +268,11 @@ def service_request_provision(*, pk, attempt=0):
         details = {"service_id": service_request.service_id}
         if service_request.cloud_status == "Active":
             _went_active(service_request, cloud.service_attributes(body))
-            service_request.move("mark_active", actor=None, details=details, fields=fields)
+            service_request.move(Action.MARK_ACTIVE, actor=None, details=details, fields=fields)
             enqueue_on_commit(notices.notify_requester, service_request.pk)
             notifications.announce(service_request)
             return None
-        service_request.move("mark_creating", actor=None, details=details, fields=fields)
+        service_request.move(Action.MARK_CREATING, actor=None, details=details, fields=fields)
     return Step("poll", poll_delay(0), 0)
 
 
@@ -345,7 +348,7 @@ def service_request_poll(*, pk, attempt=0):
         if service_request.cloud_status == "Active":
             _went_active(service_request, cloud.service_attributes(body))
             service_request.move(
-                "mark_active", actor=None, fields=["cloud_status", "service_domain"]
+                Action.MARK_ACTIVE, actor=None, fields=["cloud_status", "service_domain"]
             )
             enqueue_on_commit(notices.notify_requester, service_request.pk)
             notifications.announce(service_request)
@@ -376,7 +379,7 @@ def _start_applying(pk):
         return None
     if service_request.state == State.APPROVED:
         service_request.provisioning_started_at = timezone.now()
-        service_request.move("start_applying", actor=None, fields=["provisioning_started_at"])
+        service_request.move(Action.START_APPLYING, actor=None, fields=["provisioning_started_at"])
     if _past_deadline(service_request):
         _timeout(service_request)
         return None
@@ -545,7 +548,7 @@ def _finish(pk):
             return None
         if service_request.kind == Kind.DECOMMISSION:
             endpoint_services.endpoint_service_deleted(pk=service.pk)
-        service_request.move("mark_applied", actor=None)
+        service_request.move(Action.MARK_APPLIED, actor=None)
         if service_request.kind == Kind.CHANGE:
             # Drift waits while the portal changes a service; with the plan through, judge.
             endpoint_services.endpoint_service_note_drift(pk=service.pk)
@@ -611,7 +614,7 @@ def service_request_resume(*, pk):
         token = service_request_new_chain(service_request)
         service_request.save(update_fields=["updated_at"])
         service_request.record(
-            "reconciled",
+            Action.RECONCILED,
             actor=None,
             details={"idle_since": idle_since.isoformat()},
         )

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.audit.actions import Action
 from portal.audit.models import AuditedSubject
 from portal.lib.digests import content_digest
 
@@ -60,26 +61,29 @@ FINAL_STATES = {State.ACTIVE, State.APPLIED, State.REJECTED, State.CANCELLED, St
 # The lifecycles, in one place: kind -> action -> (states it may start from, state it leads to).
 # Every kind shares the way to a decision; what follows approval is the kind's own.
 _DECIDING = {
-    "submit": ({State.DRAFT, State.CHANGES_REQUESTED}, State.PENDING_APPROVAL),
-    "approve": ({State.PENDING_APPROVAL}, State.APPROVED),
-    "reject": ({State.PENDING_APPROVAL}, State.REJECTED),
-    "send_back": ({State.PENDING_APPROVAL}, State.CHANGES_REQUESTED),
-    "cancel": ({State.DRAFT, State.PENDING_APPROVAL, State.CHANGES_REQUESTED}, State.CANCELLED),
+    Action.SUBMIT: ({State.DRAFT, State.CHANGES_REQUESTED}, State.PENDING_APPROVAL),
+    Action.APPROVE: ({State.PENDING_APPROVAL}, State.APPROVED),
+    Action.REJECT: ({State.PENDING_APPROVAL}, State.REJECTED),
+    Action.SEND_BACK: ({State.PENDING_APPROVAL}, State.CHANGES_REQUESTED),
+    Action.CANCEL: (
+        {State.DRAFT, State.PENDING_APPROVAL, State.CHANGES_REQUESTED},
+        State.CANCELLED,
+    ),
 }
 CREATE_TRANSITIONS = {
     **_DECIDING,
-    "start_provisioning": ({State.APPROVED}, State.PROVISIONING),
-    "mark_creating": ({State.PROVISIONING}, State.CREATING),
-    "mark_active": ({State.PROVISIONING, State.CREATING}, State.ACTIVE),
-    "fail": ({State.APPROVED, State.PROVISIONING, State.CREATING}, State.FAILED),
-    "retry": ({State.FAILED}, State.APPROVED),
+    Action.START_PROVISIONING: ({State.APPROVED}, State.PROVISIONING),
+    Action.MARK_CREATING: ({State.PROVISIONING}, State.CREATING),
+    Action.MARK_ACTIVE: ({State.PROVISIONING, State.CREATING}, State.ACTIVE),
+    Action.FAIL: ({State.APPROVED, State.PROVISIONING, State.CREATING}, State.FAILED),
+    Action.RETRY: ({State.FAILED}, State.APPROVED),
 }
 APPLY_TRANSITIONS = {
     **_DECIDING,
-    "start_applying": ({State.APPROVED}, State.APPLYING),
-    "mark_applied": ({State.APPROVED, State.APPLYING}, State.APPLIED),
-    "fail": ({State.APPROVED, State.APPLYING}, State.FAILED),
-    "retry": ({State.FAILED}, State.APPROVED),
+    Action.START_APPLYING: ({State.APPROVED}, State.APPLYING),
+    Action.MARK_APPLIED: ({State.APPROVED, State.APPLYING}, State.APPLIED),
+    Action.FAIL: ({State.APPROVED, State.APPLYING}, State.FAILED),
+    Action.RETRY: ({State.FAILED}, State.APPROVED),
 }
 TRANSITIONS = {kind: APPLY_TRANSITIONS for kind in Kind} | {Kind.CREATE: CREATE_TRANSITIONS}
 # The happy path of each lifecycle, for the steps shown on the page.
@@ -109,7 +113,7 @@ def lifecycle_problem(kind, events):
     events = list(events)
     if not events:
         return None
-    starts = [i for i, event in enumerate(events) if event[1] == "baseline"]
+    starts = [i for i, event in enumerate(events) if event[1] == Action.BASELINE]
     if starts:
         start = starts[-1]
     else:

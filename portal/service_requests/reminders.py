@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from portal.audit.actions import Action
 from portal.lib import webhooks
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import notifications, policy, tasks
@@ -27,7 +28,7 @@ from portal.service_requests.models import ServiceRequest, State
 
 # Requests claimed per pass, oldest submission first; the next pass takes the rest.
 PASS_LIMIT = 500
-REMIND, ESCALATE = "reminded", "escalated"
+REMIND, ESCALATE = Action.REMINDED, Action.ESCALATED
 # Each notice: the row's field that remembers it, and the setting that spaces it.
 NOTICES = {
     REMIND: ("reminded_at", "APPROVAL_REMIND_AFTER"),

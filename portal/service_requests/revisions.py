@@ -11,15 +11,17 @@ import json
 import re
 from dataclasses import dataclass
 
-DECISION_ACTIONS = ("approve", "approval_added", "send_back", "reject")
+from portal.audit.actions import Action
+
+DECISION_ACTIONS = (Action.APPROVE, Action.APPROVAL_ADDED, Action.SEND_BACK, Action.REJECT)
 VERBS = {
-    "approve": "approved",
-    "approval_added": "approved",
-    "send_back": "sent back",
-    "reject": "rejected",
-    "submit": "submitted",
-    "cancel": "cancelled",
-    "edited": "edited",
+    Action.APPROVE: "approved",
+    Action.APPROVAL_ADDED: "approved",
+    Action.SEND_BACK: "sent back",
+    Action.REJECT: "rejected",
+    Action.SUBMIT: "submitted",
+    Action.CANCEL: "cancelled",
+    Action.EDITED: "edited",
 }
 # The fields of a request's content, in the form's order, named as the page names them.
 FIELD_LABELS = {

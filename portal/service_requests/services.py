@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit import chain
+from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
@@ -138,7 +139,7 @@ def service_request_create(*, requester, fields, resources, tags):
         raise NotAllowed(refusal)
     service_request = ServiceRequest.objects.create(requester=requester, **fields)
     _replace_rows(service_request, resources, tags)
-    service_request.record("created", actor=requester, details=service_request.explained())
+    service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -170,7 +171,7 @@ def change_request_create(*, requester, service, fields, resources, tags):
     )
     _replace_rows(service_request, resources, tags)
     _replan(service_request)
-    service_request.record("created", actor=requester, details=service_request.explained())
+    service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -218,7 +219,7 @@ def _about_service_filed(kind, *, requester, service, justification, plan=False,
     )
     if plan:
         _replan(service_request)
-    service_request.record("created", actor=requester, details=service_request.explained())
+    service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -307,7 +308,7 @@ def requests_reroute(*, service):
         if discarded:
             details["approvals_discarded"] = discarded
         pending.record(
-            "rerouted",
+            Action.REROUTED,
             actor=None,
             details=pending.explained(route=_route_record(pending), **details),
         )
@@ -418,7 +419,7 @@ def _account_request_create(*, requester, service, kind, account_id, justificati
         **_about_service(service),
     )
     _replan(service_request)
-    service_request.record("created", actor=requester, details=service_request.explained())
+    service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
     return service_request
 
 
@@ -487,7 +488,7 @@ def service_request_update(*, pk, actor, fields, resources, tags, expected_revis
     details = service_request.explained(changed=changed)
     if discarded:
         details["approvals_discarded"] = discarded
-    service_request.record("edited", actor=actor, details=details)
+    service_request.record(Action.EDITED, actor=actor, details=details)
     return service_request
 
 
@@ -500,7 +501,7 @@ def service_request_clone(*, source, actor):
     if source.target_team is not None and policy.team_refusal(actor, source.target_team) is None:
         fields["target_team"] = source.target_team
     clone = service_request_create(requester=actor, fields=fields, resources=resources, tags=tags)
-    clone.record("cloned", actor=actor, details={"source": source.pk})
+    clone.record(Action.CLONED, actor=actor, details={"source": source.pk})
     return clone
 
 
@@ -596,7 +597,7 @@ def service_request_dry_run(*, service_request, actor):
             details["cloud_call"] = calls[0]
         elif calls:
             details["cloud_calls"] = calls
-        locked.record("dry_run", actor=actor, details=details)
+        locked.record(Action.DRY_RUN, actor=actor, details=details)
     service_request.refresh_from_db()
     return result
 
@@ -696,7 +697,7 @@ def service_request_submit(*, service_request, actor):
                 _replan(locked)
                 locked.revision += 1
                 locked.save(update_fields=["revision", "updated_at"])
-                locked.record("replanned", actor=None, details=locked.explained())
+                locked.record(Action.REPLANNED, actor=None, details=locked.explained())
         if replanned:
             raise DecisionRefused(
                 "The service changed since this plan was made: the plan below is the new one; "
@@ -723,7 +724,7 @@ def service_request_submit(*, service_request, actor):
         deciders = policy.route(locked)
         _route(locked, deciders)
         locked.move(
-            "submit",
+            Action.SUBMIT,
             actor=actor,
             details={
                 "dry_run": result.code,
@@ -761,7 +762,7 @@ def service_request_retry(*, pk, actor):
     service_request.error_code = service_request.error_message = ""
     service_request.provisioning_started_at = None
     service_request.move(
-        "retry",
+        Action.RETRY,
         actor=actor,
         details={"previous_error": previous_error},
         fields=["error_code", "error_message", "provisioning_started_at"],
@@ -775,7 +776,7 @@ def service_request_cancel(*, pk, actor):
     service_request = _locked(pk)
     if service_request.requester_id != actor.pk:
         raise NotAllowed("Only the requester can cancel a request.")
-    service_request.move("cancel", actor=actor)
+    service_request.move(Action.CANCEL, actor=actor)
     return service_request
 
 
@@ -831,11 +832,13 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
                 "policy": str(requirement),
             }
             if count >= requirement.needed:
-                service_request.move("approve", actor=approver, comment=comment, details=details)
+                service_request.move(
+                    Action.APPROVE, actor=approver, comment=comment, details=details
+                )
                 start_work(service_request)
             else:
                 service_request.record(
-                    "approval_added", actor=approver, comment=comment, details=details
+                    Action.APPROVAL_ADDED, actor=approver, comment=comment, details=details
                 )
         else:
             service_request.move(decision, actor=approver, comment=comment, details=details)
@@ -925,7 +928,7 @@ def delegation_create(*, delegator, delegate, starts_at, ends_at, reason) -> Del
             created_at=now,
         )
         chain.append(
-            action="delegation_created", actor=delegator, details=delegation.audit_details()
+            action=Action.DELEGATION_CREATED, actor=delegator, details=delegation.audit_details()
         )
     transaction.on_commit(queue.changed)  # the delegate's queue gains rows
     return delegation
@@ -951,7 +954,7 @@ def delegation_revoke(*, delegation, actor) -> Delegation:
         delegation.revoked_by = actor
         delegation.save(update_fields=["revoked_at", "revoked_by"])
         chain.append(
-            action="delegation_revoked",
+            action=Action.DELEGATION_REVOKED,
             actor=actor,
             details={**delegation.audit_details(), "was": delegation.status(now - _INSTANT)},
         )

@@ -14,14 +14,15 @@ from django.db.models import Count, F, Q, Subquery
 from django.db.models.fields.json import KT, KeyTransform
 from django.db.models.functions import Coalesce
 
+from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
 from portal.cloud import services as cloud
 from portal.service_requests.models import FINAL_STATES, OperationState, State
 
 STEP_LOG_EVENTS = 100
-CALL_EVENTS = ("cloud_call", "dry_run")
+CALL_EVENTS = (Action.CLOUD_CALL, Action.DRY_RUN)
 # Events that are neither a move nor a call, yet say something about the work of a step.
-NOTES = {"reconciled": "the reconciler resumed the work"}
+NOTES = {Action.RECONCILED: "the reconciler resumed the work"}
 # What the query reads of a call's record: not its parameters, nor the content a submission
 # or an approval event holds.
 CALL_KEYS = ("action", "outcome", "request_id", "duration_ms")
@@ -125,7 +126,7 @@ def _call_events(service_request, before=None):
 
 
 def _calls(row):
-    dry_run = row["action"] == "dry_run"
+    dry_run = row["action"] == Action.DRY_RUN
     if row["call_action"]:
         listed = [{key: row[f"call_{key}"] for key in CALL_KEYS}]
     else:

@@ -15,6 +15,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services.models import EndpointService
@@ -328,7 +329,7 @@ def _live_context(request, service_request, **extra):
     operations = list(service_request.operations.all()) if not service_request.is_create else []
     # The cloud calls are in the step log, a page's worth at most; the history is what
     # people and the lifecycle did.
-    events = list(service_request.events.exclude(action="cloud_call").select_related("actor"))
+    events = list(service_request.events.exclude(action=Action.CLOUD_CALL).select_related("actor"))
     context = {
         "service_request": service_request,
         "retrying": _retrying(service_request),

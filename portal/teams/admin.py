@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from portal.audit import chain
+from portal.audit.actions import Action
 from portal.teams.models import Membership, Source, Team
 
 
@@ -25,13 +26,15 @@ class TeamAdmin(admin.ModelAdmin):
         instances = formset.save(commit=False)
         for deleted in formset.deleted_objects:
             chain.append(
-                action="team_member_removed", actor=request.user, details=deleted.as_record()
+                action=Action.TEAM_MEMBER_REMOVED, actor=request.user, details=deleted.as_record()
             )
             deleted.delete()
         for membership in instances:
             if membership._state.adding:
                 membership.source = Source.ADMIN
-            action = "team_member_added" if membership._state.adding else "team_member_changed"
+            action = (
+                Action.TEAM_MEMBER_ADDED if membership._state.adding else Action.TEAM_MEMBER_CHANGED
+            )
             membership.save()
             chain.append(action=action, actor=request.user, details=membership.as_record())
         formset.save_m2m()
@@ -39,12 +42,12 @@ class TeamAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change:
-            chain.append(action="team_created", actor=request.user, details={"team": obj.name})
+            chain.append(action=Action.TEAM_CREATED, actor=request.user, details={"team": obj.name})
         elif "name" in form.changed_data:
             # The name is the provider group the team follows: a rename changes who will be in
             # it at their next sign-in, so it is audited like a membership.
             chain.append(
-                action="team_renamed",
+                action=Action.TEAM_RENAMED,
                 actor=request.user,
                 details={"team": obj.name, "was": form.initial.get("name")},
             )
@@ -56,7 +59,7 @@ class TeamAdmin(admin.ModelAdmin):
             for m in obj.memberships.select_related("user").order_by("user__username")
         ]
         chain.append(
-            action="team_deleted",
+            action=Action.TEAM_DELETED,
             actor=request.user,
             details={"team": obj.name, "members": members},
         )
