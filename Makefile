@@ -23,10 +23,10 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 simulator: install
-	$(BIN)/python -m portal.simulator --port 8765 --state var/simulator.sqlite3 --create-delay 3
+	$(BIN)/python -m simulator --port 8765 --state var/simulator.sqlite3 --create-delay 3
 
 idp: install
-	$(BIN)/python -m portal.idp --port 8766
+	$(BIN)/python -m idp --port 8766
 
 test: install
 	$(BIN)/pytest -m "not services and not browser"
