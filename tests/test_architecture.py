@@ -84,6 +84,13 @@ def test_the_simulator_imports_nothing_from_django_or_the_portal():
     assert probe_imports("simulator.__main__", "simulator.server") == "[]"
 
 
+def test_the_distribution_is_the_portal_alone():
+    """The simulator and the demo provider run from the checkout; the wheel holds neither."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["packages"]["find"]["include"] == ["portal*"]
+    assert all(name.split(".")[0] == "portal" for name in setuptools.get("package-data", {}))
+
+
 def test_the_console_script_is_a_plain_sdk_client():
     imports = imports_of(ROOT / "scripts" / "console.py")
     assert not any(m.startswith(("portal", "django", "celery")) for m in imports), imports
