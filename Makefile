@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Where `make simulator` and `make idp` listen (`make simulator SIMULATOR_PORT=8775`); a portal
+# using them then needs PRIVATELINK_ENDPOINT and OIDC_ISSUER to match (README, "Starting the
+# simulator and the identity provider by hand"). `make run` keeps the Procfile's 8765 and 8766.
+SIMULATOR_PORT ?= 8765
+IDP_PORT ?= 8766
 SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 
@@ -23,10 +28,10 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 simulator: install
-	$(BIN)/python -m portal.simulator --port 8765 --state var/simulator.sqlite3 --create-delay 3
+	$(BIN)/python -m simulator --port $(SIMULATOR_PORT) --state var/simulator.sqlite3 --create-delay 3
 
 idp: install
-	$(BIN)/python -m portal.idp --port 8766
+	$(BIN)/python -m idp --port $(IDP_PORT)
 
 test: install
 	$(BIN)/pytest -m "not services and not browser"

@@ -28,7 +28,7 @@ def start_simulator(port, *options, **popen):
     """Start the PrivateLink simulator on `port` with its state in memory and `options`; wait
     until it listens; return its process (the caller stops it)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "portal.simulator", "--port", str(port), "--state", ":memory:"]
+        [sys.executable, "-m", "simulator", "--port", str(port), "--state", ":memory:"]
         + [str(option) for option in options],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -169,7 +169,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Single sign-on: OpenID Connect's authorization code flow with PKCE (mozilla-django-oidc)
 # against OIDC_ISSUER, whose endpoints come from its discovery document unless set one by
-# one. The embedded default is the demo provider that `make run` starts (portal/idp).
+# one. The embedded default is the demo provider that `make run` starts (idp/).
 # Production must name its provider (`manage.py check --deploy` says so).
 OIDC_ISSUER = env("OIDC_ISSUER", default="http://127.0.0.1:8766" if DEBUG else "")
 OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", default="portal" if DEBUG else "")

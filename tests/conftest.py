@@ -5,8 +5,8 @@ import pytest
 from alibabacloud_privatelink20200415.client import Client
 from alibabacloud_tea_openapi.models import Config
 
-from portal.simulator.backend import Account, Backend
-from portal.simulator.server import start_in_thread
+from simulator.backend import Account, Backend
+from simulator.server import start_in_thread
 
 DEV_KEY_ID = "dev-access-key-id"
 DEV_KEY_SECRET = "dev-access-key-secret"

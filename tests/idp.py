@@ -1,4 +1,4 @@
-"""The embedded identity provider as the tests use it: a real `python -m portal.idp` process,
+"""The embedded identity provider as the tests use it: a real `python -m idp` process,
 its control path, and a sign-in driven through it the way a browser would, step by step."""
 
 import re
@@ -33,7 +33,7 @@ class IdentityProvider:
             [
                 sys.executable,
                 "-m",
-                "portal.idp",
+                "idp",
                 "--port",
                 "0",
                 "--portal-url",

@@ -1,5 +1,5 @@
 """Single sign-on end to end: the portal (mozilla-django-oidc) against the embedded identity
-provider, a real `python -m portal.idp` process; the break-glass password path."""
+provider, a real `python -m idp` process; the break-glass password path."""
 
 import base64
 import hashlib
@@ -15,10 +15,10 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.management import call_command
 from django.test import Client
 
+from idp.provider import load_users
 from portal.accounts.backends import SingleSignOnBackend
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_chain_verify
-from portal.idp.provider import load_users
 from portal.service_requests.management.commands.seed_demo import USERS as SEEDED
 from portal.teams.models import Membership, Role
 from tests.factories import UserFactory

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.service_requests.models import ServiceRequest
-from portal.simulator.backend import Account, ApiError, Backend
-from portal.simulator.protocol import nest
+from simulator.backend import Account, ApiError, Backend
+from simulator.protocol import nest
 
 SETTINGS = settings(
     max_examples=60,

@@ -15,8 +15,8 @@ from portal.endpoint_services.models import EndpointService
 from portal.provisioning import services as provisioning
 from portal.service_requests import services
 from portal.service_requests.models import State
-from portal.simulator.backend import Account, Backend
-from portal.simulator.server import start_in_thread
+from simulator.backend import Account, Backend
+from simulator.server import start_in_thread
 from tests.factories import ServiceRequestFactory
 from tests.test_access_matrix import MATRIX, project_patterns
 

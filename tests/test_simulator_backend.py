@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from portal.simulator.backend import Account, ApiError, Backend
+from simulator.backend import Account, ApiError, Backend
 
 DEV = Account("dev", "k", "s")
 

@@ -15,7 +15,7 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.simulator.backend import Account, ApiError, Backend
+from simulator.backend import Account, ApiError, Backend
 
 R = "cn-hangzhou"
 ZH, ZI, ZJ = "cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"

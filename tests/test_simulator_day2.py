@@ -17,7 +17,7 @@ import requests.adapters
 from alibabacloud_privatelink20200415 import models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from portal.simulator.backend import Account, Backend
+from simulator.backend import Account, Backend
 
 R = "cn-hangzhou"
 ZH, ZI, ZJ = "cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"
@@ -987,7 +987,7 @@ def test_strict_delete_refuses_a_service_with_resources(clocked_simulator):
 
 
 def test_strict_delete_is_a_command_line_flag():
-    from portal.simulator.__main__ import main
+    from simulator.__main__ import main
 
     with pytest.raises(SystemExit):
         main(["--strict-delete", "--help"])

@@ -13,8 +13,8 @@ import pytest
 from portal.provisioning import tasks
 from portal.service_requests import services as request_services
 from portal.service_requests.models import ServiceRequest, State
-from portal.simulator.backend import Account, Backend
-from portal.simulator.server import SimulatorServer, start_in_thread
+from simulator.backend import Account, Backend
+from simulator.server import SimulatorServer, start_in_thread
 from tests.conftest import DEV_KEY_ID, DEV_KEY_SECRET
 from tests.factories import ServiceRequestFactory
 from tests.workers import running_worker, wait_for

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.com"}
             )
-            # Everyone signs in at the demo identity provider (portal/idp), which holds their
+            # Everyone signs in at the demo identity provider (idp/), which holds their
             # passwords and groups; only the break-glass account has one here.
             if username in settings.BREAK_GLASS_USERS:
                 user.set_password(PASSWORD)

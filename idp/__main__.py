@@ -1,4 +1,4 @@
-"""Run the demo identity provider: `python -m portal.idp --port 8766`.
+"""Run the demo identity provider: `python -m idp --port 8766`.
 
 It registers one client (the portal) with the callback and sign-out addresses of each
 `--portal-url`, and serves the demo users of demo_users.json (password `portal-demo`).
@@ -23,7 +23,7 @@ class QuietHandler(WSGIRequestHandler):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m portal.idp", description="Embedded OpenID Connect provider"
+        prog="python -m idp", description="Embedded OpenID Connect provider"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)

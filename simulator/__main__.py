@@ -1,4 +1,4 @@
-"""Run the simulator: `python -m portal.simulator --port 8765 --state var/simulator.sqlite3`."""
+"""Run the simulator: `python -m simulator --port 8765 --state var/simulator.sqlite3`."""
 
 import argparse
 import logging
@@ -10,7 +10,7 @@ from .server import SimulatorServer
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m portal.simulator", description="Embedded Alibaba Cloud PrivateLink API"
+        prog="python -m simulator", description="Embedded Alibaba Cloud PrivateLink API"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
@@ -68,7 +68,7 @@ def main(argv=None):
         }
     )
     server = SimulatorServer((args.host, args.port), backend)
-    logging.getLogger("portal.simulator").info(
+    logging.getLogger("simulator").info(
         "PrivateLink simulator on http://%s (state %s, create delay %ss)",
         server.endpoint,
         args.state,

@@ -20,7 +20,7 @@ from .protocol import (
     verify_signature,
 )
 
-log = logging.getLogger("portal.simulator")
+log = logging.getLogger("simulator")
 MAX_BODY = 1024 * 1024
 
 
