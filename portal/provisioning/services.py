@@ -29,16 +29,17 @@ from portal.service_requests import notifications, policy
 from portal.service_requests import tasks as notices
 from portal.service_requests.models import (
     LIVE_STATES,
+    UNEXPLAINED_CODE,
     Kind,
     OperationState,
     ServiceRequest,
     State,
 )
+from portal.service_requests.services import requests_reroute
 
 log = logging.getLogger(__name__)
 TIMEOUT_CODE = "ProvisioningTimeout"
 INVALID_ANSWER_CODE = "InvalidCloudAnswer"
-UNEXPLAINED_CODE = "UnexplainedApproval"
 
 
 @dataclass(frozen=True)
@@ -534,9 +535,6 @@ def _finish(pk):
                     service=service, team=service_request.target_team, by_request=pk
                 )
                 service.refresh_from_db()
-                # The requests layer calls into this one (start_work): import it here.
-                from portal.service_requests.services import requests_reroute
-
                 requests_reroute(service=service)
         except endpoint_services.ServiceRefused as error:
             with transaction.atomic():

@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from portal.service_requests import policy, queue
-from portal.service_requests.models import Delegation, ServiceRequest, State
+from portal.service_requests.models import UNEXPLAINED_CODE, Delegation, ServiceRequest, State
 
 
 def navigation(request):
@@ -36,7 +36,6 @@ def _integrity():
     """The newest check of the audit log (the history page shows it too), and what an admin or
     auditor must look at: a broken audit log, requests the worker refused."""
     from portal.audit.models import ChainCheck
-    from portal.provisioning.services import UNEXPLAINED_CODE
 
     alerts = []
     check = ChainCheck.objects.first()

@@ -56,6 +56,8 @@ EDITABLE_STATES = {State.DRAFT, State.CHANGES_REQUESTED}
 # The kinds about one consumer account of a service: its allow-list entry.
 ACCOUNT_KINDS = {Kind.ACCESS, Kind.REVOKE}
 LIVE_STATES = {State.APPROVED, State.PROVISIONING, State.CREATING, State.APPLYING}
+# The error code of a request the worker refused: its audit log does not explain it.
+UNEXPLAINED_CODE = "UnexplainedApproval"
 FINAL_STATES = {State.ACTIVE, State.APPLIED, State.REJECTED, State.CANCELLED, State.FAILED}
 
 # The lifecycles, in one place: kind -> action -> (states it may start from, state it leads to).

@@ -21,7 +21,6 @@ from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.lib.queue import enqueue_on_commit
-from portal.provisioning.tasks import start_work
 from portal.service_requests import notifications, policy, queue, tasks
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
@@ -38,6 +37,7 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
+from portal.service_requests.signals import work_ready
 
 log = logging.getLogger(__name__)
 SUBMIT_DRY_RUN_ATTEMPTS = 3
@@ -767,7 +767,7 @@ def service_request_retry(*, pk, actor):
         details={"previous_error": previous_error},
         fields=["error_code", "error_message", "provisioning_started_at"],
     )
-    start_work(service_request)
+    work_ready.send(sender=ServiceRequest, service_request=service_request)
     return service_request
 
 
@@ -835,7 +835,7 @@ def service_request_decide(*, pk, approver, decision, revision, digest=None, com
                 service_request.move(
                     Action.APPROVE, actor=approver, comment=comment, details=details
                 )
-                start_work(service_request)
+                work_ready.send(sender=ServiceRequest, service_request=service_request)
             else:
                 service_request.record(
                     Action.APPROVAL_ADDED, actor=approver, comment=comment, details=details
