@@ -132,7 +132,7 @@ def deep_page():
     end of a small history, where the admin answers 302 and /audit/ an empty page)."""
     from django.contrib import admin
 
-    from portal.audit.views import PAGE_SIZE
+    from portal.history.views import PAGE_SIZE
     from portal.service_requests.models import ServiceRequest, State
 
     failed = ServiceRequest.objects.filter(state=State.FAILED, region_id="cn-hangzhou").count()
@@ -220,7 +220,7 @@ class Side:
 def sides():
     from django.urls import reverse
 
-    timeline = reverse("audit:timeline", args=[0]).removesuffix("0/").encode()
+    timeline = reverse("history:timeline", args=[0]).removesuffix("0/").encode()
     # /audit/ and the plain list link each row to its timeline the same way.
     link = re.compile(rb'<td><a href="' + re.escape(timeline) + rb'(\d+)/">#\1</a></td>')
     return {
@@ -257,8 +257,8 @@ def check_case(client, case):
     from django.contrib import admin
     from django.http import QueryDict
 
-    from portal.audit.filters import RequestHistoryFilter
-    from portal.audit.views import PAGE_SIZE
+    from portal.history.filters import RequestHistoryFilter
+    from portal.history.views import PAGE_SIZE
     from portal.service_requests.models import ServiceRequest
 
     data = QueryDict(case.query)
@@ -315,7 +315,7 @@ def plain_list(request):
     from django.db.models import Prefetch
     from django.shortcuts import render
 
-    from portal.audit.filters import RequestHistoryFilter
+    from portal.history.filters import RequestHistoryFilter
     from portal.service_requests.models import Approval, ServiceRequest
 
     history = RequestHistoryFilter(request.GET, queryset=ServiceRequest.objects.all())
@@ -419,7 +419,7 @@ def _export(rounds):
     from django.test.utils import setup_test_environment
 
     from bench.paired import paired
-    from portal.audit.exports import ROW_FIELDS
+    from portal.history.exports import ROW_FIELDS
     from portal.service_requests.models import ServiceRequest
 
     setup_test_environment()

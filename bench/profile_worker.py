@@ -104,7 +104,7 @@ RULES = (
     ),
     Rule(
         "audit_check",
-        ("portal/provisioning/services.py", "portal/audit/services.py"),
+        ("portal/provisioning/services.py", "portal/service_requests/integrity.py"),
         ("_explained", "_unexplained", "request_events_verify"),
     ),
     Rule("chained_events", ("portal/audit/chain.py",), ("append",)),

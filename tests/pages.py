@@ -44,8 +44,8 @@ NOT_PAGES = {
     "service_requests:status": "the request page's live fragment (its parts are on the page)",
     "service_requests:pending_count": "the navigation's badge, a fragment",
     "endpoint_services:status": "the service page's live fragment (its parts are on the page)",
-    "audit:export_csv": "a CSV download",
-    "audit:export_jsonl": "a JSON Lines download",
+    "history:export_csv": "a CSV download",
+    "history:export_jsonl": "a JSON Lines download",
     **{
         f"service_requests:{name}": "POST only; answers with the request's page or a redirect"
         for name in ("submit", "validate", "clone", "approve", "reject", "send_back", "retry")

@@ -224,7 +224,7 @@ MATRIX = {
             "admin": (405, 302),
         },
     ),
-    "audit:history": (
+    "history:history": (
         None,
         {
             "anonymous": (LOGIN, LOGIN),
@@ -235,7 +235,7 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
-    "audit:export_csv": (
+    "history:export_csv": (
         None,
         {
             "anonymous": (LOGIN, LOGIN),
@@ -246,7 +246,7 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
-    "audit:export_jsonl": (
+    "history:export_jsonl": (
         None,
         {
             "anonymous": (LOGIN, LOGIN),
@@ -257,7 +257,7 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
-    "audit:timeline": (
+    "history:timeline": (
         State.PENDING_APPROVAL,
         {
             "anonymous": (LOGIN, LOGIN),

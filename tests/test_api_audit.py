@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from portal.audit import exports
+from portal.history import exports
 from portal.service_requests.models import ServiceRequest, State
 from tests.api import call, token
 from tests.factories import ServiceRequestFactory

@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
-from portal.audit import views as audit_views
+from portal.history import views as audit_views
 from tests.factories import ServiceRequestFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from portal.audit import exports
-from portal.audit import views as audit_views
+from portal.history import exports
+from portal.history import views as audit_views
 from portal.service_requests.models import Approval, ServiceRequest, State
 from tests.factories import ServiceRequestFactory
 from tests.test_access_matrix import project_patterns

@@ -13,9 +13,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from portal.audit.services import audit_chain_verify, request_events_verify
+from portal.audit.services import audit_chain_verify
 from portal.provisioning import services as provisioning
 from portal.service_requests import notifications, policy, queue, reminders, services
+from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import Approval, Delegation, State
 from tests.api import call, token
 from tests.factories import ServiceRequestFactory, UserFactory

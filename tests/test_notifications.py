@@ -25,13 +25,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
-from portal.audit.services import request_events_verify
 from portal.celery import app
 from portal.endpoint_services.models import EndpointConnection
 from portal.endpoint_services.tasks import notify_connections_waiting
 from portal.lib import webhooks
 from portal.provisioning import services as provisioning
 from portal.service_requests import policy, reminders, services, tasks
+from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import ServiceRequest, State
 from tests.day2 import ROOT, run
 from tests.factories import ServiceRequestFactory, UserFactory

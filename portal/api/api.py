@@ -18,9 +18,6 @@ from ninja.errors import ValidationError as SchemaInvalid
 from portal.api import auth, schemas
 from portal.api import selectors as api_selectors
 from portal.api import services as api_services
-from portal.audit import exports
-from portal.audit import selectors as audit_selectors
-from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.endpoint_services import connections
 from portal.endpoint_services import services as endpoint_services
@@ -36,6 +33,8 @@ from portal.endpoint_services.selectors import (
     service_to_manage,
     unmanaged_services,
 )
+from portal.history import exports
+from portal.history import selectors as audit_selectors
 from portal.lib.limits import cloud_budget_wait
 from portal.lib.paging import MAX_PAGE
 from portal.service_requests import policy, selectors, services
@@ -53,6 +52,7 @@ from portal.service_requests.forms import (
     TransferForm,
     posted_data,
 )
+from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import (
     USER_ACTIONS,
     Decision,

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import forms
 
-from portal.audit.filters import DATE, SANE_DATES
+from portal.history.filters import DATE, SANE_DATES
 
 DEFAULT_WEEKS = 12
 # Each week is a bar, a point and a table row: two years is as many as a page should hold.

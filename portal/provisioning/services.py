@@ -19,7 +19,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.actions import Action
-from portal.audit.services import request_events_verify
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
@@ -27,6 +26,7 @@ from portal.endpoint_services.tasks import refresh_service
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import notifications, policy
 from portal.service_requests import tasks as notices
+from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import (
     LIVE_STATES,
     UNEXPLAINED_CODE,

@@ -8,6 +8,7 @@ class ServiceRequestsConfig(AppConfig):
 
     def ready(self):
         from portal.lib import webhooks
+        from portal.service_requests import integrity  # noqa: F401  (registers its explainer)
 
         # A chat webhook that cannot work stops every process at start, not at the first post.
         webhooks.check_settings()

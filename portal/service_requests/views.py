@@ -73,7 +73,7 @@ POLL_EVERY = {
 @require_GET
 def home(request: HttpRequest):
     if policy.is_read_only(request.user):
-        return redirect("audit:history")
+        return redirect("history:history")
     mine = Paginator(
         ServiceRequest.objects.filter(requester=request.user).order_by("-created_at", "-id"), 25
     ).get_page(request.GET.get("page"))

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from portal.audit import views
+from portal.history import views
 
-app_name = "audit"
+app_name = "history"
 urlpatterns = [
     path("", views.history, name="history"),
     path("export.csv", views.export_csv, name="export_csv"),

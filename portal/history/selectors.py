@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from portal.audit.filters import RequestHistoryFilter
+from portal.history.filters import RequestHistoryFilter
 from portal.service_requests import policy
 from portal.service_requests.models import Approval, ServiceRequest
 

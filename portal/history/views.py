@@ -11,17 +11,17 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
-from portal.audit import exports
-from portal.audit.selectors import (
+from portal.cloud import services as cloud
+from portal.history import exports
+from portal.history.selectors import (
     decisions_of,
     history_ordered,
     request_for_auditor,
     request_history,
 )
-from portal.audit.services import request_events_verify
-from portal.cloud import services as cloud
 from portal.http import HttpRequest
 from portal.lib.paging import page_number
+from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import ServiceRequest
 
 PAGE_SIZE = 50
@@ -66,10 +66,10 @@ def history(request: HttpRequest):
         "today": timezone.localdate().isoformat(),
         "regions_version": ",".join(region_id for region_id, _name in regions),
         # Rows link by prefix: fifty reverse() calls a page cost more than the rest of a row.
-        "timeline_url": reverse("audit:timeline", args=[0]).removesuffix("0/"),
+        "timeline_url": reverse("history:timeline", args=[0]).removesuffix("0/"),
         "services_url": reverse("endpoint_services:list"),
     }
-    return render(request, "audit/request_list.html", context)
+    return render(request, "history/request_list.html", context)
 
 
 def _estimate(queryset):
@@ -115,7 +115,7 @@ def timeline(request: HttpRequest, pk):
         "plan": list(service_request.operations.all()),
         "chain": request_events_verify(service_request),
     }
-    return render(request, "audit/request_timeline.html", context)
+    return render(request, "history/request_timeline.html", context)
 
 
 def _refusal(history):

@@ -1,0 +1,48 @@
+"""What the audit log must explain of each service: its approved configuration, owner, team,
+management and identity, as the events about it last recorded them (registered with
+portal.audit.services, which runs it in the same snapshot as the chain's walk)."""
+
+from portal.audit.models import AuditEvent
+from portal.audit.services import Broken, chunks, explainer, within
+from portal.endpoint_services.models import EndpointService
+
+
+@explainer("services")
+def explain_services():
+    """Check each service's approved configuration, owner and management against its events."""
+    checked = 0
+    for rows in chunks(EndpointService.objects.all()):
+        span = (rows[0].pk, rows[-1].pk)
+        recorded = {}
+        for service_id, seq, record in (
+            AuditEvent.objects.filter(
+                **within("service_id", span), request__isnull=True, details__has_key="record"
+            )
+            .order_by("seq")
+            .values_list("service_id", "seq", "details__record")
+        ):
+            recorded[service_id] = (seq, record)
+        for service in rows:
+            if service.pk not in recorded:
+                raise Broken(
+                    "the service has no event that records it: the portal never made it",
+                    service=service.pk,
+                )
+            seq, record = recorded[service.pk]
+            now = service.stewardship()
+            for name, label in (
+                ("approved_digest", "approved configuration"),
+                ("owner", "owner"),
+                ("team", "owning team"),
+                ("managed", "management"),
+                ("service_id", "ServiceId"),
+                ("region_id", "region"),
+            ):
+                if now.get(name) != record.get(name):
+                    raise Broken(
+                        f"the service's {label} differs from what its events recorded",
+                        seq=seq,
+                        service=service.pk,
+                    )
+            checked += 1
+    return checked
