@@ -329,6 +329,31 @@ def test_a_whole_request_deleted_is_caught(history, which):
         assert "the newest events were removed" in report.message
 
 
+def test_a_request_row_deleted_under_its_events_is_named(history):
+    """The log keeps no foreign key to what it is about: only verification stops a request's
+    row (with its parts) from disappearing while its events stay."""
+    gone = history[0]
+    for table in ("service_requests_approval",):
+        sql(f"DELETE FROM {table} WHERE request_id = %s", [gone.pk])
+    for table in ("resource", "tag", "operation"):
+        sql(f"DELETE FROM service_requests_request{table} WHERE request_id = %s", [gone.pk])
+    sql("DELETE FROM service_requests_servicerequest WHERE id = %s", [gone.pk])
+    first = gone.events.order_by("seq").values_list("seq", flat=True).first()
+
+    report = broken(broken_request=gone.pk)
+    assert report.broken_event == first
+    assert f"the events name request #{gone.pk}, which no longer exists" in report.message
+
+
+def test_a_service_row_deleted_under_its_events_is_named(history):
+    service = EndpointService.objects.get(service_id="epsrv-chained00000000000")
+    first = service.events.order_by("seq").values_list("seq", flat=True).first()
+    sql("DELETE FROM endpoint_services_endpointservice WHERE id = %s", [service.pk])
+
+    report = broken(broken_service=service.pk, broken_event=first)
+    assert f"the events name service #{service.pk}, which no longer exists" in report.message
+
+
 def test_a_request_inserted_with_no_events_is_named(history, requester):
     """The review's worst finding: an `approved` row written straight into the table."""
     forged = ServiceRequestFactory(requester=requester, state=State.APPROVED, history=False)
@@ -488,10 +513,10 @@ def test_a_service_inserted_by_hand_is_named(history, requester):
 
 def test_events_record_content_approvals_and_actor(history, approver):
     first = history[0]
-    submit = AuditEvent.objects.get(request=first, action="submit")
+    submit = AuditEvent.objects.get(request_id=first.pk, action="submit")
     assert submit.details["content"]["auto_accept_enabled"] is True
     assert submit.details["digest"] == content_digest(first.content())
-    decision = AuditEvent.objects.filter(request=first, actor=approver).get()
+    decision = AuditEvent.objects.filter(request_id=first.pk, actor=approver).get()
     assert decision.actor_name == "approver"
     assert decision.details["approval"] == {
         "approver": approver.pk,

@@ -46,7 +46,7 @@ def test_create_answer_makes_the_record_and_active_approves_its_configuration(
     assert service.service_id == request.service_id
     assert service.status == ServiceStatus.CREATING
     assert service.owner == requester
-    assert service.events.filter(request__isnull=True).get().action == "created"
+    assert service.events.filter(request_id__isnull=True).get().action == "created"
     with django_capture_on_commit_callbacks(execute=True):
         provision_to_active(request)
     service.refresh_from_db()

@@ -18,10 +18,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["seq", "created_at", "request", "service", "action", "to_state", "actor_name"]
+    list_display = [
+        "seq",
+        "created_at",
+        "request_id",
+        "service_id",
+        "action",
+        "to_state",
+        "actor_name",
+    ]
     list_filter = ["action", "to_state"]
-    list_select_related = ["request", "service"]
-    raw_id_fields = ["request", "service", "actor"]
+    raw_id_fields = ["actor"]
     show_full_result_count = False
 
 

@@ -119,7 +119,7 @@ def authentic(event, secrets=None):
     return hmac.compare_digest(expected, event.hash)
 
 
-def append(*, action, actor=None, request=None, service=None, details=None, **fields):
+def append(*, action, actor=None, request_id=None, service_id=None, details=None, **fields):
     """Append one event at the end of the log, in the caller's transaction; return it.
 
     `action` must be one of actions.Action: ValueError otherwise, which fails the transaction.
@@ -136,8 +136,8 @@ def append(*, action, actor=None, request=None, service=None, details=None, **fi
         key_id = current_key_id()
         event = AuditEvent(
             seq=head.seq + 1,
-            request=request,
-            service=service,
+            request_id=request_id,
+            service_id=service_id,
             actor=actor,
             actor_name=actor.get_username() if actor is not None else "",
             action=action,

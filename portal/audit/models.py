@@ -28,19 +28,16 @@ class AuditEvent(models.Model):
     """
 
     seq = models.BigIntegerField(unique=True)
-    request = models.ForeignKey(
-        "service_requests.ServiceRequest",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="events",
+    # The subjects an event is about, by id, as NetBox's ObjectChange names what changed: the
+    # log knows no domain table and keeps no foreign key into one. That a subject still exists
+    # is what verification checks (the apps' explainers), not a constraint.
+    request_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="The request the event is about, if any."
     )
-    service = models.ForeignKey(
-        "endpoint_services.EndpointService",
-        on_delete=models.PROTECT,
+    service_id = models.BigIntegerField(
         null=True,
         blank=True,
-        related_name="events",
+        db_index=True,
         help_text="The endpoint service the event concerns, when there is one.",
     )
     actor = models.ForeignKey(
@@ -69,8 +66,8 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         indexes = [
             models.Index(fields=["created_at"], name="audit_event_created_idx"),
-            models.Index(fields=["request", "seq"], name="audit_event_request_idx"),
-            models.Index(fields=["service", "seq"], name="audit_event_service_idx"),
+            models.Index(fields=["request_id", "seq"], name="audit_event_request_idx"),
+            models.Index(fields=["service_id", "seq"], name="audit_event_service_idx"),
         ]
 
     def __str__(self):
@@ -158,8 +155,15 @@ class AuditedSubject(models.Model):
             )
 
     def chain_links(self):
-        """Return the subjects an event about this row names."""
+        """Return the subjects an event about this row names: {request_id, service_id}."""
         raise NotImplementedError
+
+    @property
+    def events(self):
+        """The events about this row, as a queryset: those that name it first among their
+        subjects (a request's events name its service too, and are not the service's own)."""
+        field, _ = next(iter(self.chain_links().items()))
+        return AuditEvent.objects.filter(**{field: self.pk})
 
     def bump_version(self):
         """Say that something a page shows changed, without an event or a save."""

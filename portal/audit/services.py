@@ -323,6 +323,25 @@ def plain_rows(queryset):
             yield from rows
 
 
+def no_events_of_deleted(field, model, noun):
+    """Raise Broken if events name a `model` row that no longer exists: the log keeps no
+    foreign key to its subjects, so a row deleted behind the portal's back shows here."""
+    orphan = (
+        AuditEvent.objects.filter(**{f"{field}__isnull": False})
+        .exclude(**{f"{field}__in": model.objects.values("pk")})
+        .order_by("seq")
+        .values_list(field, "seq")
+        .first()
+    )
+    if orphan is not None:
+        pk, seq = orphan
+        raise Broken(
+            f"the events name {noun} #{pk}, which no longer exists: it was deleted",
+            seq=seq,
+            **{noun: pk},
+        )
+
+
 # The apps' checks that their rows are what the events about them explain, by the count they
 # report (ChainReport's `<name>_checked`): registered by the apps that own the rows, so that the
 # log knows no domain table (portal.service_requests.integrity, portal.endpoint_services...).

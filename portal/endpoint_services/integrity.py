@@ -3,7 +3,7 @@ management and identity, as the events about it last recorded them (registered w
 portal.audit.services, which runs it in the same snapshot as the chain's walk)."""
 
 from portal.audit.models import AuditEvent
-from portal.audit.services import Broken, chunks, explainer, within
+from portal.audit.services import Broken, chunks, explainer, no_events_of_deleted, within
 from portal.endpoint_services.models import EndpointService
 
 
@@ -16,7 +16,7 @@ def explain_services():
         recorded = {}
         for service_id, seq, record in (
             AuditEvent.objects.filter(
-                **within("service_id", span), request__isnull=True, details__has_key="record"
+                **within("service_id", span), request_id__isnull=True, details__has_key="record"
             )
             .order_by("seq")
             .values_list("service_id", "seq", "details__record")
@@ -45,4 +45,5 @@ def explain_services():
                         service=service.pk,
                     )
             checked += 1
+    no_events_of_deleted("service_id", EndpointService, "service")
     return checked

@@ -139,7 +139,7 @@ class EndpointService(AuditedSubject):
         return self.status != ServiceStatus.DELETED
 
     def chain_links(self):
-        return {"request": None, "service": self}
+        return {"service_id": self.pk, "request_id": None}
 
     def config(self):
         """Return the configuration as last read, in the shape `approved` keeps."""

@@ -87,7 +87,7 @@ def service_events_listed(service):
     """The service's own history (drift, adoption, connections, deletion), newest first; the
     requests about it keep theirs."""
     return (
-        service.events.filter(request__isnull=True)
+        service.events.filter(request_id__isnull=True)
         .select_related("actor")
         .order_by("-created_at", "-id")
     )

@@ -14,7 +14,15 @@ from django.db.models.fields.json import KT
 from portal.audit import chain
 from portal.audit.actions import Action
 from portal.audit.models import AuditEvent
-from portal.audit.services import Broken, ChainReport, chunks, explainer, plain_rows, within
+from portal.audit.services import (
+    Broken,
+    ChainReport,
+    chunks,
+    explainer,
+    no_events_of_deleted,
+    plain_rows,
+    within,
+)
 from portal.endpoint_services.models import EndpointService
 from portal.lib.digests import content_digest
 from portal.service_requests.models import (
@@ -189,6 +197,7 @@ def explain_requests():
                 route=routes.get(request.pk),
             )
             checked += 1
+    no_events_of_deleted("request_id", ServiceRequest, "request")
     return checked
 
 

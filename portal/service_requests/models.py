@@ -440,7 +440,7 @@ class ServiceRequest(AuditedSubject):
         )
 
     def chain_links(self):
-        return {"request": self, "service_id": self.endpoint_service_id}
+        return {"request_id": self.pk, "service_id": self.endpoint_service_id}
 
     def record(self, action, **kwargs):
         event = super().record(action, **kwargs)

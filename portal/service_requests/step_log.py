@@ -92,13 +92,13 @@ class StepLog:
 def _call_events(service_request, before=None):
     """The newest events that begin a step or carry calls, each with the count of all the
     events with calls (a subquery run once: the rows themselves stop at the limit)."""
-    events = AuditEvent.objects.filter(request=service_request)
+    events = AuditEvent.objects.filter(request_id=service_request.pk)
     if before is not None:
         events = events.filter(seq__lt=before)
     all_calls = (
         events.filter(action__in=CALL_EVENTS)
         .order_by()
-        .values("request")
+        .values("request_id")
         .annotate(n=Count("pk"))
         .values("n")
     )

@@ -283,7 +283,7 @@ class Command(BaseCommand):
             created += timedelta(seconds=rng.randint(1, 600))
             events.append(
                 AuditEvent(
-                    request=request,
+                    request_id=request.pk,
                     actor=actor,
                     action=action,
                     from_state=from_state,
