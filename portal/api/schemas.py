@@ -9,9 +9,26 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from portal.service_requests.models import AddressIpVersion, Payer, ResourceType
+from portal.endpoint_services import connections
+from portal.service_requests import policy
+from portal.service_requests.models import (
+    USER_ACTIONS,
+    AddressIpVersion,
+    Payer,
+    ResourceType,
+    State,
+)
 
 ResourceTypeName = Literal[tuple(ResourceType.values)]
+
+
+def _username(user):
+    return user.get_username() if user is not None else None
+
+
+def _page_url(obj, context):
+    """The object's page, as an absolute address."""
+    return context["request"].build_absolute_uri(obj.get_absolute_url())
 
 
 class FieldError(Schema):
@@ -127,6 +144,10 @@ class DecidersOut(Schema):
     who: str
     reason: str
 
+    @staticmethod
+    def resolve_team(route):
+        return route.team.name if route.team else None
+
 
 class DecisionIn(Schema):
     revision: int | None = Field(None, description="The revision the decision is about.")
@@ -166,11 +187,28 @@ class ApprovalOut(Schema):
     comment: str
     created_at: datetime
 
+    @staticmethod
+    def resolve_approver(approval):
+        return approval.approver.get_username()
+
+    @staticmethod
+    def resolve_on_behalf_of(approval):
+        return _username(approval.on_behalf_of)
+
+    @staticmethod
+    def resolve_current(approval):
+        decided = approval.request
+        return approval.revision == decided.revision and approval.digest == decided.digest()
+
 
 class Requirement(Schema):
     needed: int
     reasons: list[str]
     text: str
+
+    @staticmethod
+    def resolve_text(requirement):
+        return str(requirement)
 
 
 class DryRunOut(Schema):
@@ -179,6 +217,17 @@ class DryRunOut(Schema):
     message: str
     field: str = ""
     at_fault: list[dict[str, str]] = []
+
+    @staticmethod
+    def resolve_field(result):
+        return getattr(result, "field", "") or ""
+
+    @staticmethod
+    def resolve_at_fault(result):
+        return [
+            {name: str(value or "") for name, value in row.items()}
+            for row in getattr(result, "at_fault", [])
+        ]
 
 
 class RequestSummary(Schema):
@@ -193,10 +242,20 @@ class RequestSummary(Schema):
     requester: str
     created_at: datetime
     submitted_at: datetime | None
-    url: str
+    url: str = Field(description="The request's page in the portal.")
+
+    @staticmethod
+    def resolve_requester(service_request):
+        return service_request.requester.get_username()
+
+    @staticmethod
+    def resolve_url(service_request, context):
+        return _page_url(service_request, context)
 
 
 class RequestOut(RequestSummary):
+    """The request as its page shows it to the caller: status, content, plan, approvals."""
+
     digest: str = Field(description="SHA-256 of this revision's content; decisions bind to it.")
     service_domain: str
     auto_accept_enabled: bool
@@ -214,7 +273,7 @@ class RequestOut(RequestSummary):
     justification: str
     resources: list[ResourceOut]
     tags: list[TagOut]
-    plan: list[OperationOut]
+    plan: list[OperationOut] = Field(alias="operations")
     approvals: list[ApprovalOut]
     requirement: Requirement
     shortfall: str | None = Field(description="Why it can never get the approvals it needs.")
@@ -227,11 +286,47 @@ class RequestOut(RequestSummary):
     decided_at: datetime | None
     state_changed_at: datetime
 
+    @staticmethod
+    def resolve_digest(service_request):
+        return service_request.digest()
 
-class RequestPage(Schema):
-    items: list[RequestSummary]
-    page: int
-    has_next: bool
+    @staticmethod
+    def resolve_target_owner(service_request):
+        return _username(service_request.target_owner)
+
+    @staticmethod
+    def resolve_target_team(service_request):
+        team = service_request.target_team
+        return team.name if team else None
+
+    @staticmethod
+    def resolve_deciders(service_request):
+        return policy.routed(service_request)
+
+    @staticmethod
+    def resolve_requirement(service_request):
+        return policy.required_approvals(service_request)
+
+    @staticmethod
+    def resolve_shortfall(service_request):
+        if service_request.state != State.PENDING_APPROVAL:
+            return None
+        return policy.policy_shortfall(service_request)
+
+    @staticmethod
+    def resolve_available_actions(service_request, context):
+        actions = service_request.available_actions(context["request"].user)
+        return [action for action in USER_ACTIONS if action in actions]
+
+    @staticmethod
+    def resolve_dry_run(service_request):
+        if service_request.dry_run_ok is None:
+            return None
+        return {
+            "ok": service_request.dry_run_ok,
+            "code": service_request.dry_run_code,
+            "message": service_request.dry_run_message,
+        }
 
 
 class QueueItem(RequestSummary):
@@ -242,10 +337,18 @@ class QueueItem(RequestSummary):
     )
     delegated_until: datetime | None = None
 
+    @staticmethod
+    def resolve_on_behalf_of(item):
+        return item.for_delegator.get_username() if hasattr(item, "for_delegator") else None
+
 
 class Lent(Schema):
     delegate: str
     ends_at: datetime
+
+    @staticmethod
+    def resolve_delegate(delegation):
+        return delegation.delegate.get_username()
 
 
 class QueuePage(Schema):
@@ -273,6 +376,22 @@ class DelegationOut(Schema):
     revoked_by: str | None
     status: Literal["upcoming", "active", "ended", "revoked"]
 
+    @staticmethod
+    def resolve_delegator(delegation):
+        return delegation.delegator.get_username()
+
+    @staticmethod
+    def resolve_delegate(delegation):
+        return delegation.delegate.get_username()
+
+    @staticmethod
+    def resolve_revoked_by(delegation):
+        return _username(delegation.revoked_by)
+
+    @staticmethod
+    def resolve_status(delegation):
+        return delegation.status()
+
 
 class DelegationList(Schema):
     given: list[DelegationOut]
@@ -289,19 +408,13 @@ class DelegationIn(Schema):
 class EventOut(Schema):
     seq: int
     action: str
-    actor: str
+    actor: str = Field(alias="actor_label")
     from_state: str
     to_state: str
     comment: str
     details: dict[str, Any]
     created_at: datetime
     hash: str
-
-
-class EventPage(Schema):
-    items: list[EventOut]
-    page: int
-    has_next: bool
 
 
 class ServiceSummary(Schema):
@@ -316,7 +429,19 @@ class ServiceSummary(Schema):
     service_description: str
     service_resource_type: str
     created_at: datetime
-    url: str
+    url: str = Field(description="The service's page in the portal.")
+
+    @staticmethod
+    def resolve_owner(service):
+        return service.owner.get_username() if service.owner_id else None
+
+    @staticmethod
+    def resolve_team(service):
+        return service.team.name if service.team_id else None
+
+    @staticmethod
+    def resolve_url(service, context):
+        return _page_url(service, context)
 
 
 class ServiceOut(ServiceSummary):
@@ -336,7 +461,6 @@ class ServiceOut(ServiceSummary):
 
 
 class ServiceFilterIn(Schema):
-    page: int = 1
     mine: bool = Field(False, description="Only the caller's services.")
     region_id: str = ""
     status: list[str] = Field(
@@ -345,24 +469,23 @@ class ServiceFilterIn(Schema):
     q: str = Field("", description="ServiceId, ServiceName or words of the description.")
 
 
-class ServicePage(Schema):
-    items: list[ServiceSummary]
-    page: int
-    has_next: bool
-
-
 class AllowedAccount(Schema):
     account_id: str
     access_request: int | None = Field(description="The applied access request that added it.")
     requested_by: str | None
     outside_portal: bool = Field(description="No access request of the portal explains it.")
 
+    @staticmethod
+    def resolve_access_request(allowed):
+        return allowed.asked.pk if allowed.asked else None
 
-class AllowListPage(Schema):
-    items: list[AllowedAccount]
-    page: int
-    has_next: bool
-    count: int
+    @staticmethod
+    def resolve_requested_by(allowed):
+        return allowed.asked.requester.get_username() if allowed.asked else None
+
+    @staticmethod
+    def resolve_outside_portal(allowed):
+        return allowed.asked is None
 
 
 class ConnectionOut(Schema):
@@ -375,16 +498,13 @@ class ConnectionOut(Schema):
     waiting: bool = Field(description="Ready and Disconnected: waiting for the owner.")
     in_flight: bool
     admitted: bool = Field(description="The account is on the allow-list the portal approved.")
-    access_request: int | None
+    access_request: int | None = Field(alias="access_request_id")
     rejected_at: datetime | None
     read_at: datetime
 
-
-class ConnectionPage(Schema):
-    items: list[ConnectionOut]
-    page: int
-    has_next: bool
-    count: int
+    @staticmethod
+    def resolve_admitted(connection):
+        return connections.admitted(connection.service, connection)
 
 
 class TeamOut(Schema):
@@ -404,7 +524,6 @@ class Me(Schema):
 class HistoryFilterIn(Schema):
     """The history page's filters (portal/audit/filters.py), by the same names."""
 
-    page: int = 1
     state: list[str] = Field([], description="Any of the request states.")
     kind: list[str] = Field([], description="Any of create, change, decommission, access...")
     region_id: str = ""
@@ -430,16 +549,14 @@ class DecisionOut(Schema):
     revision: int
     created_at: datetime
 
+    @staticmethod
+    def resolve_approver(approval):
+        return approval.approver.get_username()
+
 
 class HistoryItem(RequestSummary):
     decided_at: datetime | None
     decisions: list[DecisionOut]
-
-
-class HistoryPage(Schema):
-    items: list[HistoryItem]
-    page: int
-    has_next: bool
 
 
 class ChainOut(Schema):
@@ -451,12 +568,6 @@ class ChainOut(Schema):
 
 class OwnerQueueItem(RequestSummary):
     account_id: str = Field(description="The consumer account asked for (access, revoke).")
-
-
-class OwnerQueuePage(Schema):
-    items: list[OwnerQueueItem]
-    page: int
-    has_next: bool
 
 
 class LoadBalancersIn(Schema):
@@ -485,15 +596,13 @@ class LoadBalancerList(Schema):
 class ServiceEventOut(Schema):
     seq: int
     action: str
-    actor: str
+    actor: str = Field(alias="actor_label")
     created_at: datetime
     differences: list[str] = Field(description="What differed, for drift events.")
 
-
-class ServiceEventPage(Schema):
-    items: list[ServiceEventOut]
-    page: int
-    has_next: bool
+    @staticmethod
+    def resolve_differences(event):
+        return [str(line) for line in event.details.get("differences") or []]
 
 
 class CallOut(Schema):
@@ -540,4 +649,4 @@ class TokenOut(Schema):
     last_used_at: datetime | None
     last_used_ip: str | None
     revoked_at: datetime | None
-    usable: bool
+    usable: bool = Field(alias="is_usable")
