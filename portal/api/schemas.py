@@ -9,17 +9,22 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from portal.api.models import Scope
 from portal.endpoint_services import connections
+from portal.endpoint_services.models import ServiceStatus
 from portal.service_requests import policy
 from portal.service_requests.models import (
     USER_ACTIONS,
     AddressIpVersion,
+    Deciders,
+    Decision,
+    Kind,
+    OperationState,
     Payer,
     ResourceType,
     State,
 )
-
-ResourceTypeName = Literal[tuple(ResourceType.values)]
+from portal.teams.models import Role
 
 
 def _username(user):
@@ -29,6 +34,16 @@ def _username(user):
 def _page_url(obj, context):
     """The object's page, as an absolute address."""
     return context["request"].build_absolute_uri(obj.get_absolute_url())
+
+
+def _documented(values, description):
+    """A list of strings the portal's forms judge (so that an error says what the page would
+    say), documented as the closed set it is."""
+    return Field(
+        [],
+        description=description,
+        json_schema_extra={"items": {"type": "string", "enum": list(values)}},
+    )
 
 
 class FieldError(Schema):
@@ -45,7 +60,7 @@ class Error(Schema):
 
 
 class ResourceIn(Schema):
-    resource_type: ResourceTypeName
+    resource_type: ResourceType
     resource_id: str
     zone_id: str = ""
 
@@ -61,11 +76,11 @@ class CreateIn(Schema):
     region_id: str
     service_description: str = ""
     auto_accept_enabled: bool = False
-    payer: Literal[tuple(Payer.values)] = Payer.ENDPOINT.value
+    payer: Payer = Payer.ENDPOINT
     zone_affinity_enabled: bool = False
-    service_resource_type: ResourceTypeName = ResourceType.SLB.value
+    service_resource_type: ResourceType = ResourceType.SLB
     resource_group_id: str = ""
-    address_ip_version: Literal[tuple(AddressIpVersion.values)] = AddressIpVersion.IPV4.value
+    address_ip_version: AddressIpVersion = AddressIpVersion.IPV4
     supported_region_list: list[str] = []
     resources: list[ResourceIn] = []
     tags: list[TagIn] = []
@@ -87,7 +102,7 @@ class ChangeIn(Schema):
     auto_accept_enabled: bool | None = None
     zone_affinity_enabled: bool | None = None
     connect_bandwidth: int | None = None
-    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    address_ip_version: AddressIpVersion | None = None
     supported_region_list: list[str] | None = None
     resources: list[ResourceIn] | None = None
     tags: list[TagIn] | None = None
@@ -104,11 +119,11 @@ class EditIn(Schema):
     region_id: str | None = None
     service_description: str | None = None
     auto_accept_enabled: bool | None = None
-    payer: Literal[tuple(Payer.values)] | None = None
+    payer: Payer | None = None
     zone_affinity_enabled: bool | None = None
-    service_resource_type: ResourceTypeName | None = None
+    service_resource_type: ResourceType | None = None
     resource_group_id: str | None = None
-    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    address_ip_version: AddressIpVersion | None = None
     supported_region_list: list[str] | None = None
     connect_bandwidth: int | None = None
     resources: list[ResourceIn] | None = None
@@ -139,7 +154,7 @@ class TransferIn(Schema):
 class DecidersOut(Schema):
     """Who decides the request (policy.route), as its page says."""
 
-    deciders: str = Field(description="platform, team, team_members or owner.")
+    deciders: Deciders
     team: str | None
     who: str
     reason: str
@@ -171,7 +186,7 @@ class OperationOut(Schema):
     action: str
     params: dict[str, Any]
     summary: list[str]
-    state: str
+    state: OperationState
     outcome: str
     cloud_request_id: str
 
@@ -181,7 +196,7 @@ class ApprovalOut(Schema):
     on_behalf_of: str | None = Field(
         None, description="Whom the approver decided for, as their delegate (it counts as theirs)."
     )
-    decision: str
+    decision: Decision
     revision: int
     current: bool = Field(description="Binds to the request's revision and content as they are.")
     comment: str
@@ -232,8 +247,8 @@ class DryRunOut(Schema):
 
 class RequestSummary(Schema):
     id: int
-    kind: str
-    state: str
+    kind: Kind
+    state: State
     revision: int
     region_id: str
     service_description: str
@@ -259,11 +274,11 @@ class RequestOut(RequestSummary):
     digest: str = Field(description="SHA-256 of this revision's content; decisions bind to it.")
     service_domain: str
     auto_accept_enabled: bool
-    payer: str
+    payer: Payer
     zone_affinity_enabled: bool
-    service_resource_type: str
+    service_resource_type: str = Field(description="slb, alb, nlb or gwlb, as the cloud says.")
     resource_group_id: str
-    address_ip_version: str
+    address_ip_version: AddressIpVersion
     supported_region_list: list[str]
     connect_bandwidth: int | None
     account_id: str
@@ -277,7 +292,9 @@ class RequestOut(RequestSummary):
     approvals: list[ApprovalOut]
     requirement: Requirement
     shortfall: str | None = Field(description="Why it can never get the approvals it needs.")
-    available_actions: list[str] = Field(description="What the caller may do to it now.")
+    available_actions: list[Literal[USER_ACTIONS]] = Field(
+        description="What the caller may do to it now."
+    )
     dry_run: DryRunOut | None
     error_code: str
     error_message: str
@@ -422,7 +439,7 @@ class ServiceSummary(Schema):
     service_name: str
     service_domain: str
     region_id: str
-    status: str
+    status: ServiceStatus
     managed: bool
     owner: str | None
     team: str | None = Field(description="The owning team: its members look after it.")
@@ -463,8 +480,8 @@ class ServiceOut(ServiceSummary):
 class ServiceFilterIn(Schema):
     mine: bool = Field(False, description="Only the caller's services.")
     region_id: str = ""
-    status: list[str] = Field(
-        [], description="Any of creating, active, pending, deleting, deleted."
+    status: list[str] = _documented(
+        ServiceStatus.values, "Any of the services' statuses (deleted ones only when asked)."
     )
     q: str = Field("", description="ServiceId, ServiceName or words of the description.")
 
@@ -509,23 +526,23 @@ class ConnectionOut(Schema):
 
 class TeamOut(Schema):
     name: str
-    role: str = Field(description="member or approver")
+    role: Role
 
 
 class Me(Schema):
     username: str
-    roles: list[str]
+    roles: list[Literal["approver", "auditor", "admin"]]
     teams: list[TeamOut]
     token: str
-    scope: str
+    scope: Scope
     expires_at: datetime | None
 
 
 class HistoryFilterIn(Schema):
     """The history page's filters (portal/audit/filters.py), by the same names."""
 
-    state: list[str] = Field([], description="Any of the request states.")
-    kind: list[str] = Field([], description="Any of create, change, decommission, access...")
+    state: list[str] = _documented(State.values, "Any of the request states.")
+    kind: list[str] = _documented(Kind.values, "Any of the request kinds.")
     region_id: str = ""
     requester: str = Field("", description="A username.")
     approver: str = Field("", description="A username: requests they decided on.")
@@ -545,7 +562,7 @@ class HistoryFilterIn(Schema):
 
 class DecisionOut(Schema):
     approver: str
-    decision: str
+    decision: Decision
     revision: int
     created_at: datetime
 
@@ -572,7 +589,7 @@ class OwnerQueueItem(RequestSummary):
 
 class LoadBalancersIn(Schema):
     region_id: str = Field(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", description="cn-hangzhou...")
-    service_resource_type: ResourceTypeName
+    service_resource_type: ResourceType
 
 
 class LoadBalancerOut(Schema):
@@ -585,7 +602,7 @@ class LoadBalancerOut(Schema):
 
 class LoadBalancerList(Schema):
     region_id: str
-    service_resource_type: str
+    service_resource_type: ResourceType
     load_balancers: list[LoadBalancerOut] = Field(description="The first page the cloud lists.")
     total: int = Field(description="How many the account has there, listed or not.")
     zone_required: bool = Field(description="Each resource row names one of its zones.")
@@ -613,7 +630,9 @@ class CallOut(Schema):
     duration_ms: int | None
     dry_run: bool
     already_done: bool
-    verdict: str = Field(description="ok, busy (the cloud, retried) or error.")
+    verdict: Literal["ok", "busy", "error"] = Field(
+        description="ok, busy (the cloud, retried) or error."
+    )
     retry: str = Field(description="retried, or retrying while the worker waits.")
 
 
@@ -622,7 +641,7 @@ class StepOut(Schema):
     state: str
     operation: int | None = Field(description="The plan's operation, counted from 1.")
     operation_action: str
-    status: str = Field(description="done, current, failed, final or todo.")
+    status: Literal["done", "current", "failed", "final", "todo"]
     by: str = Field(description="Who moved the request into this step, if a person did.")
     began: str = Field(description="The action that did (submit, approve, retry...).")
     started_at: datetime | None
@@ -643,7 +662,7 @@ class TokenOut(Schema):
     id: int
     name: str
     label: str = Field(description="The token's start; the secret is never shown again.")
-    scope: str
+    scope: Scope
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None

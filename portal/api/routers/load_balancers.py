@@ -15,7 +15,7 @@ def load_balancer_list(request, filters: Query[schemas.LoadBalancersIn]):
     PrivateLink takes it: what a request's resources name (not for auditors)."""
     selectors.require_requester(request.user)
     cloud_budget(request)
-    picker = selectors.load_balancer_picker(filters.region_id, filters.service_resource_type)
+    picker = selectors.load_balancer_picker(filters.region_id, filters.service_resource_type.value)
     return {
         "region_id": filters.region_id,
         "service_resource_type": filters.service_resource_type,
