@@ -29,12 +29,41 @@ from portal.endpoint_services.services import ServiceRefused
 from portal.service_requests.models import TransitionNotAllowed
 from portal.service_requests.services import DecisionRefused, NotAllowed
 
+# What the portal answers a malformed call before any operation runs (a NUL character in
+# the path or the query: portal.lib.middleware.RefuseNulMiddleware; more query fields or a
+# larger body than Django takes: its error page), so every operation can answer it. Text
+# first: a generated client reads it whatever the call.
+MALFORMED = {
+    "text/plain": {"schema": {"type": "string"}},
+    "text/html": {"schema": {"type": "string"}},
+}
+MALFORMED_HELP = (
+    "Malformed: a NUL character in the path or the query (text/plain), or more query fields "
+    "or a larger body than the portal takes (its error page, text/html)"
+)
+
 
 class PortalAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation):
         """The operation's function's name, under the prefix the schema has always had: the
         ids stay where the routers move, and generated clients keep their functions' names."""
         return f"portal_api_api_{operation.view_func.__name__}"
+
+    def get_openapi_schema(self, **kwargs):
+        """Ninja's schema, with the 400 every operation can answer."""
+        schema = super().get_openapi_schema(**kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                # Ninja keys its answers by number, openapi_extra's by text: one key each.
+                answers = {str(status): answer for status, answer in operation["responses"].items()}
+                body = answers.get("400", {}).get("content", {})  # errors.BODY_ERRORS
+                answers["400"] = {
+                    "description": MALFORMED_HELP
+                    + ("; or a body that is not JSON (application/json)." if body else "."),
+                    "content": {**MALFORMED, **body},
+                }
+                operation["responses"] = dict(sorted(answers.items()))
+        return schema
 
 
 api = PortalAPI(

@@ -13,6 +13,8 @@ from portal.lib.limits import cloud_budget_wait
 
 # What every operation can answer besides its own success.
 ERRORS = {status: schemas.Error for status in (401, 403, 404, 409, 422, 429)}
+# What a call that takes a JSON body can answer besides: 400 when the body is not JSON.
+BODY_ERRORS = {**ERRORS, 400: schemas.Error}
 
 
 class Invalid(Exception):

@@ -4,7 +4,7 @@ from django.utils import timezone
 from ninja import Router, Status
 
 from portal.api import auth, schemas
-from portal.api.errors import ERRORS, Invalid
+from portal.api.errors import BODY_ERRORS, ERRORS, Invalid
 from portal.service_requests import policy, selectors, services
 from portal.service_requests.forms import DelegationForm
 from portal.service_requests.models import Delegation
@@ -24,7 +24,7 @@ def delegation_list(request):
 
 @router.post(
     "",
-    response={201: schemas.DelegationOut, **ERRORS},
+    response={201: schemas.DelegationOut, **BODY_ERRORS},
     auth=auth.write,
     url_name="delegations",
 )

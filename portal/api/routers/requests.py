@@ -6,7 +6,7 @@ from ninja import Router
 from ninja.pagination import paginate
 
 from portal.api import auth, schemas
-from portal.api.errors import ERRORS, Invalid, cloud_budget
+from portal.api.errors import BODY_ERRORS, ERRORS, Invalid, cloud_budget
 from portal.api.filing import (
     created,
     editor_errors,
@@ -45,7 +45,9 @@ def request_list(request):
     )
 
 
-@router.post("", response={201: schemas.RequestOut, **ERRORS}, auth=auth.write, url_name="requests")
+@router.post(
+    "", response={201: schemas.RequestOut, **BODY_ERRORS}, auth=auth.write, url_name="requests"
+)
 def request_create(request, response: HttpResponse, payload: schemas.CreateIn):
     """File a request for a new endpoint service, as a draft (submit it next)."""
     editor = valid_editor(
@@ -73,7 +75,7 @@ def request_detail(request, pk: int):
 
 @router.put(
     "/{int:pk}",
-    response={200: schemas.RequestOut, **ERRORS},
+    response={200: schemas.RequestOut, **BODY_ERRORS},
     auth=auth.write,
     url_name="request",
 )
@@ -211,7 +213,7 @@ DECISIONS = (
 for decision, address, form_class, what in DECISIONS:
     router.post(
         f"/{{int:pk}}/{address}",
-        response={200: schemas.RequestOut, **ERRORS},
+        response={200: schemas.RequestOut, **BODY_ERRORS},
         auth=auth.write,
         url_name=decision.value,
         description=what + DECISION_HELP,

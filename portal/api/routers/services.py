@@ -13,6 +13,7 @@ from ninja.pagination import paginate
 
 from portal.api import auth, schemas
 from portal.api.errors import (
+    BODY_ERRORS,
     ERRORS,
     FieldConflict,
     Invalid,
@@ -367,7 +368,7 @@ def _filer(filing):
 for filing in FILINGS:
     router.post(
         f"/{{service_id}}/{filing.kind}",
-        response={201: schemas.RequestOut, **ERRORS},
+        response={201: schemas.RequestOut, **BODY_ERRORS},
         auth=auth.write,
         url_name=filing.kind,
         description=filing.description,
