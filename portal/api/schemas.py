@@ -9,9 +9,41 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from portal.service_requests.models import AddressIpVersion, Payer, ResourceType
+from portal.api.models import Scope
+from portal.endpoint_services import connections
+from portal.endpoint_services.models import ServiceStatus
+from portal.service_requests import policy
+from portal.service_requests.models import (
+    USER_ACTIONS,
+    AddressIpVersion,
+    Deciders,
+    Decision,
+    Kind,
+    OperationState,
+    Payer,
+    ResourceType,
+    State,
+)
+from portal.teams.models import Role
 
-ResourceTypeName = Literal[tuple(ResourceType.values)]
+
+def _username(user):
+    return user.get_username() if user is not None else None
+
+
+def _page_url(obj, context):
+    """The object's page, as an absolute address."""
+    return context["request"].build_absolute_uri(obj.get_absolute_url())
+
+
+def _documented(values, description):
+    """A list of strings the portal's forms judge (so that an error says what the page would
+    say), documented as the closed set it is."""
+    return Field(
+        [],
+        description=description,
+        json_schema_extra={"items": {"type": "string", "enum": list(values)}},
+    )
 
 
 class FieldError(Schema):
@@ -28,7 +60,7 @@ class Error(Schema):
 
 
 class ResourceIn(Schema):
-    resource_type: ResourceTypeName
+    resource_type: ResourceType
     resource_id: str
     zone_id: str = ""
 
@@ -44,11 +76,11 @@ class CreateIn(Schema):
     region_id: str
     service_description: str = ""
     auto_accept_enabled: bool = False
-    payer: Literal[tuple(Payer.values)] = Payer.ENDPOINT.value
+    payer: Payer = Payer.ENDPOINT
     zone_affinity_enabled: bool = False
-    service_resource_type: ResourceTypeName = ResourceType.SLB.value
+    service_resource_type: ResourceType = ResourceType.SLB
     resource_group_id: str = ""
-    address_ip_version: Literal[tuple(AddressIpVersion.values)] = AddressIpVersion.IPV4.value
+    address_ip_version: AddressIpVersion = AddressIpVersion.IPV4
     supported_region_list: list[str] = []
     resources: list[ResourceIn] = []
     tags: list[TagIn] = []
@@ -70,7 +102,7 @@ class ChangeIn(Schema):
     auto_accept_enabled: bool | None = None
     zone_affinity_enabled: bool | None = None
     connect_bandwidth: int | None = None
-    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    address_ip_version: AddressIpVersion | None = None
     supported_region_list: list[str] | None = None
     resources: list[ResourceIn] | None = None
     tags: list[TagIn] | None = None
@@ -87,11 +119,11 @@ class EditIn(Schema):
     region_id: str | None = None
     service_description: str | None = None
     auto_accept_enabled: bool | None = None
-    payer: Literal[tuple(Payer.values)] | None = None
+    payer: Payer | None = None
     zone_affinity_enabled: bool | None = None
-    service_resource_type: ResourceTypeName | None = None
+    service_resource_type: ResourceType | None = None
     resource_group_id: str | None = None
-    address_ip_version: Literal[tuple(AddressIpVersion.values)] | None = None
+    address_ip_version: AddressIpVersion | None = None
     supported_region_list: list[str] | None = None
     connect_bandwidth: int | None = None
     resources: list[ResourceIn] | None = None
@@ -122,10 +154,14 @@ class TransferIn(Schema):
 class DecidersOut(Schema):
     """Who decides the request (policy.route), as its page says."""
 
-    deciders: str = Field(description="platform, team, team_members or owner.")
+    deciders: Deciders
     team: str | None
     who: str
     reason: str
+
+    @staticmethod
+    def resolve_team(route):
+        return route.team.name if route.team else None
 
 
 class DecisionIn(Schema):
@@ -150,7 +186,7 @@ class OperationOut(Schema):
     action: str
     params: dict[str, Any]
     summary: list[str]
-    state: str
+    state: OperationState
     outcome: str
     cloud_request_id: str
 
@@ -160,17 +196,34 @@ class ApprovalOut(Schema):
     on_behalf_of: str | None = Field(
         None, description="Whom the approver decided for, as their delegate (it counts as theirs)."
     )
-    decision: str
+    decision: Decision
     revision: int
     current: bool = Field(description="Binds to the request's revision and content as they are.")
     comment: str
     created_at: datetime
+
+    @staticmethod
+    def resolve_approver(approval):
+        return approval.approver.get_username()
+
+    @staticmethod
+    def resolve_on_behalf_of(approval):
+        return _username(approval.on_behalf_of)
+
+    @staticmethod
+    def resolve_current(approval):
+        decided = approval.request
+        return approval.revision == decided.revision and approval.digest == decided.digest()
 
 
 class Requirement(Schema):
     needed: int
     reasons: list[str]
     text: str
+
+    @staticmethod
+    def resolve_text(requirement):
+        return str(requirement)
 
 
 class DryRunOut(Schema):
@@ -180,11 +233,22 @@ class DryRunOut(Schema):
     field: str = ""
     at_fault: list[dict[str, str]] = []
 
+    @staticmethod
+    def resolve_field(result):
+        return getattr(result, "field", "") or ""
+
+    @staticmethod
+    def resolve_at_fault(result):
+        return [
+            {name: str(value or "") for name, value in row.items()}
+            for row in getattr(result, "at_fault", [])
+        ]
+
 
 class RequestSummary(Schema):
     id: int
-    kind: str
-    state: str
+    kind: Kind
+    state: State
     revision: int
     region_id: str
     service_description: str
@@ -193,18 +257,28 @@ class RequestSummary(Schema):
     requester: str
     created_at: datetime
     submitted_at: datetime | None
-    url: str
+    url: str = Field(description="The request's page in the portal.")
+
+    @staticmethod
+    def resolve_requester(service_request):
+        return service_request.requester.get_username()
+
+    @staticmethod
+    def resolve_url(service_request, context):
+        return _page_url(service_request, context)
 
 
 class RequestOut(RequestSummary):
+    """The request as its page shows it to the caller: status, content, plan, approvals."""
+
     digest: str = Field(description="SHA-256 of this revision's content; decisions bind to it.")
     service_domain: str
     auto_accept_enabled: bool
-    payer: str
+    payer: Payer
     zone_affinity_enabled: bool
-    service_resource_type: str
+    service_resource_type: str = Field(description="slb, alb, nlb or gwlb, as the cloud says.")
     resource_group_id: str
-    address_ip_version: str
+    address_ip_version: AddressIpVersion
     supported_region_list: list[str]
     connect_bandwidth: int | None
     account_id: str
@@ -214,11 +288,13 @@ class RequestOut(RequestSummary):
     justification: str
     resources: list[ResourceOut]
     tags: list[TagOut]
-    plan: list[OperationOut]
+    plan: list[OperationOut] = Field(alias="operations")
     approvals: list[ApprovalOut]
     requirement: Requirement
     shortfall: str | None = Field(description="Why it can never get the approvals it needs.")
-    available_actions: list[str] = Field(description="What the caller may do to it now.")
+    available_actions: list[Literal[USER_ACTIONS]] = Field(
+        description="What the caller may do to it now."
+    )
     dry_run: DryRunOut | None
     error_code: str
     error_message: str
@@ -227,11 +303,47 @@ class RequestOut(RequestSummary):
     decided_at: datetime | None
     state_changed_at: datetime
 
+    @staticmethod
+    def resolve_digest(service_request):
+        return service_request.digest()
 
-class RequestPage(Schema):
-    items: list[RequestSummary]
-    page: int
-    has_next: bool
+    @staticmethod
+    def resolve_target_owner(service_request):
+        return _username(service_request.target_owner)
+
+    @staticmethod
+    def resolve_target_team(service_request):
+        team = service_request.target_team
+        return team.name if team else None
+
+    @staticmethod
+    def resolve_deciders(service_request):
+        return policy.routed(service_request)
+
+    @staticmethod
+    def resolve_requirement(service_request):
+        return policy.required_approvals(service_request)
+
+    @staticmethod
+    def resolve_shortfall(service_request):
+        if service_request.state != State.PENDING_APPROVAL:
+            return None
+        return policy.policy_shortfall(service_request)
+
+    @staticmethod
+    def resolve_available_actions(service_request, context):
+        actions = service_request.available_actions(context["request"].user)
+        return [action for action in USER_ACTIONS if action in actions]
+
+    @staticmethod
+    def resolve_dry_run(service_request):
+        if service_request.dry_run_ok is None:
+            return None
+        return {
+            "ok": service_request.dry_run_ok,
+            "code": service_request.dry_run_code,
+            "message": service_request.dry_run_message,
+        }
 
 
 class QueueItem(RequestSummary):
@@ -242,10 +354,18 @@ class QueueItem(RequestSummary):
     )
     delegated_until: datetime | None = None
 
+    @staticmethod
+    def resolve_on_behalf_of(item):
+        return item.for_delegator.get_username() if hasattr(item, "for_delegator") else None
+
 
 class Lent(Schema):
     delegate: str
     ends_at: datetime
+
+    @staticmethod
+    def resolve_delegate(delegation):
+        return delegation.delegate.get_username()
 
 
 class QueuePage(Schema):
@@ -273,6 +393,22 @@ class DelegationOut(Schema):
     revoked_by: str | None
     status: Literal["upcoming", "active", "ended", "revoked"]
 
+    @staticmethod
+    def resolve_delegator(delegation):
+        return delegation.delegator.get_username()
+
+    @staticmethod
+    def resolve_delegate(delegation):
+        return delegation.delegate.get_username()
+
+    @staticmethod
+    def resolve_revoked_by(delegation):
+        return _username(delegation.revoked_by)
+
+    @staticmethod
+    def resolve_status(delegation):
+        return delegation.status()
+
 
 class DelegationList(Schema):
     given: list[DelegationOut]
@@ -289,7 +425,7 @@ class DelegationIn(Schema):
 class EventOut(Schema):
     seq: int
     action: str
-    actor: str
+    actor: str = Field(alias="actor_label")
     from_state: str
     to_state: str
     comment: str
@@ -298,25 +434,31 @@ class EventOut(Schema):
     hash: str
 
 
-class EventPage(Schema):
-    items: list[EventOut]
-    page: int
-    has_next: bool
-
-
 class ServiceSummary(Schema):
     service_id: str
     service_name: str
     service_domain: str
     region_id: str
-    status: str
+    status: ServiceStatus
     managed: bool
     owner: str | None
     team: str | None = Field(description="The owning team: its members look after it.")
     service_description: str
     service_resource_type: str
     created_at: datetime
-    url: str
+    url: str = Field(description="The service's page in the portal.")
+
+    @staticmethod
+    def resolve_owner(service):
+        return service.owner.get_username() if service.owner_id else None
+
+    @staticmethod
+    def resolve_team(service):
+        return service.team.name if service.team_id else None
+
+    @staticmethod
+    def resolve_url(service, context):
+        return _page_url(service, context)
 
 
 class ServiceOut(ServiceSummary):
@@ -336,19 +478,12 @@ class ServiceOut(ServiceSummary):
 
 
 class ServiceFilterIn(Schema):
-    page: int = 1
     mine: bool = Field(False, description="Only the caller's services.")
     region_id: str = ""
-    status: list[str] = Field(
-        [], description="Any of creating, active, pending, deleting, deleted."
+    status: list[str] = _documented(
+        ServiceStatus.values, "Any of the services' statuses (deleted ones only when asked)."
     )
     q: str = Field("", description="ServiceId, ServiceName or words of the description.")
-
-
-class ServicePage(Schema):
-    items: list[ServiceSummary]
-    page: int
-    has_next: bool
 
 
 class AllowedAccount(Schema):
@@ -357,12 +492,17 @@ class AllowedAccount(Schema):
     requested_by: str | None
     outside_portal: bool = Field(description="No access request of the portal explains it.")
 
+    @staticmethod
+    def resolve_access_request(allowed):
+        return allowed.asked.pk if allowed.asked else None
 
-class AllowListPage(Schema):
-    items: list[AllowedAccount]
-    page: int
-    has_next: bool
-    count: int
+    @staticmethod
+    def resolve_requested_by(allowed):
+        return allowed.asked.requester.get_username() if allowed.asked else None
+
+    @staticmethod
+    def resolve_outside_portal(allowed):
+        return allowed.asked is None
 
 
 class ConnectionOut(Schema):
@@ -375,38 +515,34 @@ class ConnectionOut(Schema):
     waiting: bool = Field(description="Ready and Disconnected: waiting for the owner.")
     in_flight: bool
     admitted: bool = Field(description="The account is on the allow-list the portal approved.")
-    access_request: int | None
+    access_request: int | None = Field(alias="access_request_id")
     rejected_at: datetime | None
     read_at: datetime
 
-
-class ConnectionPage(Schema):
-    items: list[ConnectionOut]
-    page: int
-    has_next: bool
-    count: int
+    @staticmethod
+    def resolve_admitted(connection):
+        return connections.admitted(connection.service, connection)
 
 
 class TeamOut(Schema):
     name: str
-    role: str = Field(description="member or approver")
+    role: Role
 
 
 class Me(Schema):
     username: str
-    roles: list[str]
+    roles: list[Literal["approver", "auditor", "admin"]]
     teams: list[TeamOut]
     token: str
-    scope: str
+    scope: Scope
     expires_at: datetime | None
 
 
 class HistoryFilterIn(Schema):
     """The history page's filters (portal/audit/filters.py), by the same names."""
 
-    page: int = 1
-    state: list[str] = Field([], description="Any of the request states.")
-    kind: list[str] = Field([], description="Any of create, change, decommission, access...")
+    state: list[str] = _documented(State.values, "Any of the request states.")
+    kind: list[str] = _documented(Kind.values, "Any of the request kinds.")
     region_id: str = ""
     requester: str = Field("", description="A username.")
     approver: str = Field("", description="A username: requests they decided on.")
@@ -426,20 +562,18 @@ class HistoryFilterIn(Schema):
 
 class DecisionOut(Schema):
     approver: str
-    decision: str
+    decision: Decision
     revision: int
     created_at: datetime
+
+    @staticmethod
+    def resolve_approver(approval):
+        return approval.approver.get_username()
 
 
 class HistoryItem(RequestSummary):
     decided_at: datetime | None
     decisions: list[DecisionOut]
-
-
-class HistoryPage(Schema):
-    items: list[HistoryItem]
-    page: int
-    has_next: bool
 
 
 class ChainOut(Schema):
@@ -453,15 +587,9 @@ class OwnerQueueItem(RequestSummary):
     account_id: str = Field(description="The consumer account asked for (access, revoke).")
 
 
-class OwnerQueuePage(Schema):
-    items: list[OwnerQueueItem]
-    page: int
-    has_next: bool
-
-
 class LoadBalancersIn(Schema):
     region_id: str = Field(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", description="cn-hangzhou...")
-    service_resource_type: ResourceTypeName
+    service_resource_type: ResourceType
 
 
 class LoadBalancerOut(Schema):
@@ -474,7 +602,7 @@ class LoadBalancerOut(Schema):
 
 class LoadBalancerList(Schema):
     region_id: str
-    service_resource_type: str
+    service_resource_type: ResourceType
     load_balancers: list[LoadBalancerOut] = Field(description="The first page the cloud lists.")
     total: int = Field(description="How many the account has there, listed or not.")
     zone_required: bool = Field(description="Each resource row names one of its zones.")
@@ -485,15 +613,13 @@ class LoadBalancerList(Schema):
 class ServiceEventOut(Schema):
     seq: int
     action: str
-    actor: str
+    actor: str = Field(alias="actor_label")
     created_at: datetime
     differences: list[str] = Field(description="What differed, for drift events.")
 
-
-class ServiceEventPage(Schema):
-    items: list[ServiceEventOut]
-    page: int
-    has_next: bool
+    @staticmethod
+    def resolve_differences(event):
+        return [str(line) for line in event.details.get("differences") or []]
 
 
 class CallOut(Schema):
@@ -504,7 +630,9 @@ class CallOut(Schema):
     duration_ms: int | None
     dry_run: bool
     already_done: bool
-    verdict: str = Field(description="ok, busy (the cloud, retried) or error.")
+    verdict: Literal["ok", "busy", "error"] = Field(
+        description="ok, busy (the cloud, retried) or error."
+    )
     retry: str = Field(description="retried, or retrying while the worker waits.")
 
 
@@ -513,7 +641,7 @@ class StepOut(Schema):
     state: str
     operation: int | None = Field(description="The plan's operation, counted from 1.")
     operation_action: str
-    status: str = Field(description="done, current, failed, final or todo.")
+    status: Literal["done", "current", "failed", "final", "todo"]
     by: str = Field(description="Who moved the request into this step, if a person did.")
     began: str = Field(description="The action that did (submit, approve, retry...).")
     started_at: datetime | None
@@ -534,10 +662,10 @@ class TokenOut(Schema):
     id: int
     name: str
     label: str = Field(description="The token's start; the secret is never shown again.")
-    scope: str
+    scope: Scope
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
     last_used_ip: str | None
     revoked_at: datetime | None
-    usable: bool
+    usable: bool = Field(alias="is_usable")
