@@ -174,7 +174,7 @@ def test_each_write_is_recorded_and_names_the_token_on_what_it_did(client, reque
     [created] = request.events.filter(action="created")
     assert created.details["via"] == {"token": made.pk, "prefix": made.prefix}
     [write] = events("api_write")
-    assert write.actor == requester and write.request is None
+    assert write.actor == requester and write.request_id is None
     assert write.details == {
         "token": made.pk,
         "prefix": made.prefix,
