@@ -121,8 +121,8 @@ def pick_approver(username):
     from django.contrib.auth import get_user_model
     from django.db.models import Count
 
+    from portal.accounts.rights import APPROVERS_GROUP
     from portal.service_requests.models import Approval, State
-    from portal.service_requests.policy import APPROVERS_GROUP
 
     User = get_user_model()
     if username:

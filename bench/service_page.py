@@ -120,8 +120,8 @@ def measure(run, args, connection):
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from portal.catalog.views import ALLOW_LIST_PAGE, CONNECTIONS_PAGE
     from portal.endpoint_services.models import EndpointConnection
-    from portal.endpoint_services.views import ALLOW_LIST_PAGE, CONNECTIONS_PAGE
 
     admin_user, small = load("epsrv-small0000000000000", 10)
     _admin, large = load("epsrv-large0000000000000", args.rows, admin_user=admin_user)

@@ -152,8 +152,8 @@ def measure(run, args, owner, database):
     from django.contrib import admin
     from django.test import Client
 
+    from portal.catalog.views import PAGE_SIZE
     from portal.endpoint_services.models import EndpointService
-    from portal.endpoint_services.views import PAGE_SIZE
 
     admin_rows = admin.site.get_model_admin(EndpointService).list_per_page
     client = Client()

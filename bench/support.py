@@ -87,10 +87,10 @@ def approved_requests(count, *, resource_type, resource_prefix, username, first=
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
+    from portal.accounts.rights import APPROVERS_GROUP
     from portal.provisioning import tasks
     from portal.service_requests import services
     from portal.service_requests.models import ServiceRequest, State
-    from portal.service_requests.policy import APPROVERS_GROUP
 
     User = get_user_model()
     requester, _ = User.objects.get_or_create(username=username)

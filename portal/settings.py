@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "portal.endpoint_services",
     "portal.service_requests",
     "portal.history",
+    "portal.catalog",
     "portal.provisioning",
     "portal.insights",
     "portal.api",

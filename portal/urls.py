@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("account/tokens/", include("portal.api.urls")),
     path("audit/", include("portal.history.urls")),
-    path("services/", include("portal.endpoint_services.urls")),
+    path("services/", include("portal.catalog.urls")),
     path("insights/", include("portal.insights.urls")),
     path("", include("portal.service_requests.urls")),
 ]

@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from portal.accounts import rights
 from portal.service_requests.models import (
     Approval,
     RequestResource,
@@ -97,7 +98,7 @@ def write_approvals(self, source, target, approvers):  # self: the request
 
     from portal.service_requests import policy
 
-    group, _ = Group.objects.get_or_create(name=policy.APPROVERS_GROUP)
+    group, _ = Group.objects.get_or_create(name=rights.APPROVERS_GROUP)
     needed = policy.required_approvals(self).needed
     approvers = approvers or [
         UserFactory(username=f"factory-approver{n + 1}") for n in range(needed)

@@ -25,12 +25,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
+from portal.accounts import rights
 from portal.celery import app
 from portal.endpoint_services.models import EndpointConnection
 from portal.endpoint_services.tasks import notify_connections_waiting
 from portal.lib import webhooks
 from portal.provisioning import services as provisioning
-from portal.service_requests import policy, reminders, services, tasks
+from portal.service_requests import reminders, services, tasks
 from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import ServiceRequest, State
 from tests.day2 import ROOT, run
@@ -759,4 +760,4 @@ def test_the_demo_has_someone_to_escalate_to_who_can_open_the_requests(settings)
     call_command("seed_demo", stdout=io.StringIO())
     lead = User.objects.get(username="lead")
     assert list(reminders.escalation_group()) == [lead]
-    assert policy.is_auditor(lead) and not policy.is_approver(lead)
+    assert rights.is_auditor(lead) and not rights.is_approver(lead)

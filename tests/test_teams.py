@@ -5,6 +5,7 @@ from django.core import mail
 
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_chain_verify
+from portal.endpoint_services import keepers
 from portal.endpoint_services.models import EndpointService
 from portal.provisioning import services as provisioning
 from portal.service_requests import policy, queue
@@ -158,7 +159,7 @@ def test_a_team_without_enough_people_sends_its_requests_to_the_platform(
 def test_any_member_of_the_owning_team_looks_after_the_service_and_the_person_no_longer(
     login, team_service, colleague, requester, payments
 ):
-    assert policy.owns(colleague, team_service)
+    assert keepers.owns(colleague, team_service)
     assert policy.change_refusal(colleague, team_service) is None
     page = login(colleague).get(f"/services/{team_service.service_id}/").content.decode()
     assert "owned by the <strong>payments</strong> team" in page
@@ -168,7 +169,7 @@ def test_any_member_of_the_owning_team_looks_after_the_service_and_the_person_no
     # The one who asked for it leaves the team: the service is no longer theirs.
     Membership.objects.filter(user=requester).delete()
     requester.__dict__.pop("_portal_teams", None)
-    assert not policy.owns(requester, team_service)
+    assert not keepers.owns(requester, team_service)
     assert policy.change_refusal(requester, team_service) is not None
     assert login(requester).get(f"/services/{team_service.service_id}/change/").status_code == 403
     assert "Only mine" in login(colleague).get("/services/?mine=on").content.decode()
@@ -393,8 +394,8 @@ def test_a_transfer_is_accepted_by_the_receiving_teams_approvers_and_audited(
     assert (event.details["from_team"], event.details["to_team"]) == ("payments", "checkout")
     assert audit_chain_verify().ok
     # The old team's members no longer look after it; the new team's do.
-    assert not policy.owns(requester, team_service)
-    assert policy.owns(taker, team_service)
+    assert not keepers.owns(requester, team_service)
+    assert keepers.owns(taker, team_service)
     # Who may connect was the old team's to decide: it is the new team's now.
     assert asking.refresh_from_db() is None and asking.deciding_team == checkout
     assert asking.events.filter(action="rerouted").exists()

@@ -15,9 +15,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from portal.accounts.oidc import SignInRefused, provider_name
+from portal.accounts.rights import APPROVERS_GROUP, AUDITORS_GROUP
 from portal.audit import chain
 from portal.audit.actions import Action
-from portal.service_requests.policy import APPROVERS_GROUP, AUDITORS_GROUP
 from portal.teams.models import Role
 from portal.teams.services import TEAM_NAME_MAX, team_memberships_sync
 
@@ -82,7 +82,7 @@ def user_roles_sync(*, user, groups):
                     "source": settings.OIDC_ISSUER,
                 },
             )
-    user.__dict__.pop("_portal_groups", None)  # policy.in_group's cache
+    user.__dict__.pop("_portal_groups", None)  # rights.in_group's cache
 
 
 def user_teams_sync(*, user, names):

@@ -6,10 +6,10 @@ call the API (no CSRF to get wrong). Each call counts against its token's rate l
 
 from ninja.security import HttpBearer
 
+from portal.accounts import rights
 from portal.api import services
 from portal.audit import chain
 from portal.lib.limits import api_token_wait
-from portal.service_requests import policy
 
 
 class Unauthorized(Exception):
@@ -46,7 +46,7 @@ class TokenAuth(HttpBearer):
         services.token_used(found, address=address)
         if self.write and not found.may_write:
             raise ScopeRefused("This token may only read: make a write token for this call.")
-        if self.write and policy.is_read_only(found.user):
+        if self.write and rights.is_read_only(found.user):
             raise ScopeRefused("Auditors can read, not change.")
         if not self.write:
             services.token_read_audit(

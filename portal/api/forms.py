@@ -4,9 +4,9 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from portal.accounts import rights
 from portal.api.models import Scope
 from portal.lib.text import single_line
-from portal.service_requests import policy
 
 NEVER = "never"
 
@@ -34,7 +34,7 @@ class TokenForm(forms.Form):
             (NEVER, "never"),
         ]
         self.fields["expires"].initial = str(settings.API_TOKEN_DAYS)
-        if policy.is_read_only(user):
+        if rights.is_read_only(user):
             # Auditors read: a write token would be refused at every write anyway.
             self.fields["scope"].choices = [(Scope.READ, Scope.READ.label)]
 

@@ -20,12 +20,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal.cloud import services as cloud
-from portal.endpoint_services import plans, services
+from portal.endpoint_services import about, keepers, plans, services
 from portal.endpoint_services.models import EndpointConnection, EndpointService, ServiceStatus
-from portal.endpoint_services.selectors import access_requests_by_account
 from portal.lib.queue import enqueue_on_commit
-from portal.service_requests import policy
-from portal.service_requests.models import Kind, State
 
 log = logging.getLogger(__name__)
 # A claim older than this is a click whose call never finished (a worker killed in between):
@@ -90,9 +87,7 @@ def connections_read(service):
     with transaction.atomic():
         service = _locked_service(service)
         existing = {c.endpoint_id: c for c in service.connections.select_for_update()}
-        admitted = access_requests_by_account(
-            service, {r["endpoint_owner_id"] for r in listed.values()}
-        )
+        admitted = about.admitting(service, {r["endpoint_owner_id"] for r in listed.values()})
         new, changed = [], []
         for endpoint_id, row in listed.items():
             request = admitted.get(row["endpoint_owner_id"])
@@ -204,14 +199,6 @@ def admitted(service, connection):
     return plans.EVERY_ACCOUNT in allowed or connection.endpoint_owner_id in allowed
 
 
-def _revoked_by(service, account):
-    return (
-        service.requests.filter(kind=Kind.REVOKE, account_id=account, state=State.APPLIED)
-        .order_by("-pk")
-        .first()
-    )
-
-
 def _claim(service, endpoint_id, actor, accept):
     """Claim the connection for one call (or refuse); return (connection, client token)."""
     verb = "accept" if accept else "reject"
@@ -242,7 +229,7 @@ def _claim(service, endpoint_id, actor, accept):
                     "ready (reload the page in a moment)."
                 )
             if not admitted(service, connection):
-                revoke = _revoked_by(service, connection.endpoint_owner_id)
+                revoke = about.revoking(service, connection.endpoint_owner_id)
                 why = f" (revoked by request #{revoke.pk})" if revoke else ""
                 raise ConnectionRefused(
                     f"Account {connection.endpoint_owner_id} is not on the allow-list the portal "
@@ -277,7 +264,7 @@ def connection_decide(*, service, endpoint_id, actor, accept):
     the cloud refuses.
     """
     verb = "accept" if accept else "reject"
-    if not policy.may_manage(actor, service):
+    if not keepers.may_manage(actor, service):
         raise ConnectionRefused(f"Only the service's owner and approvers can {verb} connections.")
     if service.status in (ServiceStatus.DELETING, ServiceStatus.DELETED):
         raise ConnectionRefused(f"The service is {service.get_status_display().lower()}.")

@@ -2,8 +2,8 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from portal.endpoint_services import keepers
 from portal.endpoint_services.models import EndpointService, ServiceStatus
-from portal.service_requests import policy
 
 
 class ServiceFilter(django_filters.FilterSet):
@@ -23,7 +23,7 @@ class ServiceFilter(django_filters.FilterSet):
         fields = []
 
     def filter_mine(self, queryset, name, value):
-        return queryset.filter(policy.owned_by(self.request.user)) if value else queryset
+        return queryset.filter(keepers.owned_by(self.request.user)) if value else queryset
 
     def filter_text(self, queryset, name, value):
         value = value.strip()

@@ -3,9 +3,9 @@ from django.db.models import Case, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from portal.accounts import rights
+from portal.endpoint_services import keepers
 from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
-from portal.service_requests import policy
-from portal.service_requests.models import Kind, State
 
 
 def service_for_user(user, service_id):
@@ -13,7 +13,7 @@ def service_for_user(user, service_id):
     service = get_object_or_404(
         EndpointService.objects.select_related("owner", "team"), service_id=service_id
     )
-    if not policy.can_view_service(user, service):
+    if not keepers.can_view_service(user, service):
         raise Http404("No such service.")
     return service
 
@@ -21,7 +21,7 @@ def service_for_user(user, service_id):
 def service_consumers_for_user(user, service_id):
     """Return the service if `user` may see who connects to it (its keepers, auditors)."""
     service = service_for_user(user, service_id)
-    if not policy.sees_consumers(user, service):
+    if not keepers.sees_consumers(user, service):
         raise PermissionDenied("Who connects to a service is for its owner and approvers.")
     return service
 
@@ -30,7 +30,7 @@ def service_to_manage(user, service_id, *, to):
     """Return the service if `user` looks after it (its owner, approvers); 403 if they only
     see it, saying what they meant `to` do."""
     service = service_for_user(user, service_id)
-    if not policy.may_manage(user, service):
+    if not keepers.may_manage(user, service):
         raise PermissionDenied(f"Only the service's owner and approvers can {to}.")
     return service
 
@@ -38,26 +38,13 @@ def service_to_manage(user, service_id, *, to):
 def unmanaged_services(user):
     """The services found in the cloud that the portal did not make (not deleted), by region
     (approvers, auditors and admins)."""
-    if not (policy.is_approver(user) or policy.is_auditor(user)):
+    if not (rights.is_approver(user) or rights.is_auditor(user)):
         raise PermissionDenied("Unmanaged services are for approvers and admins.")
     return (
         EndpointService.objects.filter(managed=False)
         .exclude(status=ServiceStatus.DELETED)
         .order_by("region_id", "service_id")
     )
-
-
-def access_requests_by_account(service, accounts):
-    """Return {account id: the newest applied access request for it (with its requester)}
-    among `accounts` on `service`: who asked for each allow-list entry."""
-    admitted = {}
-    for request in (
-        service.requests.filter(kind=Kind.ACCESS, state=State.APPLIED, account_id__in=accounts)
-        .select_related("requester")
-        .order_by("pk")
-    ):
-        admitted[request.account_id] = request
-    return admitted
 
 
 def connections_listed(service):
@@ -76,11 +63,6 @@ def connections_listed(service):
             "endpoint_id",
         )
     )
-
-
-def service_requests_listed(service):
-    """The requests about a service (its creation included), newest first: for its keepers."""
-    return service.requests.select_related("requester").order_by("-created_at", "-id")
 
 
 def service_events_listed(service):

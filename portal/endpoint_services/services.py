@@ -14,15 +14,13 @@ from django.utils import timezone
 
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
-from portal.endpoint_services import plans
+from portal.endpoint_services import about, keepers, plans
 from portal.endpoint_services.models import (
     CLOUD_STATUSES,
     CONFIG_FIELDS,
     EndpointService,
     ServiceStatus,
 )
-from portal.service_requests import policy
-from portal.service_requests.models import Kind, State
 
 log = logging.getLogger(__name__)
 READ_FIELDS = [
@@ -73,7 +71,7 @@ def _apply_reading(service, attributes, *, resources=None, users=None, now=None)
 def _drift_lines(service):
     if not service.managed or not service.approved:
         return []
-    if service.requests.filter(state__in=[State.APPROVED, State.APPLYING]).exists():
+    if about.being_changed(service):
         # The portal itself is changing it: judge once the plan is through.
         return service.drift
     if service.status == ServiceStatus.DELETED:
@@ -228,7 +226,7 @@ def endpoint_service_refresh(*, pk, actor=None):
     with transaction.atomic():
         service = _locked(pk)
         if attributes is None:
-            _mark_gone(service, outside=not _deleting_by_portal(service))
+            _mark_gone(service, outside=not about.being_deleted(service))
         else:
             _apply_reading(service, attributes, resources=resources, users=users)
             service.save()
@@ -242,17 +240,11 @@ def endpoint_service_refresh(*, pk, actor=None):
     return service
 
 
-def _deleting_by_portal(service):
-    return service.requests.filter(
-        kind=Kind.DECOMMISSION, state__in=[State.APPROVED, State.APPLYING]
-    ).exists()
-
-
 def endpoint_service_accept_drift(*, pk, actor):
     """The owner accepts the cloud's state: the portal now stands behind it (audited)."""
     with transaction.atomic():
         service = _locked(pk)
-        if not policy.may_manage(actor, service):
+        if not keepers.may_manage(actor, service):
             raise ServiceRefused("Only the service's owner and approvers can accept drift.")
         if not service.drifted:
             raise ServiceRefused("The service has not drifted: there is nothing to accept.")
@@ -315,7 +307,7 @@ def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
             service = _locked(pk)
             if service.status == ServiceStatus.CREATING and service.read_at is None:
                 continue  # Not listed yet: a Create that has only just answered.
-            _mark_gone(service, outside=not _deleting_by_portal(service))
+            _mark_gone(service, outside=not about.being_deleted(service))
             _note_drift(service)
     stale = timezone.now() - timedelta(seconds=settings.DRIFT_RESOURCE_MAX_AGE)
     oldest = []

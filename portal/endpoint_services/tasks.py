@@ -59,8 +59,9 @@ def notify_connections_waiting(service_pk, connection_pks):
     be reached by email)."""
     from django.contrib.auth import get_user_model
 
+    from portal.accounts.rights import APPROVERS_GROUP
+    from portal.endpoint_services.keepers import owners
     from portal.endpoint_services.models import EndpointConnection, EndpointService
-    from portal.service_requests.policy import APPROVERS_GROUP, owners
 
     service = EndpointService.objects.get(pk=service_pk)
     recipients = sorted(set(owners(service).exclude(email="").values_list("email", flat=True)))

@@ -1,7 +1,7 @@
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from portal.service_requests.policy import is_read_only
+from portal.accounts.rights import is_read_only
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 

@@ -5,13 +5,13 @@ from collections import defaultdict
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
+from portal.accounts import rights
 from portal.history.filters import RequestHistoryFilter
-from portal.service_requests import policy
 from portal.service_requests.models import Approval, ServiceRequest
 
 
 def require_auditor(user):
-    if not policy.is_auditor(user):
+    if not rights.is_auditor(user):
         raise PermissionDenied("The history is for auditors.")
 
 

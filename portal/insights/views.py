@@ -6,11 +6,11 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
+from portal.accounts import rights
 from portal.endpoint_services.models import ServiceStatus
 from portal.http import HttpRequest
 from portal.insights import figures
 from portal.insights.forms import DEFAULT_WEEKS, RangeForm
-from portal.service_requests import policy
 
 LEAD_TIMES = {
     "decision": "Submission to decision",
@@ -21,7 +21,7 @@ LEAD_TIMES = {
 @login_required
 @require_GET
 def dashboard(request: HttpRequest):
-    if not policy.sees_insights(request.user):
+    if not rights.sees_insights(request.user):
         raise PermissionDenied("Insights are for approvers, auditors and administrators.")
     form = RangeForm(request.GET or None, today=timezone.localdate())
     context = {"form": form, "default_weeks": DEFAULT_WEEKS}

@@ -7,8 +7,14 @@ class ServiceRequestsConfig(AppConfig):
     verbose_name = "Endpoint service requests"
 
     def ready(self):
+        from portal.endpoint_services import about
         from portal.lib import webhooks
-        from portal.service_requests import integrity  # noqa: F401  (registers its explainer)
+        from portal.service_requests import (
+            about_services,
+            integrity,  # noqa: F401  (registers its explainer)
+        )
+
+        about.answer(**about_services.ANSWERS)
 
         # A chat webhook that cannot work stops every process at start, not at the first post.
         webhooks.check_settings()

@@ -1,5 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
+from portal.accounts import rights
 from portal.service_requests import policy, queue
 from portal.service_requests.models import UNEXPLAINED_CODE, Delegation, ServiceRequest, State
 
@@ -9,14 +10,14 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    approver = policy.is_approver(user)
-    auditor = policy.is_auditor(user)
+    approver = rights.is_approver(user)
+    auditor = rights.is_auditor(user)
     deciding = policy.sees_queue(user)
     context = {
         "is_approver": approver,
         "sees_queue": deciding,
         "is_auditor": auditor,
-        "read_only": policy.is_read_only(user),
+        "read_only": rights.is_read_only(user),
     }
     if user.is_superuser or auditor:
         context["chain"], context["integrity_alerts"] = _integrity()

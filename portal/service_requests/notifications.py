@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from portal.accounts import rights
+from portal.endpoint_services import keepers
 from portal.lib import webhooks
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import policy
@@ -176,7 +178,7 @@ def notify_requester(service_request, comment=""):
 def _tell_approvers_of_failure(service_request, subject, facts, link):
     User = get_user_model()
     recipients = _emails(
-        User.objects.filter(groups__name=policy.APPROVERS_GROUP, is_active=True).distinct()
+        User.objects.filter(groups__name=rights.APPROVERS_GROUP, is_active=True).distinct()
     )
     if recipients:
         body = [
@@ -194,7 +196,7 @@ def _tell_owner(service_request, happened, facts, link):
     service = service_request.endpoint_service
     if service is None:
         return
-    recipients = _emails(policy.owners(service).exclude(pk=service_request.requester_id))
+    recipients = _emails(keepers.owners(service).exclude(pk=service_request.requester_id))
     if not recipients:
         return
     requester = service_request.requester.get_username()
@@ -304,7 +306,7 @@ def remind(user, service_requests, *, escalation, now=None):
         if escalation
         else "These requests wait for your decision:"
     )
-    if policy.is_approver(user) or Delegation.objects.active(now).filter(delegate=user).exists():
+    if rights.is_approver(user) or Delegation.objects.active(now).filter(delegate=user).exists():
         paragraphs.append(
             f"The approvals queue: {settings.SITE_URL}{reverse('service_requests:queue')}"
         )

@@ -5,14 +5,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q
 
-from portal.endpoint_services import plans
+from portal.accounts import rights
+from portal.endpoint_services import keepers, plans
 from portal.service_requests.models import ACCOUNT_KINDS, Deciders, Kind, Payer
 from portal.teams import services as teams
 
-APPROVERS_GROUP = "approvers"
 # The kinds with a form to edit; the others are a justification and a service.
 EDITABLE_KINDS = (Kind.CREATE, Kind.CHANGE)
-AUDITORS_GROUP = "auditors"
 
 
 @dataclass(frozen=True)
@@ -44,61 +43,6 @@ def required_approvals(service_request):
     return Requirement(settings.APPROVALS_REQUIRED, ())
 
 
-def in_group(user, name):
-    # Groups are read once per request and cached on the user object.
-    if not hasattr(user, "_portal_groups"):
-        user._portal_groups = set(user.groups.values_list("name", flat=True))
-    return name in user._portal_groups
-
-
-def is_approver(user):
-    return user.is_authenticated and (user.is_superuser or in_group(user, APPROVERS_GROUP))
-
-
-def is_auditor(user):
-    return user.is_authenticated and (user.is_superuser or in_group(user, AUDITORS_GROUP))
-
-
-def sees_insights(user):
-    """Approvers, auditors and admins see the portal's figures (counts and lead times)."""
-    return is_approver(user) or is_auditor(user)
-
-
-def is_read_only(user):
-    """Auditors who hold no other role read everything and change nothing."""
-    return is_auditor(user) and not user.is_superuser and not in_group(user, APPROVERS_GROUP)
-
-
-def owns(user, service):
-    """A service belongs to its team (any member looks after it); one no team owns yet, to
-    whoever asked for or adopted it."""
-    if service is None or not user.is_authenticated:
-        return False
-    if service.team_id is not None:
-        return service.team_id in teams.team_ids(user)
-    return service.owner_id == user.pk
-
-
-def owners(service):
-    """The active people who own `service` (owns()): its team's members, or its person."""
-    from django.contrib.auth import get_user_model
-
-    people = get_user_model().objects.filter(is_active=True)
-    if service.team_id is not None:
-        return people.filter(team_memberships__team_id=service.team_id).distinct()
-    return people.filter(pk=service.owner_id)
-
-
-def owned_by(user):
-    """The services `user` owns (owns()), as a filter on EndpointService."""
-    return Q(team__in=teams.team_ids(user)) | Q(team__isnull=True, owner=user)
-
-
-def may_manage(user, service):
-    """Owners and approvers look after a service: refresh it, accept its drift, change it."""
-    return owns(user, service) or is_approver(user)
-
-
 def sees_request(user, *, requester_id, owner_id, in_role, in_team=False):
     """The one rule: the requester, the service's owner (any member of its team, or the person
     while no team owns it), the teams the request names, approvers and auditors see a request.
@@ -108,12 +52,6 @@ def sees_request(user, *, requester_id, owner_id, in_role, in_team=False):
     the fast poll reads both in its own query (see views.request_status).
     """
     return user.is_superuser or in_role or in_team or user.pk in (requester_id, owner_id)
-
-
-def sees_consumers(user, service):
-    """Who asks what of a service, and which accounts may connect, is for its keepers (and
-    auditors): its requests, allow-list and connections."""
-    return may_manage(user, service) or is_auditor(user)
 
 
 def can_view(user, service_request):
@@ -133,19 +71,14 @@ def can_view(user, service_request):
         user,
         requester_id=service_request.requester_id,
         owner_id=None,
-        in_role=is_approver(user) or is_auditor(user),
+        in_role=rights.is_approver(user) or rights.is_auditor(user),
         in_team=bool(named) and bool(named & teams.team_ids(user)),
     ) or (user.is_authenticated and bool(deciding_for(user, service_request)))
 
 
-def can_view_service(user, service):
-    """Everyone signed in sees managed services (the catalog); unmanaged ones are for approvers."""
-    return user.is_authenticated and (service.managed or is_approver(user) or is_auditor(user))
-
-
 def change_refusal(user, service):
     """Return why `user` may not file a change or decommission of `service`, or None."""
-    if not may_manage(user, service):
+    if not keepers.may_manage(user, service):
         return "Only the service's owner and approvers can change a service."
     if not service.managed:
         return "The portal does not manage this service yet: adopt it first."
@@ -155,7 +88,7 @@ def change_refusal(user, service):
 
 
 def adoption_refusal(user, service):
-    if not is_approver(user):
+    if not rights.is_approver(user):
         return "Only approvers and admins can adopt a service."
     if service.managed:
         return "The portal already manages this service."
@@ -174,7 +107,7 @@ def team_refusal(user, team):
 def transfer_refusal(user, service, team=None):
     """Return why `user` may not ask that `team` take `service` on (or, without `team`, ask
     for a transfer at all), or None."""
-    if not may_manage(user, service):
+    if not keepers.may_manage(user, service):
         return "Only the service's owners (its team's members) and approvers can transfer it."
     if not service.managed:
         return "The portal does not manage this service yet: adopt it first."
@@ -204,7 +137,7 @@ def transfer_lapse(service_request):
 
 def access_refusal(user, service):
     """Return why `user` may not ask for an account's access to `service`, or None."""
-    if not user.is_authenticated or is_read_only(user):
+    if not user.is_authenticated or rights.is_read_only(user):
         return "Auditors read; they do not ask for access."
     if not service.managed:
         return "The portal does not manage this service: ask its owner in the console."
@@ -215,7 +148,7 @@ def access_refusal(user, service):
 
 def revoke_refusal(user, service):
     """Return why `user` may not ask to take an account off `service`'s allow-list, or None."""
-    if not may_manage(user, service):
+    if not keepers.may_manage(user, service):
         return "Only the service's owner and approvers can revoke access."
     if not service.managed:
         return "The portal does not manage this service yet: adopt it first."
@@ -341,10 +274,10 @@ def _decides_in_own_right(user, service_request):
         return True
     deciders = routed(service_request)
     if deciders.deciders == Deciders.PLATFORM:
-        return is_approver(user)
+        return rights.is_approver(user)
     if deciders.deciders == Deciders.OWNER:
         service = service_request.endpoint_service
-        return is_approver(user) or (service is not None and service.owner_id == user.pk)
+        return rights.is_approver(user) or (service is not None and service.owner_id == user.pk)
     team_id = deciders.team.pk if deciders.team is not None else None
     if deciders.deciders == Deciders.TEAM:
         return team_id in teams.approving_team_ids(user)
@@ -356,7 +289,7 @@ def decidable(user):
     if user.is_superuser:
         return Q()
     found = Q(pk__in=[])
-    if is_approver(user):
+    if rights.is_approver(user):
         # "": requests submitted before routing, whose services no team owned.
         found |= Q(decided_by__in=[Deciders.PLATFORM, Deciders.OWNER, ""])
     elif owned := _owned_in_person(user):
@@ -394,7 +327,7 @@ def decidable_scope(user):
     approvers in no team, typically), so that the queue counts once for all of them."""
     if user.is_superuser:
         return "all"
-    parts = ["platform" if is_approver(user) else f"owner{user.pk}"]
+    parts = ["platform" if rights.is_approver(user) else f"owner{user.pk}"]
     parts += [f"a{team}" for team in sorted(teams.approving_team_ids(user))]
     parts += [f"m{team}" for team in sorted(teams.team_ids(user))]
     return "-".join(parts)
@@ -403,7 +336,9 @@ def decidable_scope(user):
 def sees_queue(user):
     """The approvals page is for approvers: the platform's and teams'. (A team's members who
     decide who may connect to its services find those requests on their dashboard.)"""
-    return user.is_authenticated and (is_approver(user) or bool(teams.approving_team_ids(user)))
+    return user.is_authenticated and (
+        rights.is_approver(user) or bool(teams.approving_team_ids(user))
+    )
 
 
 # --- delegation: an approver lends their deciding to one other person for a while --------
@@ -415,7 +350,7 @@ def may_delegate(user):
     return (
         user.is_authenticated
         and user.is_active
-        and (is_approver(user) or bool(teams.approving_team_ids(user)))
+        and (rights.is_approver(user) or bool(teams.approving_team_ids(user)))
     )
 
 
@@ -425,7 +360,7 @@ def delegate_refusal(delegator, delegate):
         return "You cannot delegate to yourself."
     if not delegate.is_active:
         return f"{delegate.get_username()} is not an active user."
-    if is_read_only(delegate):
+    if rights.is_read_only(delegate):
         return f"{delegate.get_username()} is an auditor: auditors read, they do not decide."
     return None
 
@@ -435,9 +370,9 @@ def delegate_candidates(delegator):
     auditors who hold no other role."""
     from django.contrib.auth import get_user_model
 
-    approvers = Q(groups__name=APPROVERS_GROUP)
+    approvers = Q(groups__name=rights.APPROVERS_GROUP)
     users = get_user_model().objects.filter(is_active=True).exclude(pk=delegator.pk)
-    read_only = users.filter(groups__name=AUDITORS_GROUP, is_superuser=False).exclude(
+    read_only = users.filter(groups__name=rights.AUDITORS_GROUP, is_superuser=False).exclude(
         pk__in=users.filter(approvers).values("pk")
     )
     return users.exclude(pk__in=read_only.values("pk")).order_by("username")
@@ -453,7 +388,7 @@ def deciding_for(user, service_request, at=None):
     """
     from portal.service_requests.models import Delegation
 
-    if service_request.requester_id == user.pk or is_read_only(user):
+    if service_request.requester_id == user.pk or rights.is_read_only(user):
         return []
     delegations = (
         Delegation.objects.active(at)
@@ -515,7 +450,7 @@ def decision_refusal(user, service_request):
         if (
             service_request.kind in ACCOUNT_KINDS
             and service_request.account_id == plans.EVERY_ACCOUNT
-            and owns(user, service_request.endpoint_service)
+            and keepers.owns(user, service_request.endpoint_service)
         ):
             return "Access for every account is for the approvers to decide."
         return f"This request is for {routed(service_request).who} to decide."
@@ -530,7 +465,7 @@ def decision_refusal(user, service_request):
 
 def available_actions(user, service_request):
     """Return the USER_ACTIONS `user` may take on `service_request` now."""
-    if not user.is_authenticated or is_read_only(user):
+    if not user.is_authenticated or rights.is_read_only(user):
         return set()
     actions = set()
     mine = service_request.requester_id == user.pk
@@ -540,11 +475,11 @@ def available_actions(user, service_request):
             actions.add("edit")
     if mine and service_request.can("cancel"):
         actions.add("cancel")
-    if service_request.is_before_approval and (mine or is_approver(user)):
+    if service_request.is_before_approval and (mine or rights.is_approver(user)):
         actions.add("validate")
     if service_request.can("approve") and decision_refusal(user, service_request) is None:
         actions |= {"approve", "send_back", "reject"}
-    if service_request.can("retry") and is_approver(user):
+    if service_request.can("retry") and rights.is_approver(user):
         actions.add("retry")
     return actions
 
@@ -555,7 +490,7 @@ def _deciders_q(deciders, service_request, *, admins):
 
     found = Q(is_superuser=True) if admins else Q(pk__in=[])
     if deciders.deciders in (Deciders.PLATFORM, Deciders.OWNER):
-        found |= Q(groups__name=APPROVERS_GROUP)
+        found |= Q(groups__name=rights.APPROVERS_GROUP)
     if deciders.deciders == Deciders.OWNER:
         service = service_request.endpoint_service
         if service is not None and service.owner_id:
@@ -618,7 +553,7 @@ def delegates_of(people, service_request, at=None):
         .select_related("delegate")
         .order_by("starts_at", "pk")
         # Made an auditor since: they decide nothing (deciding_for), so they reach nobody.
-        if not is_read_only(delegation.delegate)
+        if not rights.is_read_only(delegation.delegate)
     }
 
 

@@ -8,7 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from portal.accounts import rights
 from portal.cloud import services as cloud
+from portal.endpoint_services import keepers
 from portal.service_requests import policy, queue
 from portal.service_requests.forms import REGION_PATTERN, ZONE_REQUIRED_TYPES
 from portal.service_requests.models import (
@@ -17,6 +19,7 @@ from portal.service_requests.models import (
     Kind,
     ResourceType,
     ServiceRequest,
+    State,
 )
 
 
@@ -65,7 +68,7 @@ def request_to_decide(user, pk):
 
 def request_to_retry(user, pk):
     service_request = request_for_user(user, pk)
-    if not policy.is_approver(user):
+    if not rights.is_approver(user):
         raise PermissionDenied("Only approvers can retry a failed request.")
     return service_request
 
@@ -98,7 +101,7 @@ def delegation_for_user(user, pk):
 
 
 def owner_queue(user):
-    """Who may connect to `user`'s services (those they own: policy.owned_by), waiting for
+    """Who may connect to `user`'s services (those they own: keepers.owned_by), waiting for
     their decision as an owner, oldest submission first (routed to them: policy.route)."""
     from portal.endpoint_services.models import EndpointService
 
@@ -106,7 +109,7 @@ def owner_queue(user):
         queue.waiting_for(user)
         .filter(
             kind__in=ACCOUNT_KINDS,
-            endpoint_service__in=EndpointService.objects.filter(policy.owned_by(user)),
+            endpoint_service__in=EndpointService.objects.filter(keepers.owned_by(user)),
         )
         .select_related("requester")
         .order_by("submitted_at", "id")
@@ -115,7 +118,7 @@ def owner_queue(user):
 
 def require_requester(user):
     """Refuse those who only read (auditors) what is there to file requests."""
-    if policy.is_read_only(user):
+    if rights.is_read_only(user):
         raise PermissionDenied("Auditors do not make requests.")
 
 
@@ -144,3 +147,30 @@ def load_balancer_picker(region_id, resource_type, *, error=""):
     picker["total"] = found["total"]
     picker["one_zone"] = resource_type not in ZONE_REQUIRED_TYPES
     return picker
+
+
+def access_requests_by_account(service, accounts):
+    """Return {account id: the newest applied access request for it (with its requester)}
+    among `accounts` on `service`: who asked for each allow-list entry."""
+    admitted = {}
+    for request in (
+        ServiceRequest.objects.filter(
+            endpoint_service=service,
+            kind=Kind.ACCESS,
+            state=State.APPLIED,
+            account_id__in=accounts,
+        )
+        .select_related("requester")
+        .order_by("pk")
+    ):
+        admitted[request.account_id] = request
+    return admitted
+
+
+def service_requests_listed(service):
+    """The requests about a service (its creation included), newest first: for its keepers."""
+    return (
+        ServiceRequest.objects.filter(endpoint_service=service)
+        .select_related("requester")
+        .order_by("-created_at", "-id")
+    )

@@ -15,10 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.accounts import rights
 from portal.audit import chain
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
-from portal.endpoint_services import plans
+from portal.endpoint_services import keepers, plans
 from portal.endpoint_services import services as endpoint_services
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import notifications, policy, queue, tasks
@@ -132,7 +133,7 @@ def _replan(service_request):
 
 @transaction.atomic
 def service_request_create(*, requester, fields, resources, tags):
-    if policy.is_read_only(requester):
+    if rights.is_read_only(requester):
         raise NotAllowed("Auditors do not make requests.")
     refusal = policy.team_refusal(requester, fields.get("target_team"))
     if refusal:
@@ -347,7 +348,7 @@ def _account_refusal(service, kind, account_id, *, requester, exclude=None):
     for (the allow-list and who asked are its keepers' to see).
     """
     reason = _account_reason(service, kind, account_id, requester=requester, exclude=exclude)
-    if reason and kind == Kind.ACCESS and not policy.may_manage(requester, service):
+    if reason and kind == Kind.ACCESS and not keepers.may_manage(requester, service):
         if reason.startswith("The service is being decommissioned"):
             return reason
         if service.team_id is not None:
@@ -755,7 +756,7 @@ def _refresh_quietly(service):
 @transaction.atomic
 def service_request_retry(*, pk, actor):
     """Send a failed request back to the worker: same ClientTokens, so nothing is duplicated."""
-    if not policy.is_approver(actor):
+    if not rights.is_approver(actor):
         raise NotAllowed("Only approvers can retry a failed request.")
     service_request = _locked(pk)
     previous_error = {"code": service_request.error_code, "message": service_request.error_message}

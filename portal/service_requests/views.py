@@ -15,6 +15,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from portal.accounts import rights
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
@@ -72,7 +73,7 @@ POLL_EVERY = {
 @login_required
 @require_GET
 def home(request: HttpRequest):
-    if policy.is_read_only(request.user):
+    if rights.is_read_only(request.user):
         return redirect("history:history")
     mine = Paginator(
         ServiceRequest.objects.filter(requester=request.user).order_by("-created_at", "-id"), 25
@@ -253,7 +254,7 @@ def submit_and_redirect(request, instance):
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest):
-    if policy.is_read_only(request.user):
+    if rights.is_read_only(request.user):
         raise PermissionDenied("Auditors do not make requests.")
     if request.method == "POST":
         return handle_request_form(request, None)
@@ -368,7 +369,7 @@ def _live_context(request, service_request, **extra):
             ),
             shortfall=policy.policy_shortfall(service_request, eligible),
             decision_refusal=policy.decision_refusal(request.user, service_request),
-            is_approver=policy.is_approver(request.user),
+            is_approver=rights.is_approver(request.user),
         )
         context.setdefault("send_back_form", SendBackForm())
         context["digest"] = digest
@@ -456,7 +457,7 @@ def _unchanged(pk, user, seen):
                           AND t.team_id IN (s.team_id, r.deciding_team_id, r.target_team_id))
                 FROM {request_table} r LEFT JOIN {service_table} s ON s.id = r.endpoint_service_id
                 WHERE r.id = %s""",
-            [user.pk, policy.APPROVERS_GROUP, policy.AUDITORS_GROUP, user.pk, pk],
+            [user.pk, rights.APPROVERS_GROUP, rights.AUDITORS_GROUP, user.pk, pk],
         )
         row = cursor.fetchone()
     if row is None:
@@ -627,7 +628,7 @@ def request_retry(request: HttpRequest, pk):
 @login_required
 @require_GET
 def pending_count(request: HttpRequest):
-    if not policy.is_approver(request.user):
+    if not rights.is_approver(request.user):
         raise PermissionDenied("Only approvers have a queue.")
     if request.GET.get("v") == queue.version():
         return HttpResponse(status=204)
@@ -813,7 +814,7 @@ def service_revoke(request: HttpRequest, service_id):
 def delegation_list(request: HttpRequest):
     """The delegations one gave and holds (admins: everyone's current ones); POST lends
     one's deciding to someone, then shows the list again (post, redirect, get)."""
-    if policy.is_read_only(request.user):
+    if rights.is_read_only(request.user):
         raise PermissionDenied("Auditors read; they neither decide nor delegate.")
     may_delegate = policy.may_delegate(request.user)
     form = DelegationForm(request.POST or None, delegator=request.user)

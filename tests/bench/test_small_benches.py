@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from bench import drift, poll, service_page, services_list, soak, step_log, support
 from bench import simulator as simulator_bench
 from bench.report import NotMeasured
-from portal.endpoint_services.views import ALLOW_LIST_PAGE, CONNECTIONS_PAGE, PAGE_SIZE
+from portal.catalog.views import ALLOW_LIST_PAGE, CONNECTIONS_PAGE, PAGE_SIZE
 
 BENCHES = [drift, poll, service_page, services_list, simulator_bench, soak, step_log]
 

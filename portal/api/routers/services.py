@@ -28,12 +28,10 @@ from portal.endpoint_services import services as endpoint_services
 from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import EndpointService, ServiceStatus
 from portal.endpoint_services.selectors import (
-    access_requests_by_account,
     connections_listed,
     service_consumers_for_user,
     service_events_listed,
     service_for_user,
-    service_requests_listed,
     service_to_manage,
     unmanaged_services,
 )
@@ -47,6 +45,7 @@ from portal.service_requests.forms import (
     TransferForm,
 )
 from portal.service_requests.models import ServiceRequest
+from portal.service_requests.selectors import access_requests_by_account, service_requests_listed
 
 router = Router(tags=["services"])
 

@@ -2,9 +2,9 @@
 
 from ninja import Router
 
+from portal.accounts import rights
 from portal.api import auth, schemas, selectors, services
 from portal.api.errors import ERRORS
-from portal.service_requests import policy
 from portal.teams.models import Membership
 
 router = Router(tags=["account"])
@@ -17,8 +17,8 @@ def me(request):
     roles = [
         role
         for role, has in (
-            ("approver", policy.is_approver(user)),
-            ("auditor", policy.is_auditor(user)),
+            ("approver", rights.is_approver(user)),
+            ("auditor", rights.is_auditor(user)),
             ("admin", user.is_superuser),
         )
         if has

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from portal.accounts.rights import APPROVERS_GROUP
 from portal.audit import chain
 from portal.audit.models import AuditEvent, ChainHead
 from portal.service_requests.models import (
@@ -25,7 +26,6 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
-from portal.service_requests.policy import APPROVERS_GROUP
 
 REGIONS = ["cn-hangzhou"] * 5 + ["cn-shanghai"] * 3 + ["ap-southeast-1"] * 2 + ["cn-huhehaote"]
 ZONES = {

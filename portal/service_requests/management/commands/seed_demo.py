@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.service_requests.policy import APPROVERS_GROUP, AUDITORS_GROUP
+from portal.accounts.rights import APPROVERS_GROUP, AUDITORS_GROUP
 
 PASSWORD = "portal-demo"
 USERS = [

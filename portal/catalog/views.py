@@ -11,15 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from portal.cloud import services as cloud
-from portal.endpoint_services import connections, services
+from portal.endpoint_services import connections, keepers, services
 from portal.endpoint_services.filters import ServiceFilter
 from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
 from portal.endpoint_services.selectors import (
-    access_requests_by_account,
     connections_listed,
     service_events_listed,
     service_for_user,
-    service_requests_listed,
     service_to_manage,
     unmanaged_services,
 )
@@ -28,6 +26,7 @@ from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy
 from portal.service_requests.models import LIVE_STATES, State
+from portal.service_requests.selectors import access_requests_by_account, service_requests_listed
 
 PAGE_SIZE = 50
 # A service page follows its requests while one can still move (a decision, the worker).
@@ -111,7 +110,7 @@ def _allow_list(request, service):
 def _live_context(request, service, **extra):
     user = request.user
     requests = list(service_requests_listed(service)[:20])
-    insider = policy.sees_consumers(user, service)
+    insider = keepers.sees_consumers(user, service)
     connections = _connections(request, service) if insider else None
     busy = (
         service.in_flight
@@ -130,11 +129,11 @@ def _live_context(request, service, **extra):
         "snippets": _snippets(service),
         "poll": busy,
         "token": _token(service),
-        "is_owner": policy.owns(user, service),
+        "is_owner": keepers.owns(user, service),
         "change_refusal": policy.change_refusal(user, service),
         "adoption_refusal": policy.adoption_refusal(user, service),
         "transfer_refusal": policy.transfer_refusal(user, service),
-        "may_manage": policy.may_manage(user, service),
+        "may_manage": keepers.may_manage(user, service),
         "events": list(service_events_listed(service)[:50]),
         "csrf_token": SimpleLazyObject(lambda: get_token(request)),
         **extra,
@@ -188,7 +187,7 @@ def _read_connections(request, service, *, max_age):
     if not service.allowed_users and service.connections_read_at is None:
         # Nobody else may connect: nothing to read until an account is let in (or Refresh).
         return service
-    if not policy.sees_consumers(request.user, service):
+    if not keepers.sees_consumers(request.user, service):
         return service
     read, problem = connections.connections_read_quietly(service, max_age=max_age)
     if problem and not request.htmx:

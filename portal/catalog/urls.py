@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.endpoint_services import views
+from portal.catalog import views
 from portal.service_requests import views as request_views
 
 app_name = "endpoint_services"
