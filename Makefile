@@ -43,9 +43,11 @@ test-browser: install
 	# Playwright runs an event loop in the test thread; the tests themselves are synchronous.
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest -m browser
 
+# ruff, and the import contracts in pyproject.toml (layers, independence, no cycles).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .
