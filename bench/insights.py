@@ -53,7 +53,7 @@ from bench.support import (  # noqa: E402
     timed_get,
 )
 
-FIGURE_QUERIES = 5  # one query per figure (tests/test_insights.py)
+FIGURE_QUERIES = 5  # one query per figure (tests/insights/test_figures.py)
 INSIGHTS_MARKER = b'id="insights-data"'
 # How far a cold page's size may stray: a request that waits into the next age bucket moves
 # two of its five counts, each shown twice (table and chart data), by a digit at most; a

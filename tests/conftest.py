@@ -130,7 +130,7 @@ def groups(db):
 
 
 def _user(username, groups, *group_names, **extra):
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     user = UserFactory(username=username, **extra)
     user.groups.set([groups[name] for name in group_names])
@@ -242,7 +242,7 @@ def notices_in_process(monkeypatch):
 @pytest.fixture
 def service(requester, simulator):
     """An active nlb service in two zones, owned by `requester`, as the portal made it."""
-    from tests.day2 import make_service
+    from tests.support.day2 import make_service
 
     return make_service(requester)
 
@@ -252,7 +252,7 @@ def service(requester, simulator):
 
 @pytest.fixture(scope="session")
 def idp_server():
-    from tests.idp import IdentityProvider
+    from tests.support.idp import IdentityProvider
 
     provider = IdentityProvider()
     yield provider
@@ -270,7 +270,7 @@ def idp(idp_server, settings):
 @pytest.fixture(autouse=True)
 def browsers_sign_in_at_the_provider(request):
     """Browser tests sign in as production does, through the provider: register the live
-    server's addresses with it (tests.test_browser.log_in does the rest)."""
+    server's addresses with it (tests.browser.test_tour.log_in does the rest)."""
     if request.node.get_closest_marker("browser") is None:
         return
     provider = request.getfixturevalue("idp")

@@ -10,7 +10,7 @@ from django.test import Client
 from bench.load import make_session, measured_pages, preflight
 from bench.page_checks import verdict
 from bench.report import NOT_MEASURED, NotMeasured
-from tests.factories import ServiceRequestFactory
+from tests.support.factories import ServiceRequestFactory
 
 
 def old_session(user):
