@@ -33,8 +33,11 @@ simulator: install
 idp: install
 	$(BIN)/python -m idp --port $(IDP_PORT)
 
+# On every core (pytest-xdist): each worker process has its own SQLite database, broker folder,
+# simulator and identity provider. `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= auto
 test: install
-	$(BIN)/pytest -m "not services and not browser"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not services and not browser"
 
 test-services: install
 	$(SERVICES_ENV) $(BIN)/pytest -m services

@@ -10,6 +10,7 @@ from portal.audit.services import audit_chain_verify
 BEFORE = [("audit", "0001_initial"), ("service_requests", "0002_provisioning_fields")]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_existing_events_are_hashed_in_order():
     executor = MigrationExecutor(connection)

@@ -17,7 +17,7 @@ BEFORE = [
     ("endpoint_services", "0001_initial"),
 ]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def migrate(targets=None):

@@ -53,6 +53,7 @@ def old_request(apps, user, state, **fields):
     return request
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_every_request_becomes_a_create_request_with_its_service(django_user_model):
     old = migrate(BEFORE)

@@ -104,6 +104,7 @@ def test_stuck_in_creating_fails_at_the_deadline(pending, approver, simulator, t
     assert len(simulator.services()) == 1
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_create_is_resumed_by_reconcile(pending, approver, simulator, tmp_path):
     # The Create is slow, so the worker dies after sending it and before saving its answer.
     simulator.faults(latency_ms=2000, actions=["CreateVpcEndpointService"])

@@ -62,6 +62,7 @@ def test_a_worker_applies_a_change(service, requester, approver, simulator, tmp_
     assert not service.drifted, service.drift
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_plan_is_resumed_and_applies_nothing_twice(
     service,
     requester,
