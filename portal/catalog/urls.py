@@ -2,6 +2,7 @@ from django.urls import path
 
 from portal.catalog import views
 from portal.service_requests import views as request_views
+from portal.service_requests.kinds import FORM_KINDS
 
 app_name = "endpoint_services"
 urlpatterns = [
@@ -13,11 +14,15 @@ urlpatterns = [
     path("<str:service_id>/accept-drift/", views.service_accept_drift, name="accept_drift"),
     # Requests about the service: the requests app's forms, under the service's address.
     path("<str:service_id>/change/", request_views.service_change, name="change"),
-    path("<str:service_id>/decommission/", request_views.service_decommission, name="decommission"),
-    path("<str:service_id>/adopt/", request_views.service_adopt, name="adopt"),
-    path("<str:service_id>/transfer/", request_views.service_transfer, name="transfer"),
-    path("<str:service_id>/access/", request_views.service_access, name="access"),
-    path("<str:service_id>/revoke/", request_views.service_revoke, name="revoke"),
+    *(
+        path(
+            f"<str:service_id>/{kind}/",
+            request_views.service_request_form,
+            {"kind": kind},
+            name=kind.value,
+        )
+        for kind in FORM_KINDS
+    ),
     path(
         "<str:service_id>/connections/<str:endpoint_id>/accept/",
         views.connection_accept,

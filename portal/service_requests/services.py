@@ -8,6 +8,7 @@ Cloud calls are made outside any lock.
 import logging
 import time
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,6 +24,7 @@ from portal.endpoint_services import keepers, plans
 from portal.endpoint_services import services as endpoint_services
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests import notifications, policy, queue, tasks
+from portal.service_requests.kinds import KINDS
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
     CHANGE_FIELDS,
@@ -161,7 +163,7 @@ def _about_service(service):
 @transaction.atomic
 def change_request_create(*, requester, service, fields, resources, tags):
     """File a change of `service` towards the desired state in `fields`, resources and tags."""
-    refusal = policy.change_refusal(requester, service)
+    refusal = KINDS[Kind.CHANGE].refusal(requester, service)
     if refusal:
         raise NotAllowed(refusal)
     service_request = ServiceRequest.objects.create(
@@ -176,89 +178,58 @@ def change_request_create(*, requester, service, fields, resources, tags):
     return service_request
 
 
+# What a kind's form holds, and the request's field that keeps it.
+FORM_FIELDS = {"owner": "target_owner", "team": "target_team", "account_id": "account_id"}
+
+
 @transaction.atomic
-def decommission_request_create(*, requester, service, justification):
-    refusal = policy.change_refusal(requester, service)
+def request_about_service_create(*, kind, requester, service, justification, **data):
+    """File a request of `kind` about `service` from its form's cleaned `data`, as the kind's
+    description says (kinds.KINDS): who may file it, what may be open already."""
+    described = KINDS[kind]
+    judged = {name: data[name] for name in described.refusal_judges}
+    refusal = described.refusal(requester, service, **judged)
     if refusal:
         raise NotAllowed(refusal)
-    service, earlier = _asked_already(service, Kind.DECOMMISSION, requester)
-    if earlier is not None:
-        raise AlreadyAsked(
-            f"Request #{earlier.pk} already asks to decommission this service "
-            f"({earlier.get_state_display().lower()}).",
-            earlier,
-        )
-    return _about_service_filed(
-        Kind.DECOMMISSION,
-        requester=requester,
-        service=service,
-        justification=justification,
-        plan=True,
+    # The service's row lock makes a double submit (or two people asking at once) take
+    # turns: the second finds the first's request, and is sent to it or refused with it.
+    service = (
+        type(service)
+        .objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .get(pk=service.pk)
     )
-
-
-def _asked_already(service, kind, requester):
-    """Lock `service` and return it with the open request of `kind` about it (or None).
-
-    The row lock makes a double submit (or two keepers at once) take turns: the second
-    finds the first's request and is sent to it, instead of leaving a stray draft behind.
-    """
-    service = type(service).objects.select_for_update(of=("self",)).get(pk=service.pk)
-    earlier = _open_for(service.requests.filter(kind=kind), requester).order_by("pk").first()
-    return service, earlier
-
-
-def _about_service_filed(kind, *, requester, service, justification, plan=False, **fields):
-    """Make a request of `kind` about `service` (and its plan, with `plan`), audited."""
+    if described.asked_already:
+        earlier = _open_for(service.requests.filter(kind=kind), requester).order_by("pk").first()
+        if earlier is not None:
+            state = earlier.get_state_display().lower()
+            message = described.asked_already.format(
+                pk=earlier.pk, state=state, team=earlier.target_team
+            )
+            raise AlreadyAsked(message, earlier)
+    if kind in ACCOUNT_KINDS:
+        refusal = _account_refusal(service, kind, data["account_id"], requester=requester)
+        if refusal:
+            raise DecisionRefused(refusal)
     service_request = ServiceRequest.objects.create(
         kind=kind,
         requester=requester,
         justification=justification,
         service_description=service.service_description,
         **_about_service(service),
-        **fields,
+        **{FORM_FIELDS[name]: value for name, value in data.items()},
     )
-    if plan:
-        _replan(service_request)
+    _replan(service_request)
     service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
     return service_request
 
 
-@transaction.atomic
-def adoption_request_create(*, requester, service, owner, justification, team=None):
-    refusal = policy.adoption_refusal(requester, service)
-    if refusal:
-        raise NotAllowed(refusal)
-    return _about_service_filed(
-        Kind.ADOPT,
-        requester=requester,
-        service=service,
-        justification=justification,
-        target_owner=owner,
-        target_team=team,
-    )
-
-
-@transaction.atomic
-def transfer_request_create(*, requester, service, team, justification):
-    """File the transfer of `service` to `team`; the team's approvers accept it (route)."""
-    refusal = policy.transfer_refusal(requester, service, team)
-    if refusal:
-        raise NotAllowed(refusal)
-    service, earlier = _asked_already(service, Kind.TRANSFER, requester)
-    if earlier is not None:
-        raise AlreadyAsked(
-            f"Request #{earlier.pk} already asks to transfer this service to the "
-            f"{earlier.target_team} team ({earlier.get_state_display().lower()}).",
-            earlier,
-        )
-    return _about_service_filed(
-        Kind.TRANSFER,
-        requester=requester,
-        service=service,
-        justification=justification,
-        target_team=team,
-    )
+# The kinds' own names, as their callers know them.
+decommission_request_create = partial(request_about_service_create, kind=Kind.DECOMMISSION)
+adoption_request_create = partial(request_about_service_create, kind=Kind.ADOPT)
+transfer_request_create = partial(request_about_service_create, kind=Kind.TRANSFER)
+access_request_create = partial(request_about_service_create, kind=Kind.ACCESS)
+revoke_request_create = partial(request_about_service_create, kind=Kind.REVOKE)
 
 
 def _route(service_request, deciders):
@@ -397,61 +368,6 @@ def _account_reason(service, kind, account_id, *, requester, exclude=None):
             f"{account_id} is already open: wait for it to finish, or cancel it."
         )
     return None
-
-
-def _account_request_create(*, requester, service, kind, account_id, justification):
-    # The service's row lock makes two people asking for one account at once take turns:
-    # the second sees the first's request and is refused with its number.
-    service = (
-        type(service)
-        .objects.select_for_update(of=("self",))
-        .select_related("owner")
-        .get(pk=service.pk)
-    )
-    refusal = _account_refusal(service, kind, account_id, requester=requester)
-    if refusal:
-        raise DecisionRefused(refusal)
-    service_request = ServiceRequest.objects.create(
-        kind=kind,
-        requester=requester,
-        account_id=account_id,
-        justification=justification,
-        service_description=service.service_description,
-        **_about_service(service),
-    )
-    _replan(service_request)
-    service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
-    return service_request
-
-
-@transaction.atomic
-def access_request_create(*, requester, service, account_id, justification):
-    """Ask that `account_id` (16 digits, or * for every account) may connect to `service`."""
-    refusal = policy.access_refusal(requester, service)
-    if refusal:
-        raise NotAllowed(refusal)
-    return _account_request_create(
-        requester=requester,
-        service=service,
-        kind=Kind.ACCESS,
-        account_id=account_id,
-        justification=justification,
-    )
-
-
-@transaction.atomic
-def revoke_request_create(*, requester, service, account_id, justification):
-    """Ask that `account_id` be taken off `service`'s allow-list."""
-    refusal = policy.revoke_refusal(requester, service)
-    if refusal:
-        raise NotAllowed(refusal)
-    return _account_request_create(
-        requester=requester,
-        service=service,
-        kind=Kind.REVOKE,
-        account_id=account_id,
-        justification=justification,
-    )
 
 
 @transaction.atomic

@@ -26,19 +26,16 @@ from portal.lib.limits import cloud_budget_spent, too_many
 from portal.lib.paging import page_number
 from portal.service_requests import policy, queue, revisions, selectors, services
 from portal.service_requests.forms import (
-    AccessForm,
-    AdoptionForm,
     DecisionForm,
-    DecommissionForm,
     DelegationForm,
     RequestEditor,
-    RevokeForm,
     SendBackForm,
-    TransferForm,
 )
+from portal.service_requests.kinds import KINDS
 from portal.service_requests.models import (
     Decision,
     Delegation,
+    Kind,
     ResourceType,
     RevisionSeen,
     ServiceRequest,
@@ -642,7 +639,7 @@ def pending_count(request: HttpRequest):
 @require_http_methods(["GET", "POST"])
 def service_change(request: HttpRequest, service_id):
     service = service_for_user(request.user, service_id)
-    refusal = policy.change_refusal(request.user, service)
+    refusal = KINDS[Kind.CHANGE].refusal(request.user, service)
     if refusal:
         raise PermissionDenied(refusal)
     if request.method == "POST":
@@ -652,40 +649,37 @@ def service_change(request: HttpRequest, service_id):
     return render_request_form(request, RequestEditor(service=service, start=start))
 
 
-def _request_form(
-    request,
-    service,
-    *,
-    refusal,
-    form_class,
-    template,
-    create,
-    error_field=None,
-    initial=None,
-    extra=None,
-    form_kwargs=None,
-):
-    """Show a decommission, adoption, access or revoke form; file the request
-    (`create(data)`) when valid.
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_request_form(request: HttpRequest, service_id, kind):
+    """Show the form of a request of `kind` about the service (kinds.FORM_KINDS); file it
+    when valid.
 
     `action=submit` submits it as well; either way the answer is the request's own page, and
     a request already asking the same (a double submit) answers with that request's page. A
-    refusal is shown at `error_field` when it is about that field's value.
+    refusal is shown at the kind's `error_field` when it is about that field's value.
     """
+    described = KINDS[kind]
+    service = service_for_user(request.user, service_id)
+    refusal = described.refusal(request.user, service)
     if refusal:
         raise PermissionDenied(refusal)
-    form = form_class(request.POST or None, initial=initial, **(form_kwargs or {}))
+    initial = described.initial(request.GET) if described.initial else None
+    form = described.form(request.POST or None, service=service, initial=initial)
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             try:
-                service_request = create(form.cleaned_data)
+                service_request = services.request_about_service_create(
+                    kind=kind, requester=request.user, service=service, **form.cleaned_data
+                )
             except services.AlreadyAsked as error:
                 messages.info(request, str(error))
                 return redirect(error.service_request)
             except services.DecisionRefused as error:
-                if error_field:
-                    form.add_error(error_field, str(error))
+                if described.error_field:
+                    form.add_error(described.error_field, str(error))
                 else:
                     messages.error(request, str(error))
                 status = 409
@@ -694,116 +688,9 @@ def _request_form(
                     return submit_and_redirect(request, service_request)
                 messages.success(request, "Draft saved.")
                 return redirect(service_request)
-        else:
-            status = 400
-    context = {"form": form, "service": service, **(extra or {})}
-    return render(request, template, context, status=status)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_decommission(request: HttpRequest, service_id):
-    service = service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.change_refusal(request.user, service),
-        form_class=DecommissionForm,
-        template="endpoint_services/decommission_form.html",
-        create=lambda data: services.decommission_request_create(
-            requester=request.user, service=service, justification=data["justification"]
-        ),
-        # What deleting it cuts off, as last read, for the person to weigh before asking.
-        extra={
-            "connected": service.connections.filter(status="Connected", gone=False).count(),
-            "allowed": len(service.allowed_users),
-        },
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_adopt(request: HttpRequest, service_id):
-    service = service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.adoption_refusal(request.user, service),
-        form_class=AdoptionForm,
-        template="endpoint_services/adopt_form.html",
-        create=lambda data: services.adoption_request_create(
-            requester=request.user,
-            service=service,
-            owner=data["owner"],
-            team=data.get("team"),
-            justification=data["justification"],
-        ),
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_transfer(request: HttpRequest, service_id):
-    """Ask that another team own the service; that team's approvers accept it."""
-    service = service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.transfer_refusal(request.user, service),
-        form_class=TransferForm,
-        form_kwargs={"service": service},
-        template="endpoint_services/transfer_form.html",
-        create=lambda data: services.transfer_request_create(
-            requester=request.user,
-            service=service,
-            team=data["team"],
-            justification=data["justification"],
-        ),
-        error_field="team",
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_access(request: HttpRequest, service_id):
-    """Ask that a consumer's account may connect to the service; its owner decides."""
-    service = service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.access_refusal(request.user, service),
-        form_class=AccessForm,
-        template="endpoint_services/access_form.html",
-        create=lambda data: services.access_request_create(
-            requester=request.user,
-            service=service,
-            account_id=data["account_id"],
-            justification=data["justification"],
-        ),
-        error_field="account_id",
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def service_revoke(request: HttpRequest, service_id):
-    """Ask that an account be taken off the service's allow-list (owner or approver)."""
-    service = service_for_user(request.user, service_id)
-    return _request_form(
-        request,
-        service,
-        refusal=policy.revoke_refusal(request.user, service),
-        form_class=RevokeForm,
-        template="endpoint_services/revoke_form.html",
-        create=lambda data: services.revoke_request_create(
-            requester=request.user,
-            service=service,
-            account_id=data["account_id"],
-            justification=data["justification"],
-        ),
-        error_field="account_id",
-        initial={"account_id": request.GET.get("account", "")[:32]},
-    )
+    extra = described.context(service) if described.context else {}
+    context = {"form": form, "service": service, **extra}
+    return render(request, described.template, context, status=status)
 
 
 # --- delegation (/account/delegations/) ----------------------------------------------------

@@ -2,12 +2,10 @@
 history; refresh it, accept its drift, decide its connections, and file the requests about
 it (change, decommission, access, revoke, adopt, transfer). /services."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.http import HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
@@ -35,16 +33,10 @@ from portal.endpoint_services.selectors import (
     service_to_manage,
     unmanaged_services,
 )
-from portal.service_requests import policy, services
-from portal.service_requests.forms import (
-    CHANGE_FIELDS,
-    AccessForm,
-    AdoptionForm,
-    DecommissionForm,
-    RevokeForm,
-    TransferForm,
-)
-from portal.service_requests.models import ServiceRequest
+from portal.service_requests import services
+from portal.service_requests.forms import CHANGE_FIELDS
+from portal.service_requests.kinds import KINDS
+from portal.service_requests.models import Kind, ServiceRequest
 from portal.service_requests.selectors import access_requests_by_account, service_requests_listed
 
 router = Router(tags=["services"])
@@ -223,17 +215,15 @@ def service_accept_drift(request, service_id: str):
 # --- the requests about a service, filed at its address ---------------------------------
 
 
-@dataclass(frozen=True)
-class Filing:
-    """How one kind of request about a service is filed: what it takes, the policy that may
-    refuse the caller, and what files it (the kind's form and service function)."""
-
-    kind: str
-    payload: type[Schema]
-    refusal: Callable
-    file: Callable  # (user, service, payload) -> the request made
-    description: str
-    conflict_at: str = ""  # the field a refusal of the moment is about, if one is
+# What each kind's filing takes (the API's own; the rest of a kind is its description).
+PAYLOADS = {
+    Kind.CHANGE: schemas.ChangeIn,
+    Kind.DECOMMISSION: schemas.JustificationIn,
+    Kind.ACCESS: schemas.AccountIn,
+    Kind.REVOKE: schemas.AccountIn,
+    Kind.ADOPT: schemas.AdoptionIn,
+    Kind.TRANSFER: schemas.TransferIn,
+}
 
 
 def _change(user, service, payload):
@@ -252,123 +242,45 @@ def _change(user, service, payload):
     )
 
 
-def _through(form, create, *arguments):
-    """File through the kind's form: `create` takes its cleaned `arguments`."""
-
-    def file(user, service, payload):
-        judged = form(payload, service)
-        if not judged.is_valid():
-            raise Invalid.of(judged)
-        data = judged.cleaned_data
-        return create(
-            requester=user, service=service, **{name: data.get(name) for name in arguments}
-        )
-
-    return file
+def _through_form(described, user, service, payload):
+    """File through the kind's form, as its page does; teams are named, not numbered."""
+    data = payload.dict()
+    if data.get("team") is not None:
+        data["team"] = team_pk(data["team"]) if data["team"] else ""
+    form = described.form(data, service=service)
+    if not form.is_valid():
+        raise Invalid.of(form)
+    return services.request_about_service_create(
+        kind=described.kind, requester=user, service=service, **form.cleaned_data
+    )
 
 
-FILINGS = (
-    Filing(
-        "change",
-        schemas.ChangeIn,
-        policy.change_refusal,
-        _change,
-        "File a change: the desired state, from which the portal plans the cloud operations.",
-    ),
-    Filing(
-        "decommission",
-        schemas.JustificationIn,
-        policy.change_refusal,
-        _through(
-            lambda payload, service: DecommissionForm(payload.dict()),
-            services.decommission_request_create,
-            "justification",
-        ),
-        "File the service's deletion (two approvers decide).",
-    ),
-    Filing(
-        "access",
-        schemas.AccountIn,
-        policy.access_refusal,
-        _through(
-            lambda payload, service: AccessForm(payload.dict()),
-            services.access_request_create,
-            "account_id",
-            "justification",
-        ),
-        "Ask that a consumer's account may connect; the service's owner decides.",
-        conflict_at="account_id",
-    ),
-    Filing(
-        "revoke",
-        schemas.AccountIn,
-        policy.revoke_refusal,
-        _through(
-            lambda payload, service: RevokeForm(payload.dict()),
-            services.revoke_request_create,
-            "account_id",
-            "justification",
-        ),
-        "Ask that an account be taken off the allow-list (owner or approver).",
-        conflict_at="account_id",
-    ),
-    Filing(
-        "adopt",
-        schemas.AdoptionIn,
-        policy.adoption_refusal,
-        _through(
-            lambda payload, service: AdoptionForm(
-                {**payload.dict(), "team": team_pk(payload.team) if payload.team else ""}
-            ),
-            services.adoption_request_create,
-            "owner",
-            "team",
-            "justification",
-        ),
-        "File the adoption of a service the portal did not make, naming its owner (approvers).",
-    ),
-    Filing(
-        "transfer",
-        schemas.TransferIn,
-        policy.transfer_refusal,
-        _through(
-            lambda payload, service: TransferForm(
-                {"team": team_pk(payload.team), "justification": payload.justification},
-                service=service,
-            ),
-            services.transfer_request_create,
-            "team",
-            "justification",
-        ),
-        "File the service's transfer to another team; that team's approvers accept it.",
-        conflict_at="team",
-    ),
-)
-
-
-def _filer(filing):
-    def file(request, response: HttpResponse, service_id: str, payload: filing.payload):
+def _filer(described):
+    def file(request, response: HttpResponse, service_id: str, payload: PAYLOADS[described.kind]):
         service = service_for_user(request.user, service_id)
-        refuse(filing.refusal(request.user, service))
+        refuse(described.refusal(request.user, service))
         try:
-            service_request = filing.file(request.user, service, payload)
+            if described.has_form:
+                service_request = _through_form(described, request.user, service, payload)
+            else:
+                service_request = _change(request.user, service, payload)
         except services.NotAllowed:
             raise
         except services.DecisionRefused as error:
-            if filing.conflict_at:
-                raise FieldConflict(filing.conflict_at, error) from error
+            if described.error_field:
+                raise FieldConflict(described.error_field, error) from error
             raise
         return created(request, response, service_request)
 
-    file.__name__ = f"service_{filing.kind}"  # its operation's id
+    file.__name__ = f"service_{described.kind}"  # its operation's id
     return file
 
 
-for filing in FILINGS:
+for kind in PAYLOADS:
     router.post(
-        f"/{{service_id}}/{filing.kind}",
+        f"/{{service_id}}/{kind}",
         response={201: schemas.RequestOut, **BODY_ERRORS},
         auth=auth.write,
-        url_name=filing.kind,
-        description=filing.description,
-    )(_filer(filing))
+        url_name=kind.value,
+        description=KINDS[kind].summary,
+    )(_filer(KINDS[kind]))
