@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from portal.history import views as audit_views
+from tests.audit import test_subject_migration
 from tests.support.factories import ServiceRequestFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
@@ -58,6 +59,15 @@ from tests.audit.test_chain import (  # noqa: E402, F401
     test_the_log_is_intact_after_normal_work,
     test_truncation_behind_a_checkpoint_is_caught,
 )
+
+
+# The log's subjects by id: PostgreSQL drops the foreign keys' constraints, and makes them again
+# on the way back, where SQLite rebuilds the table.
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_logs_subjects_by_id_migrate_forward_and_back(requester):
+    test_subject_migration.test_events_written_before_keep_their_subjects_and_verify(requester)
+
 
 # PostgreSQL refuses what SQLite takes: a NUL in text, a value longer than its column.
 from tests.project.test_hardening import (  # noqa: E402, F401

@@ -13,7 +13,7 @@ from portal.endpoint_services.models import EndpointService
 from portal.service_requests import services
 from portal.service_requests.kinds import FORM_KINDS, KINDS
 from portal.service_requests.models import Kind
-from tests.api import call, token
+from tests.support.api import call, token
 
 pytestmark = pytest.mark.django_db
 
