@@ -124,39 +124,6 @@ def _lent(user):
     )
 
 
-def sees_request(user, *, requester_id, owner_id, in_role, in_team=False):
-    """The one rule: the requester, the service's owner (any member of its team, or the person
-    while no team owns it), the teams the request names, approvers and auditors see a request.
-
-    `in_role` says whether the user is in the approvers' or auditors' group, `in_team` whether
-    they are a member of the service's team or of the team the request is for or routed to;
-    the fast poll reads both in its own query (see views.request_status).
-    """
-    return user.is_superuser or in_role or in_team or user.pk in (requester_id, owner_id)
-
-
-def can_view(user, service_request):
-    """`sees_request`, and a delegate sees what they may decide for someone."""
-    service = service_request.endpoint_service
-    named = {
-        service.team_id if service is not None else None,
-        service_request.deciding_team_id,
-        service_request.target_team_id,
-    } - {None}
-    if user.is_authenticated and user.pk in (
-        service_request.requester_id,
-        service.owner_id if service is not None and service.team_id is None else None,
-    ):
-        return True  # the common case, without reading roles or teams
-    return sees_request(
-        user,
-        requester_id=service_request.requester_id,
-        owner_id=None,
-        in_role=rights.is_approver(user) or rights.is_auditor(user),
-        in_team=bool(named) and bool(named & teams.team_ids(user)),
-    ) or (user.is_authenticated and bool(deciding_for(user, service_request)))
-
-
 def change_refusal(user, service):
     """Return why `user` may not file a change or decommission of `service`, or None."""
     if not keepers.may_manage(user, service):

@@ -25,12 +25,10 @@ from portal.service_requests.models import (
 
 def request_for_user(user, pk):
     """Return the request if `user` may see it; 404 otherwise, so ids leak nothing."""
-    service_request = get_object_or_404(
-        ServiceRequest.objects.select_related("requester", "endpoint_service"), pk=pk
+    return get_object_or_404(
+        ServiceRequest.objects.visible_to(user).select_related("requester", "endpoint_service"),
+        pk=pk,
     )
-    if not policy.can_view(user, service_request):
-        raise Http404("No such request.")
-    return service_request
 
 
 def own_request(user, pk):
