@@ -434,8 +434,6 @@ def deciding_for(user, service_request, at=None):
     someone's delegate does not (no chains). Empty for the requester, who never decides,
     and for auditors, who decide nothing.
     """
-    from portal.service_requests.models import Delegation
-
     if service_request.requester_id == user.pk or rights.is_read_only(user):
         return []
     delegations = (
@@ -534,8 +532,6 @@ def available_actions(user, service_request):
 
 def _deciders_q(deciders, service_request, *, admins):
     """Who `deciders` (a Route) names, as a filter on users."""
-    from portal.teams.models import Role
-
     found = Q(is_superuser=True) if admins else Q(pk__in=[])
     if deciders.deciders in (Deciders.PLATFORM, Deciders.OWNER):
         found |= Q(groups__name=rights.APPROVERS_GROUP)
@@ -588,8 +584,6 @@ def delegates_of(people, service_request, at=None):
 
     A delegate is a way to reach the person, not one more approver: counts stay per person.
     """
-    from portal.service_requests.models import Delegation
-
     ids = [person.pk for person in people if person.pk != service_request.requester_id]
     if not ids:
         return {}
