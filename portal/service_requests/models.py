@@ -172,11 +172,11 @@ class AddressIpVersion(models.TextChoices):
 
 
 class ServiceRequestQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """The requests `user` may see (policy.visible_to)."""
+    def visible_to(self, user, at=None):
+        """The requests `user` may see at `at` (now): policy.visible_to."""
         from portal.service_requests import policy
 
-        return self.filter(policy.visible_to(user))
+        return self.filter(policy.visible_to(user, at))
 
 
 class ServiceRequest(AuditedSubject):

@@ -44,9 +44,9 @@ def required_approvals(service_request):
     return Requirement(settings.APPROVALS_REQUIRED, ())
 
 
-def visible_to(user):
-    """The requests `user` may see, as a filter on ServiceRequest: the one rule that pages,
-    the API and the status poll apply.
+def visible_to(user, at=None):
+    """The requests `user` may see at `at` (now), as a filter on ServiceRequest: the one rule
+    that pages, the API and the status poll apply.
 
     Admins, approvers and auditors see every request. Anyone else sees what they asked for;
     the requests about a service they own (any member of its team, or its owner while no
@@ -70,7 +70,7 @@ def visible_to(user):
         | Q(endpoint_service__team__in=teams_of_user)
         | Q(deciding_team__in=teams_of_user)
         | Q(target_team__in=teams_of_user)
-        | _lent(user)
+        | _lent(user, at)
     )
     if not rights.roles_read(user):
         found |= Q(Exists(_groups_of(user, rights.APPROVERS_GROUP, rights.AUDITORS_GROUP)))
@@ -83,13 +83,13 @@ def _groups_of(user, *names):
     return get_user_model().groups.through.objects.filter(user=user, group__name__in=names)
 
 
-def _lent(user):
+def _lent(user, at=None):
     """The requests `user` may decide as the delegate of someone who decides them in their
-    own right (deciding_for): a delegation in force now, from an active person who did not
+    own right (deciding_for): a delegation in force at `at` (now), from an active person who did not
     file the request and is among those its recorded route names (as the queue reads the
     route: `decidable`)."""
     lent = (
-        Delegation.objects.active()
+        Delegation.objects.active(at)
         .filter(delegate=user, delegator__is_active=True)
         .exclude(delegator=OuterRef("requester"))
     )

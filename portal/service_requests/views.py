@@ -436,15 +436,9 @@ def _unchanged(pk, user, seen):
     """Whether the request is still at version `seen`, still polled, and `user` may see it.
 
     The poll an open page repeats every 2 s for as long as a request waits: one query, the
-    right to see the request (policy.visible_to) inside it.
+    right to see the request (policy.visible_to) inside it (selectors.request_version).
     """
-    row = (
-        ServiceRequest.objects.visible_to(user)
-        .filter(pk=pk)
-        .order_by()
-        .values_list("version", "state")
-        .first()
-    )
+    row = selectors.request_version(user, pk)
     return row is not None and str(row[0]) == seen and row[1] in POLL_EVERY
 
 

@@ -7,11 +7,12 @@ every kind of person and every way a request can name one.
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from portal.endpoint_services.models import EndpointService
-from portal.service_requests import policy, services
+from portal.service_requests import policy, selectors, services
 from portal.service_requests.models import Deciders, Delegation, Kind, ServiceRequest, State
 from portal.teams.models import Membership, Role, Team
 from tests.api import call, token
@@ -206,6 +207,20 @@ def test_the_filter_is_the_rule_for_everyone_and_every_request(world):
         assert found == SEES[who], who
         for name, service_request in requests.items():
             assert sees(user, service_request) == (name in found), (who, name)
+
+
+def test_the_polls_compiled_query_answers_as_the_filter(world):
+    people, requests = world
+    for who, user in people.items():
+        for name, service_request in requests.items():
+            if user.is_authenticated:
+                # Fresh, as each poll's user is: nothing read of their roles yet.
+                user = get_user_model().objects.get(pk=user.pk)
+            row = selectors.request_version(user, service_request.pk)
+            if name in SEES[who]:
+                assert row == (service_request.version, service_request.state), (who, name)
+            else:
+                assert row is None, (who, name)
 
 
 def test_roles_read_before_the_filter_give_the_same_answer(world):
