@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.lookups import Exact, In
 
 from portal.accounts import rights
 from portal.endpoint_services import keepers, plans
@@ -63,14 +64,19 @@ def visible_to(user, at=None):
         return Q()
     if rights.roles_read(user) and (rights.is_approver(user) or rights.is_auditor(user)):
         return Q()
-    teams_of_user = Membership.objects.filter(user=user).values("team")
+    # One membership of the user's in the service's team, or the team the request is for
+    # or routed to.
+    in_team = Membership.objects.filter(
+        Q(team=OuterRef("endpoint_service__team"))
+        | Q(team=OuterRef("deciding_team"))
+        | Q(team=OuterRef("target_team")),
+        user=user,
+    )
     found = (
         Q(requester=user)
         | Q(endpoint_service__team__isnull=True, endpoint_service__owner=user)
-        | Q(endpoint_service__team__in=teams_of_user)
-        | Q(deciding_team__in=teams_of_user)
-        | Q(target_team__in=teams_of_user)
-        | _lent(user, at)
+        | Q(Exists(in_team))
+        | Q(Exists(_lent(user, at)))
     )
     if not rights.roles_read(user):
         found |= Q(Exists(_groups_of(user, rights.APPROVERS_GROUP, rights.AUDITORS_GROUP)))
@@ -84,42 +90,38 @@ def _groups_of(user, *names):
 
 
 def _lent(user, at=None):
-    """The requests `user` may decide as the delegate of someone who decides them in their
-    own right (deciding_for): a delegation in force at `at` (now), from an active person who did not
-    file the request and is among those its recorded route names (as the queue reads the
-    route: `decidable`)."""
-    lent = (
+    """The delegations by which `user` may decide a request (as a subquery of one): in force
+    at `at` (now), from an active person who did not file it and decides it in their own
+    right (deciding_for) by its recorded route, as the queue reads the route (`decidable`).
+    """
+    route = OuterRef("decided_by")
+    return (
         Delegation.objects.active(at)
         .filter(delegate=user, delegator__is_active=True)
         .exclude(delegator=OuterRef("requester"))
-    )
-    owner = lent.filter(delegator=OuterRef("endpoint_service__owner"))
-    return (
-        Q(Exists(lent.filter(delegator__is_superuser=True)))
-        | Q(
-            Exists(lent.filter(delegator__groups__name=rights.APPROVERS_GROUP)),
-            decided_by__in=[Deciders.PLATFORM, Deciders.OWNER, ""],
-        )
-        | Q(Exists(owner), decided_by=Deciders.OWNER)
-        # Requests submitted before routing: who may connect to a service was its owner's.
-        | Q(
-            Exists(owner),
-            ~Q(account_id=plans.EVERY_ACCOUNT),
-            decided_by="",
-            kind__in=ACCOUNT_KINDS,
-        )
-        | Q(
-            Exists(
-                lent.filter(
-                    delegator__team_memberships__team=OuterRef("deciding_team"),
-                    delegator__team_memberships__role=Role.APPROVER,
-                )
-            ),
-            decided_by=Deciders.TEAM,
-        )
-        | Q(
-            Exists(lent.filter(delegator__team_memberships__team=OuterRef("deciding_team"))),
-            decided_by=Deciders.TEAM_MEMBERS,
+        .filter(
+            Q(delegator__is_superuser=True)
+            | Q(
+                In(route, [Deciders.PLATFORM, Deciders.OWNER, ""]),
+                delegator__groups__name=rights.APPROVERS_GROUP,
+            )
+            | Q(
+                Q(Exact(route, Deciders.OWNER))
+                # Submitted before routing: who may connect to a service was its owner's.
+                | Q(
+                    Exact(route, ""),
+                    In(OuterRef("kind"), sorted(ACCOUNT_KINDS)),
+                    ~Q(Exact(OuterRef("account_id"), plans.EVERY_ACCOUNT)),
+                ),
+                delegator=OuterRef("endpoint_service__owner"),
+            )
+            # One membership of the delegator's: in the deciding team, as its approver
+            # where the team's approvers decide.
+            | Q(
+                Q(Exact(route, Deciders.TEAM_MEMBERS))
+                | Q(Exact(route, Deciders.TEAM), delegator__team_memberships__role=Role.APPROVER),
+                delegator__team_memberships__team=OuterRef("deciding_team"),
+            )
         )
     )
 
