@@ -12,6 +12,11 @@ def in_group(user, name):
     return name in user._portal_groups
 
 
+def roles_read(user):
+    """Whether `user`'s groups were read already in this request (so asking costs no query)."""
+    return hasattr(user, "_portal_groups")
+
+
 def is_approver(user):
     return user.is_authenticated and (user.is_superuser or in_group(user, APPROVERS_GROUP))
 

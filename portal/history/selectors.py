@@ -18,7 +18,9 @@ def require_auditor(user):
 def request_for_auditor(user, pk):
     """Return any request, for an auditor (403 for anyone else, before any lookup)."""
     require_auditor(user)
-    return get_object_or_404(ServiceRequest.objects.select_related("requester"), pk=pk)
+    return get_object_or_404(
+        ServiceRequest.objects.visible_to(user).select_related("requester"), pk=pk
+    )
 
 
 def request_history(user, data):
@@ -27,7 +29,7 @@ def request_history(user, data):
     Whoever uses it checks `is_valid()` first: an invalid filter never widens to every row.
     """
     require_auditor(user)
-    return RequestHistoryFilter(data, queryset=ServiceRequest.objects.all())
+    return RequestHistoryFilter(data, queryset=ServiceRequest.objects.visible_to(user))
 
 
 def history_ordered(history):

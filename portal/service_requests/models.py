@@ -171,6 +171,14 @@ class AddressIpVersion(models.TextChoices):
     DUAL_STACK = "DualStack", "DualStack (IPv4 and IPv6)"
 
 
+class ServiceRequestQuerySet(models.QuerySet):
+    def visible_to(self, user, at=None):
+        """The requests `user` may see at `at` (now): policy.visible_to."""
+        from portal.service_requests import policy
+
+        return self.filter(policy.visible_to(user, at))
+
+
 class ServiceRequest(AuditedSubject):
     """A person's request about an endpoint service: create one, change it, decommission it...
 
@@ -305,6 +313,8 @@ class ServiceRequest(AuditedSubject):
     # group last heard of it; a time before submitted_at was of an earlier submission.
     reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ServiceRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,12 +3,14 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.lookups import Exact, In
 
 from portal.accounts import rights
 from portal.endpoint_services import keepers, plans
-from portal.service_requests.models import ACCOUNT_KINDS, Deciders, Kind, Payer
+from portal.service_requests.models import ACCOUNT_KINDS, Deciders, Delegation, Kind, Payer
 from portal.teams import services as teams
+from portal.teams.models import Membership, Role
 
 # The kinds with a form to edit; the others are a justification and a service.
 EDITABLE_KINDS = (Kind.CREATE, Kind.CHANGE)
@@ -43,37 +45,85 @@ def required_approvals(service_request):
     return Requirement(settings.APPROVALS_REQUIRED, ())
 
 
-def sees_request(user, *, requester_id, owner_id, in_role, in_team=False):
-    """The one rule: the requester, the service's owner (any member of its team, or the person
-    while no team owns it), the teams the request names, approvers and auditors see a request.
+def visible_to(user, at=None):
+    """The requests `user` may see at `at` (now), as a filter on ServiceRequest: the one rule
+    that pages, the API and the status poll apply.
 
-    `in_role` says whether the user is in the approvers' or auditors' group, `in_team` whether
-    they are a member of the service's team or of the team the request is for or routed to;
-    the fast poll reads both in its own query (see views.request_status).
+    Admins, approvers and auditors see every request. Anyone else sees what they asked for;
+    the requests about a service they own (any member of its team, or its owner while no
+    team owns it); those for or routed to one of their teams (the request's target and
+    deciding teams); and, as someone's delegate, those their delegator decides (`_lent`).
+
+    Who the user is (roles, teams, delegations) is asked inside the filter rather than
+    before it, so that the poll costs one query; roles this request has read already are
+    used as read, so that an approver's or an auditor's list carries no condition at all.
     """
-    return user.is_superuser or in_role or in_team or user.pk in (requester_id, owner_id)
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser:
+        return Q()
+    if rights.roles_read(user) and (rights.is_approver(user) or rights.is_auditor(user)):
+        return Q()
+    # One membership of the user's in the service's team, or the team the request is for
+    # or routed to.
+    in_team = Membership.objects.filter(
+        Q(team=OuterRef("endpoint_service__team"))
+        | Q(team=OuterRef("deciding_team"))
+        | Q(team=OuterRef("target_team")),
+        user=user,
+    )
+    found = (
+        Q(requester=user)
+        | Q(endpoint_service__team__isnull=True, endpoint_service__owner=user)
+        | Q(Exists(in_team))
+        | Q(Exists(_lent(user, at)))
+    )
+    if not rights.roles_read(user):
+        found |= Q(Exists(_groups_of(user, rights.APPROVERS_GROUP, rights.AUDITORS_GROUP)))
+    return found
 
 
-def can_view(user, service_request):
-    """`sees_request`, and a delegate sees what they may decide for someone."""
-    service = service_request.endpoint_service
-    named = {
-        service.team_id if service is not None else None,
-        service_request.deciding_team_id,
-        service_request.target_team_id,
-    } - {None}
-    if user.is_authenticated and user.pk in (
-        service_request.requester_id,
-        service.owner_id if service is not None and service.team_id is None else None,
-    ):
-        return True  # the common case, without reading roles or teams
-    return sees_request(
-        user,
-        requester_id=service_request.requester_id,
-        owner_id=None,
-        in_role=rights.is_approver(user) or rights.is_auditor(user),
-        in_team=bool(named) and bool(named & teams.team_ids(user)),
-    ) or (user.is_authenticated and bool(deciding_for(user, service_request)))
+def _groups_of(user, *names):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().groups.through.objects.filter(user=user, group__name__in=names)
+
+
+def _lent(user, at=None):
+    """The delegations by which `user` may decide a request (as a subquery of one): in force
+    at `at` (now), from an active person who did not file it and decides it in their own
+    right (deciding_for) by its recorded route, as the queue reads the route (`decidable`).
+    """
+    route = OuterRef("decided_by")
+    return (
+        Delegation.objects.active(at)
+        .filter(delegate=user, delegator__is_active=True)
+        .exclude(delegator=OuterRef("requester"))
+        .filter(
+            Q(delegator__is_superuser=True)
+            | Q(
+                In(route, [Deciders.PLATFORM, Deciders.OWNER, ""]),
+                delegator__groups__name=rights.APPROVERS_GROUP,
+            )
+            | Q(
+                Q(Exact(route, Deciders.OWNER))
+                # Submitted before routing: who may connect to a service was its owner's.
+                | Q(
+                    Exact(route, ""),
+                    In(OuterRef("kind"), sorted(ACCOUNT_KINDS)),
+                    ~Q(Exact(OuterRef("account_id"), plans.EVERY_ACCOUNT)),
+                ),
+                delegator=OuterRef("endpoint_service__owner"),
+            )
+            # One membership of the delegator's: in the deciding team, as its approver
+            # where the team's approvers decide.
+            | Q(
+                Q(Exact(route, Deciders.TEAM_MEMBERS))
+                | Q(Exact(route, Deciders.TEAM), delegator__team_memberships__role=Role.APPROVER),
+                delegator__team_memberships__team=OuterRef("deciding_team"),
+            )
+        )
+    )
 
 
 def change_refusal(user, service):
@@ -386,8 +436,6 @@ def deciding_for(user, service_request, at=None):
     someone's delegate does not (no chains). Empty for the requester, who never decides,
     and for auditors, who decide nothing.
     """
-    from portal.service_requests.models import Delegation
-
     if service_request.requester_id == user.pk or rights.is_read_only(user):
         return []
     delegations = (
@@ -486,8 +534,6 @@ def available_actions(user, service_request):
 
 def _deciders_q(deciders, service_request, *, admins):
     """Who `deciders` (a Route) names, as a filter on users."""
-    from portal.teams.models import Role
-
     found = Q(is_superuser=True) if admins else Q(pk__in=[])
     if deciders.deciders in (Deciders.PLATFORM, Deciders.OWNER):
         found |= Q(groups__name=rights.APPROVERS_GROUP)
@@ -540,8 +586,6 @@ def delegates_of(people, service_request, at=None):
 
     A delegate is a way to reach the person, not one more approver: counts stay per person.
     """
-    from portal.service_requests.models import Delegation
-
     ids = [person.pk for person in people if person.pk != service_request.requester_id]
     if not ids:
         return {}

@@ -1,10 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -19,7 +17,6 @@ from portal.accounts import rights
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
-from portal.endpoint_services.models import EndpointService
 from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_spent, too_many
@@ -43,7 +40,6 @@ from portal.service_requests.models import (
     TransitionNotAllowed,
 )
 from portal.service_requests.step_log import request_step_log
-from portal.teams.models import Membership
 
 User = get_user_model()
 # The first requests of the queue on an approver's dashboard; the rest on /approvals/.
@@ -436,34 +432,11 @@ def _status_response(request, service_request):
 def _unchanged(pk, user, seen):
     """Whether the request is still at version `seen`, still polled, and `user` may see it.
 
-    The poll an open page repeats every 2 s for as long as a request waits: one query, in
-    SQL rather than the ORM, whose query building would cost more than the query.
+    The poll an open page repeats every 2 s for as long as a request waits: one query, the
+    right to see the request (policy.visible_to) inside it (selectors.request_version).
     """
-    request_table = ServiceRequest._meta.db_table
-    service_table = EndpointService._meta.db_table
-    membership = User.groups.through._meta.db_table
-    group_table = Group._meta.db_table
-    team_membership = Membership._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT r.version, r.state, r.requester_id,
-                  CASE WHEN s.team_id IS NULL THEN s.owner_id END,
-                  EXISTS (SELECT 1 FROM {membership} m JOIN {group_table} g ON g.id = m.group_id
-                          WHERE m.user_id = %s AND g.name IN (%s, %s)),
-                  EXISTS (SELECT 1 FROM {team_membership} t WHERE t.user_id = %s
-                          AND t.team_id IN (s.team_id, r.deciding_team_id, r.target_team_id))
-                FROM {request_table} r LEFT JOIN {service_table} s ON s.id = r.endpoint_service_id
-                WHERE r.id = %s""",
-            [user.pk, rights.APPROVERS_GROUP, rights.AUDITORS_GROUP, user.pk, pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    version, state, requester_id, owner_id, in_role, in_team = row
-    may_see = policy.sees_request(
-        user, requester_id=requester_id, owner_id=owner_id, in_role=in_role, in_team=in_team
-    )
-    return may_see and str(version) == seen and state in POLL_EVERY
+    row = selectors.request_version(user, pk)
+    return row is not None and str(row[0]) == seen and row[1] in POLL_EVERY
 
 
 @login_required
