@@ -15,8 +15,8 @@ from portal.endpoint_services.models import EndpointService
 from portal.service_requests import policy, selectors, services
 from portal.service_requests.models import Deciders, Delegation, Kind, ServiceRequest, State
 from portal.teams.models import Membership, Role, Team
-from tests.api import call, token
-from tests.factories import ServiceRequestFactory, UserFactory
+from tests.support.api import call, token
+from tests.support.factories import ServiceRequestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
