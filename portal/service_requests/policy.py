@@ -8,7 +8,14 @@ from django.db.models.lookups import Exact, In
 
 from portal.accounts import rights
 from portal.endpoint_services import keepers, plans
-from portal.service_requests.models import ACCOUNT_KINDS, Deciders, Delegation, Kind, Payer
+from portal.service_requests.models import (
+    ACCOUNT_KINDS,
+    EDITABLE_STATES,
+    Deciders,
+    Delegation,
+    Kind,
+    Payer,
+)
 from portal.teams import services as teams
 from portal.teams.models import Membership, Role
 
@@ -93,10 +100,15 @@ def _lent(user, at=None):
     """The delegations by which `user` may decide a request (as a subquery of one): in force
     at `at` (now), from an active person who did not file it and decides it in their own
     right (deciding_for) by its recorded route, as the queue reads the route (`decidable`).
+
+    None while the request is being written (a draft, or sent back): nobody decides it then,
+    and its recorded route is empty or stale (a draft's "" would read as a request submitted
+    before routing, which the platform's approvers decide, and open every team's drafts).
     """
     route = OuterRef("decided_by")
     return (
         Delegation.objects.active(at)
+        .filter(~Q(In(OuterRef("state"), sorted(EDITABLE_STATES))))
         .filter(delegate=user, delegator__is_active=True)
         .exclude(delegator=OuterRef("requester"))
         .filter(

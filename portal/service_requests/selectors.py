@@ -57,6 +57,8 @@ def request_version(user, pk):
             .values_list("version", "state")
             .first()
         )
+    if not -(2**63) <= int(pk) < 2**63:
+        return None  # no row has it; the ORM says so too, a cursor would refuse the number
     using = router.db_for_read(ServiceRequest)
     key = (using, connections[using].vendor)
     if key not in _polls:
@@ -65,7 +67,7 @@ def request_version(user, pk):
     at = connections[using].ops.adapt_datetimefield_value(timezone.now())
     values = {_USER: user.pk, _REQUEST: pk, _AT: at}
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [values.get(p, p) if isinstance(p, _StandIn) else p for p in params])
+        cursor.execute(sql, [values[p] if isinstance(p, _StandIn) else p for p in params])
         return cursor.fetchone()
 
 

@@ -85,6 +85,10 @@ def world(requester, requester2, approver, auditor, admin_user):
 
     requests = {
         "draft, no service": ServiceRequestFactory(requester=requester, history=False),
+        # A team decides it once submitted; no delegate of the platform's approvers sees it.
+        "change draft, team's service": ServiceRequestFactory(
+            requester=requester, kind=Kind.CHANGE, endpoint_service=team_service, history=False
+        ),
         "create, no service": pending(requester, decided_by=Deciders.PLATFORM),
         "create for orders": pending(requester, decided_by=Deciders.PLATFORM, target_team=orders),
         "change, person's service": pending(
@@ -134,6 +138,7 @@ def world(requester, requester2, approver, auditor, admin_user):
 
 EVERY = {
     "draft, no service",
+    "change draft, team's service",
     "create, no service",
     "create for orders",
     "change, person's service",
@@ -145,9 +150,8 @@ EVERY = {
     "the approver's own",
 }
 # What the approver decides (every request routed to the platform or to an owner, and one
-# not routed yet), less their own: what their delegate sees.
+# not routed yet), less their own and the drafts nobody decides yet: what their delegate sees.
 APPROVERS = {
-    "draft, no service",
     "create, no service",
     "create for orders",
     "change, person's service",
@@ -157,8 +161,18 @@ SEES = {
     "requester": EVERY - {"access, person's service", "the approver's own"},
     "stranger": {"access, person's service"},
     "owner": {"change, person's service", "access, person's service"},
-    "payments member": {"change, team's service", "access, team's service", "transfer to infra"},
-    "payments approver": {"change, team's service", "access, team's service", "transfer to infra"},
+    "payments member": {
+        "change draft, team's service",
+        "change, team's service",
+        "access, team's service",
+        "transfer to infra",
+    },
+    "payments approver": {
+        "change draft, team's service",
+        "change, team's service",
+        "access, team's service",
+        "transfer to infra",
+    },
     "orders member": {"create for orders"},
     "infra member": {"transfer to infra", "routed to infra, rejected"},
     "approver": EVERY,
@@ -194,7 +208,8 @@ def sees(user, service_request):
     named |= {service_request.deciding_team_id, service_request.target_team_id}
     if (named - {None}) & teams.team_ids(user):
         return True
-    return bool(policy.deciding_for(user, service_request))
+    # A delegate decides, and so sees, nothing still being written.
+    return not service_request.is_editable and bool(policy.deciding_for(user, service_request))
 
 
 def test_the_filter_is_the_rule_for_everyone_and_every_request(world):
@@ -295,3 +310,10 @@ def test_everyone_who_sees_it_polls_unchanged_in_one_query(
     url = f"/requests/{submitted.pk}/status/?v={submitted.version}"
     with django_assert_num_queries(3):
         assert client.get(url, headers=HTMX).status_code == 204
+
+
+def test_a_poll_of_an_id_no_database_holds_is_404(login, requester):
+    client = login(requester)
+    for pk in (10**20, 2**63):
+        response = client.get(f"/requests/{pk}/status/", {"v": "1"}, headers=HTMX)
+        assert response.status_code == 404
