@@ -111,6 +111,7 @@ KINDS = {
             summary="File the adoption of a service the portal did not make, naming its owner "
             "(approvers).",
             refusal=policy.adoption_refusal,
+            asked_already="Request #{pk} already asks to adopt this service ({state}).",
         ),
         KindDescription(
             Kind.TRANSFER,

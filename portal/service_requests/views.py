@@ -650,6 +650,10 @@ def service_request_form(request: HttpRequest, service_id, kind):
             except services.AlreadyAsked as error:
                 messages.info(request, str(error))
                 return redirect(error.service_request)
+            except services.NotAllowed as error:
+                # Refused since the page's own check (the service changed in between): as
+                # the API answers it.
+                raise PermissionDenied(str(error)) from error
             except services.DecisionRefused as error:
                 if described.error_field:
                     form.add_error(described.error_field, str(error))

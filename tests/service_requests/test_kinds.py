@@ -1,6 +1,7 @@
 """Each kind of request is described once (service_requests.kinds), and its page, its API
 endpoint and its service function all read that description."""
 
+import dataclasses
 import re
 
 import pytest
@@ -12,7 +13,7 @@ from portal.api.routers.services import PAYLOADS
 from portal.endpoint_services.models import EndpointService
 from portal.service_requests import services
 from portal.service_requests.kinds import FORM_KINDS, KINDS
-from portal.service_requests.models import Kind
+from portal.service_requests.models import Kind, ServiceRequest
 from tests.support.api import call, token
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +119,44 @@ def test_the_page_the_api_and_the_service_refuse_the_same_person_alike(
                 kind=kind, requester=requester2, service=service, **CLEANED[kind]
             )
     assert not service.requests.exists()
+
+
+def test_an_adoption_posted_twice_files_one_request_and_shows_it(login, approver, requester):
+    unmanaged = EndpointService.objects.create(
+        service_id="epsrv-adopt00000000000001", region_id="cn-hangzhou", managed=False
+    )
+    client = login(approver)
+    form = {"owner": "requester", "justification": "We made it by hand.", "action": "submit"}
+    first = client.post(f"/services/{unmanaged.service_id}/adopt/", form)
+    second = client.post(f"/services/{unmanaged.service_id}/adopt/", form)
+    filed = ServiceRequest.objects.get(kind=Kind.ADOPT)
+    assert (first.url, second.url) == (f"/requests/{filed.pk}/", f"/requests/{filed.pk}/")
+    page = client.get(second.url).content.decode()
+    assert f"Request #{filed.pk} already asks to adopt this service" in page
+    answer = call(
+        client,
+        "POST",
+        f"services/{unmanaged.service_id}/adopt",
+        token(approver),
+        PAYLOAD[Kind.ADOPT],
+    )
+    assert answer.status_code == 409, answer.content
+    assert ServiceRequest.objects.filter(kind=Kind.ADOPT).count() == 1
+
+
+def test_a_refusal_that_comes_after_the_pages_check_is_a_403_as_in_the_api(
+    login, requester, service, monkeypatch
+):
+    # The service changes between the page's check and the filing (here: the check passes,
+    # the service function's refuses), as a decommission filed meanwhile would.
+    checks = iter([None, "The service is being deleted."])
+    described = dataclasses.replace(
+        KINDS[Kind.DECOMMISSION], refusal=lambda *args, **kwargs: next(checks)
+    )
+    monkeypatch.setitem(KINDS, Kind.DECOMMISSION, described)
+    response = login(requester).post(
+        f"/services/{service.service_id}/decommission/", {"justification": "Nobody uses it."}
+    )
+    assert response.status_code == 403
+    assert "The service is being deleted." in response.content.decode()
+    assert not ServiceRequest.objects.filter(kind=Kind.DECOMMISSION).exists()
