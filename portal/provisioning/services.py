@@ -71,6 +71,13 @@ def _locked(pk, earlier=None):
     return service_request
 
 
+def _in_chain(service_request, token):
+    """Whether a step of the chain `token` may act on the locked request: asked again under
+    the lock, since the chain may have been replaced between the task's first look and the
+    lock (an approval or a resume committing meanwhile). Tokenless tasks predate chains."""
+    return not token or service_request.work_token == token
+
+
 def _past_deadline(service_request):
     started = service_request.provisioning_started_at
     deadline = timedelta(seconds=settings.PROVISION_DEADLINE)
@@ -215,10 +222,12 @@ def _refuse(service_request, reason):
 # --- create ------------------------------------------------------------------------------
 
 
-def service_request_provision(*, pk, attempt=0):
+def service_request_provision(*, pk, attempt=0, token=""):
     """Create the endpoint service of an approved request; return the next Step or None."""
     with transaction.atomic():
         service_request = _locked(pk)
+        if not _in_chain(service_request, token):
+            return None
         if service_request.state not in (State.APPROVED, State.PROVISIONING):
             return None  # Another run got further; nothing to do.
         if not _explained(service_request):
@@ -303,10 +312,12 @@ def _went_active(service_request, attributes):
     enqueue_on_commit(refresh_service, service.pk)
 
 
-def service_request_poll(*, pk, attempt=0):
+def service_request_poll(*, pk, attempt=0, token=""):
     """Ask the cloud how a creating service is doing; return the next Step or None."""
     with transaction.atomic():
         service_request = _locked(pk)
+        if not _in_chain(service_request, token):
+            return None
         if service_request.state != State.CREATING or not _explained(service_request):
             return None
         if service_request.endpoint_service_id is None:
@@ -371,9 +382,11 @@ def _progress(service_request):
     return f"Applied: {', '.join(done) or 'none'}. Not applied: {', '.join(left) or 'none'}. "
 
 
-def _start_applying(pk):
+def _start_applying(pk, token):
     """Move an approved request to applying; return it locked, or None if not for us."""
     service_request = _locked(pk)
+    if not _in_chain(service_request, token):
+        return None
     if service_request.state not in (State.APPROVED, State.APPLYING):
         return None
     if not _explained(service_request):
@@ -387,7 +400,7 @@ def _start_applying(pk):
     return service_request
 
 
-def service_request_apply(*, pk, attempt=0):
+def service_request_apply(*, pk, attempt=0, token=""):
     """Take an approved plan one operation further; return the next Step or None.
 
     Operations run in order, each with its own ClientToken. An asynchronous one is `called`
@@ -396,7 +409,7 @@ def service_request_apply(*, pk, attempt=0):
     """
     for _ in range(50):
         with transaction.atomic():
-            service_request = _start_applying(pk)
+            service_request = _start_applying(pk, token)
             if service_request is None:
                 return None
             operation = service_request.operations.exclude(state=OperationState.APPLIED).first()
@@ -575,8 +588,10 @@ def chain_is_current(pk, token):
     current = ServiceRequest.objects.filter(pk=pk).values_list("work_token", flat=True).first()
     if current is None:
         return False
-    # Tasks from before tokens (and requests that never had one) carry none: let them run.
-    return not token or not current or token == current
+    # Tasks from before tokens carry none: let them run. A request that never had a token has
+    # no chain, so a task that names one is not of it (a stale message, or one for another
+    # row that had this id): the step asks again under the lock (_in_chain).
+    return not token or token == current
 
 
 def service_request_step_due(*, pk, token, delay):

@@ -35,19 +35,19 @@ def start_work(service_request):
 @shared_task(acks_late=True, ignore_result=True)
 def provision(pk, attempt=0, token=""):
     if services.chain_is_current(pk, token):
-        schedule(pk, services.service_request_provision(pk=pk, attempt=attempt), token)
+        schedule(pk, services.service_request_provision(pk=pk, attempt=attempt, token=token), token)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def poll(pk, attempt=0, token=""):
     if services.chain_is_current(pk, token):
-        schedule(pk, services.service_request_poll(pk=pk, attempt=attempt), token)
+        schedule(pk, services.service_request_poll(pk=pk, attempt=attempt, token=token), token)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def apply(pk, attempt=0, token=""):
     if services.chain_is_current(pk, token):
-        schedule(pk, services.service_request_apply(pk=pk, attempt=attempt), token)
+        schedule(pk, services.service_request_apply(pk=pk, attempt=attempt, token=token), token)
 
 
 @shared_task(ignore_result=True)

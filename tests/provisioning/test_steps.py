@@ -289,3 +289,35 @@ def test_a_resumed_request_has_one_chain(requester, simulator, monkeypatch):
     tasks.provision.run(request.pk, 0, new)
     assert reload(request).state == State.CREATING
     assert scheduled and scheduled[0][2] == new
+
+
+def test_a_task_naming_a_chain_does_not_run_a_request_that_has_none(requester, simulator):
+    """A stale message (its row rolled back, the id reused) names a chain the request never
+    had: it is not of this request, though the request has no chain yet (found in CI: such a
+    message ran a request its approval was committing, and the real chain stopped)."""
+    from portal.provisioning import tasks
+
+    request = ServiceRequestFactory(requester=requester, state=State.APPROVED)
+    assert request.work_token == ""
+    assert not services.chain_is_current(request.pk, "0" * 32)
+    tasks.provision.run(request.pk, 0, "0" * 32)
+    assert reload(request).state == State.APPROVED
+    assert simulator.services() == []
+    assert services.chain_is_current(request.pk, "")  # a task from before chains still runs
+
+
+def test_a_chain_replaced_after_its_first_look_stops_under_the_lock(requester, simulator):
+    """The task's first look and the step's lock are two moments: a chain replaced between
+    them (an approval or a resume committing) is asked again under the lock, and stops."""
+    request = ServiceRequestFactory(requester=requester, state=State.APPROVED)
+    old = services.service_request_new_chain(request)
+    assert services.chain_is_current(request.pk, old)
+    services.service_request_new_chain(request)  # committed meanwhile
+    for step in (services.service_request_provision, services.service_request_apply):
+        assert step(pk=request.pk, token=old) is None
+    assert reload(request).state == State.APPROVED
+    assert simulator.services() == []
+    creating = ServiceRequestFactory(requester=requester, state=State.CREATING)
+    services.service_request_new_chain(creating)
+    assert services.service_request_poll(pk=creating.pk, token=old) is None
+    assert reload(creating).last_cloud_action == ""
