@@ -42,7 +42,7 @@ def pending(requester):
 def test_worker_takes_an_approved_request_to_active(pending, approver, simulator, tmp_path):
     with running_worker(simulator.endpoint, tmp_path) as worker:
         approve(pending, approver)
-        wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message=f"active\n{worker.output()}")
+        wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message="active", worker=worker)
     request = ServiceRequest.objects.get(pk=pending.pk)
     [service] = simulator.services()
     assert request.service_id == service["ServiceId"]
@@ -58,7 +58,7 @@ def test_throttling_and_server_errors_still_end_active_once(pending, approver, s
     simulator.faults(throttle_next=3, error_next=3)
     with running_worker(simulator.endpoint, tmp_path) as worker:
         approve(pending, approver)
-        wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message=f"active\n{worker.output()}")
+        wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message="active", worker=worker)
     assert len(simulator.services()) == 1
     outcomes = [
         e.details["cloud_call"]["outcome"]
@@ -80,9 +80,9 @@ def test_permanent_error_fails_the_request(requester, approver, simulator, tmp_p
             }
         ],
     )
-    with running_worker(simulator.endpoint, tmp_path):
+    with running_worker(simulator.endpoint, tmp_path) as worker:
         approve(request, approver)
-        wait_for(lambda: state_of(request.pk) == State.FAILED)
+        wait_for(lambda: state_of(request.pk) == State.FAILED, worker=worker)
     request.refresh_from_db()
     assert request.error_code == "EndpointServiceNotSupportedZone"
     assert request.error_message == (
@@ -95,9 +95,9 @@ def test_permanent_error_fails_the_request(requester, approver, simulator, tmp_p
 
 def test_stuck_in_creating_fails_at_the_deadline(pending, approver, simulator, tmp_path):
     simulator.faults(stuck_creating=True)
-    with running_worker(simulator.endpoint, tmp_path, PROVISION_DEADLINE=3):
+    with running_worker(simulator.endpoint, tmp_path, PROVISION_DEADLINE=3) as worker:
         approve(pending, approver)
-        wait_for(lambda: state_of(pending.pk) == State.FAILED, timeout=20)
+        wait_for(lambda: state_of(pending.pk) == State.FAILED, timeout=20, worker=worker)
     request = ServiceRequest.objects.get(pk=pending.pk)
     assert request.error_code == "ProvisioningTimeout"
     assert request.service_id
@@ -110,7 +110,7 @@ def test_worker_killed_mid_create_is_resumed_by_reconcile(pending, approver, sim
     simulator.faults(latency_ms=2000, actions=["CreateVpcEndpointService"])
     with running_worker(simulator.endpoint, tmp_path) as first:
         approve(pending, approver)
-        wait_for(lambda: state_of(pending.pk) == State.PROVISIONING)
+        wait_for(lambda: state_of(pending.pk) == State.PROVISIONING, worker=first)
         time.sleep(0.5)
         first.kill()
     wait_for(lambda: len(simulator.services()) == 1, message="the create to land")
@@ -121,7 +121,7 @@ def test_worker_killed_mid_create_is_resumed_by_reconcile(pending, approver, sim
     with running_worker(simulator.endpoint, tmp_path) as second:
         time.sleep(1.1)  # RECONCILE_AFTER is 1 s for test workers
         tasks.reconcile.delay()
-        wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message=f"active\n{second.output()}")
+        wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message="active", worker=second)
     [service] = simulator.services()
     request.refresh_from_db()
     assert request.service_id == service["ServiceId"]
@@ -139,14 +139,15 @@ def test_simulator_down_for_a_while_then_back(pending, approver, tmp_path):
     with running_worker(f"{host}:{port}", tmp_path) as worker:
         approve(pending, approver)
         wait_for(
-            lambda: ServiceRequest.objects.get(pk=pending.pk).last_cloud_outcome == "Unreachable"
+            lambda: ServiceRequest.objects.get(pk=pending.pk).last_cloud_outcome == "Unreachable",
+            worker=worker,
         )
         time.sleep(1)
         server = SimulatorServer((host, port), backend)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             wait_for(
-                lambda: state_of(pending.pk) == State.ACTIVE, message=f"active\n{worker.output()}"
+                lambda: state_of(pending.pk) == State.ACTIVE, message="active", worker=worker
             )
         finally:
             server.shutdown()

@@ -53,7 +53,7 @@ def test_a_worker_applies_a_change(service, requester, approver, simulator, tmp_
             resources=zone_j(service),
             tags=[*service.config()["tags"], {"key": "env", "value": "prod"}],
         )
-        wait_for(lambda: state_of(change.pk) == State.APPLIED, message=worker.output())
+        wait_for(lambda: state_of(change.pk) == State.APPLIED, worker=worker)
     listed, resources = cloud_state(simulator, service.service_id)
     assert listed.service_description == "Orders API v2"
     assert len(resources) == 3
@@ -86,7 +86,7 @@ def test_a_worker_killed_mid_plan_is_resumed_and_applies_nothing_twice(
                 == "GetVpcEndpointServiceAttribute"
                 and change.operations.get(position=0).state == OperationState.APPLIED
             ),
-            message=first.output(),
+            worker=first,
         )
         time.sleep(0.7)
         first.kill()
@@ -97,7 +97,7 @@ def test_a_worker_killed_mid_plan_is_resumed_and_applies_nothing_twice(
     with running_worker(simulator.endpoint, tmp_path) as second:
         time.sleep(1.1)  # RECONCILE_AFTER is 1 s for test workers
         tasks.reconcile.delay()
-        wait_for(lambda: state_of(change.pk) == State.APPLIED, message=second.output())
+        wait_for(lambda: state_of(change.pk) == State.APPLIED, worker=second)
     change.refresh_from_db()
     assert change.events.filter(action="reconciled").exists()
     _listed, resources = cloud_state(simulator, service.service_id)

@@ -372,7 +372,7 @@ def test_a_real_worker_posts_and_retries(receiver, simulator, tmp_path):
     url = receiver.url(SLACK_PATH)
     with running_worker(simulator.endpoint, tmp_path, SLACK_WEBHOOK_URL=url) as worker:
         tasks.post_to_chat.apply_async(("slack", "Request #1 awaits approval", ["x"], "http://x/"))
-        wait_for(lambda: len(receiver.posts) == 2, message=f"a retried post\n{worker.output()}")
+        wait_for(lambda: len(receiver.posts) == 2, message="a retried post", worker=worker)
         assert "Retry in" in worker.output()
         assert "slack-secret-token" not in worker.output()
     assert receiver.posts[1].json["text"] == "Request #1 awaits approval"

@@ -49,6 +49,8 @@ def worker_env(endpoint, **overrides):
         "PRIVATELINK_TIMEOUT_MS": "5000",
         # The test's own (conftest), not var/'s, which `make run`'s beat writes.
         "AUDIT_CHECKPOINT_FILE": settings.AUDIT_CHECKPOINT_FILE,
+        # A worker that hangs is aborted by a test that gave up on it (`Worker.dump`): say where.
+        "PYTHONFAULTHANDLER": "1",
     }
     options = app.conf.broker_transport_options or {}
     if "data_folder_in" in options:
@@ -100,6 +102,17 @@ class Worker:
             time.sleep(0.1)
         raise RuntimeError(f"the worker did not start:\n{self.output()}")
 
+    def dump(self):
+        """Return the log as it stands now, with every thread's stack if the worker still runs:
+        what a test that waited in vain needs to say why (the log when it began is not it)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGABRT)  # faulthandler prints the stacks
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.output()
+
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
@@ -114,6 +127,9 @@ class Worker:
 @contextmanager
 def running_worker(endpoint, log_dir, **overrides):
     log_path = Path(log_dir) / f"worker-{uuid.uuid4().hex[:6]}.log"
+    # The session's broker still holds what earlier tests enqueued (their rows are gone, their
+    # ids may be this test's): a worker test starts on an empty queue.
+    app.control.purge()
     worker = Worker(worker_env(endpoint, **overrides), log_path)
     try:
         yield worker
@@ -121,11 +137,14 @@ def running_worker(endpoint, log_dir, **overrides):
         worker.stop()
 
 
-def wait_for(predicate, timeout=60, interval=0.1, message="condition"):
+def wait_for(predicate, timeout=60, interval=0.1, message="condition", worker=None):
+    """Return the predicate's first true value within `timeout` seconds, or fail saying what was
+    awaited, with `worker`'s log and stacks at that moment."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+    log = f"\n{worker.dump()}" if worker is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}{log}")
