@@ -512,7 +512,8 @@ def test_a_request_goes_to_active_through_the_api_and_a_real_worker(
         active = wait_for(
             lambda: (found := state())["state"] == "active" and found,
             interval=0.6,
-            message="active", worker=worker,
+            message="active",
+            worker=worker,
         )
     [service] = simulator.services()
     assert active["service_name"] == service["ServiceName"]

@@ -146,9 +146,7 @@ def test_simulator_down_for_a_while_then_back(pending, approver, tmp_path):
         server = SimulatorServer((host, port), backend)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            wait_for(
-                lambda: state_of(pending.pk) == State.ACTIVE, message="active", worker=worker
-            )
+            wait_for(lambda: state_of(pending.pk) == State.ACTIVE, message="active", worker=worker)
         finally:
             server.shutdown()
             server.server_close()

@@ -113,7 +113,8 @@ def test_racing_approvals_provision_exactly_one_service(
         assert ok == (2 if risky else 1)
         wait_for(
             lambda: request.__class__.objects.get(pk=request.pk).state == State.ACTIVE,
-            message="active", worker=worker,
+            message="active",
+            worker=worker,
         )
     assert len(simulator.services()) == 1
     assert request.events.filter(action="start_provisioning").count() == 1

@@ -60,7 +60,8 @@ def test_a_create_request_walked_by_the_real_worker_shows_its_steps_and_calls(
         )
         wait_for(
             lambda: ServiceRequest.objects.get(pk=request.pk).state == State.ACTIVE,
-            message="active", worker=worker,
+            message="active",
+            worker=worker,
         )
     request.refresh_from_db()
     steps = steps_of(request)
