@@ -3,11 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Where `make simulator` and `make idp` listen (`make simulator SIMULATOR_PORT=8775`); a portal
-# using them then needs PRIVATELINK_ENDPOINT and OIDC_ISSUER to match (README, "Starting the
-# simulator and the identity provider by hand"). `make run` keeps the Procfile's 8765 and 8766.
-SIMULATOR_PORT ?= 8765
-IDP_PORT ?= 8766
+# Where `make run` serves the portal (`make run PORT=8100`); the simulator and the demo provider
+# follow at PORT+765 and PORT+766 (8865, 8866), and the portal's settings and the provider are
+# told of each other. `make simulator` and `make idp` listen there too (or at SIMULATOR_PORT,
+# IDP_PORT); a portal started otherwise is told by PRIVATELINK_ENDPOINT and OIDC_ISSUER (README,
+# "Starting the simulator and the identity provider by hand").
+PORT ?= 8000
+SIMULATOR_PORT ?= $(shell echo $$(( $(PORT) + 765 )))
+IDP_PORT ?= $(shell echo $$(( $(PORT) + 766 )))
+PORTS_ENV := PORTAL_PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) IDP_PORT=$(IDP_PORT)
 SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 
@@ -24,14 +28,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	@echo "Open http://127.0.0.1:8000/ once the processes below are up; Ctrl-C stops them all."
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	@echo "Open http://127.0.0.1:$(PORT)/ once the processes below are up; Ctrl-C stops them all."
+	$(PORTS_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 simulator: install
 	$(BIN)/python -m simulator --port $(SIMULATOR_PORT) --state var/simulator.sqlite3 --create-delay 3
 
 idp: install
-	$(BIN)/python -m idp --port $(IDP_PORT)
+	$(BIN)/python -m idp --port $(IDP_PORT) --portal-url http://127.0.0.1:$(PORT) \
+		--portal-url http://localhost:$(PORT)
 
 # On every core (pytest-xdist): each worker process has its own SQLite database, broker folder,
 # simulator and identity provider. One worker more than the cores, since part of the suite

@@ -173,7 +173,12 @@ LOGOUT_REDIRECT_URL = "login"
 # against OIDC_ISSUER, whose endpoints come from its discovery document unless set one by
 # one. The embedded default is the demo provider that `make run` starts (idp/).
 # Production must name its provider (`manage.py check --deploy` says so).
-OIDC_ISSUER = env("OIDC_ISSUER", default="http://127.0.0.1:8766" if DEBUG else "")
+# Where `make run` (the Procfile) serves the portal, the simulator and the demo provider:
+# `make run PORT=8100` moves all three (8100, 8865, 8866); the defaults below follow.
+PORTAL_PORT = env.int("PORTAL_PORT", default=8000)
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8765)
+IDP_PORT = env.int("IDP_PORT", default=8766)
+OIDC_ISSUER = env("OIDC_ISSUER", default=f"http://127.0.0.1:{IDP_PORT}" if DEBUG else "")
 OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID", default="portal" if DEBUG else "")
 OIDC_RP_CLIENT_SECRET = env(
     "OIDC_CLIENT_SECRET", default="insecure-demo-idp-secret" if DEBUG else ""
@@ -241,7 +246,7 @@ STORAGES = {
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="privatelink-portal@localhost")
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{PORTAL_PORT}")
 # Who hears of what needs an administrator (a request the worker refused, a broken audit
 # log): "name:email,name:email".
 ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[])]
@@ -273,7 +278,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # PrivateLink: the simulator by default; the real cloud is an endpoint and credentials away.
-PRIVATELINK_ENDPOINT = env("PRIVATELINK_ENDPOINT", default="127.0.0.1:8765")
+PRIVATELINK_ENDPOINT = env("PRIVATELINK_ENDPOINT", default=f"127.0.0.1:{SIMULATOR_PORT}")
 PRIVATELINK_PROTOCOL = env("PRIVATELINK_PROTOCOL", default="http" if DEBUG else "https")
 PRIVATELINK_REGION_ID = env("PRIVATELINK_REGION_ID", default="cn-hangzhou")
 PRIVATELINK_TIMEOUT_MS = env.int("PRIVATELINK_TIMEOUT_MS", default=10000)

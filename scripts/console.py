@@ -13,18 +13,25 @@ portal; it is a client of the PrivateLink API like any other (the simulator, or 
     .venv/bin/python scripts/console.py --consumer delete-endpoint ep-...
 
 Keys: the simulator's dev account by default, its consumer account with --consumer, or
-ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET. Endpoint: PRIVATELINK_ENDPOINT (127.0.0.1:8765).
+ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET. Endpoint: PRIVATELINK_ENDPOINT, else the simulator at
+SIMULATOR_PORT (8765; `make run PORT=8100` puts it at 8865), read as the portal reads them: from
+the environment, then `.env`.
 """
 
 import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
+import environ
 from alibabacloud_privatelink20200415 import models
 from alibabacloud_privatelink20200415.client import Client
 from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from alibabacloud_tea_openapi.models import Config
+from Tea.exceptions import UnretryableException
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ACCOUNTS = {
     "dev": ("dev-access-key-id", "dev-access-key-secret"),
@@ -32,12 +39,18 @@ ACCOUNTS = {
 }
 
 
+def endpoint_of(environment):
+    """PRIVATELINK_ENDPOINT as the portal's settings read it (main() reads .env in first)."""
+    port = environment.get("SIMULATOR_PORT") or "8765"
+    return environment.get("PRIVATELINK_ENDPOINT") or f"127.0.0.1:{port}"
+
+
 def client_for(args):
     key_id, secret = ACCOUNTS["consumer" if args.consumer else "dev"]
     if not args.consumer and os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID"):
         key_id = os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"]
         secret = os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
-    endpoint = os.environ.get("PRIVATELINK_ENDPOINT", "127.0.0.1:8765")
+    endpoint = endpoint_of(os.environ)
     local = endpoint.startswith(("127.", "localhost"))
     return Client(
         Config(
@@ -166,13 +179,32 @@ def main(argv=None):
     command.add_argument("endpoint_id")
     command.set_defaults(run=delete_endpoint)
     args = parser.parse_args(argv)
+    environ.Env.read_env(ROOT / ".env")  # what the environment sets already stays
     try:
         result = args.run(client_for(args), args)
     except AlibabaCloudException as error:
         print(f"{error.code}: {error.message}", file=sys.stderr)
         return 1
+    except (UnretryableException, OSError) as error:
+        endpoint = endpoint_of(os.environ)
+        print(
+            f"Cannot reach the PrivateLink API at {endpoint}: {_reason(error)}.\n"
+            "Is the simulator running? `make run` starts it (or `make simulator` alone); "
+            "PRIVATELINK_ENDPOINT or SIMULATOR_PORT, in the environment or .env, names "
+            "where it listens.",
+            file=sys.stderr,
+        )
+        return 2
     print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+def _reason(error):
+    """The last line of what the SDK says, not its whole chain of wrapped exceptions."""
+    text = str(getattr(error, "inner_exception", None) or error)
+    if "Connection refused" in text:
+        return "connection refused"
+    return text.strip().splitlines()[-1][:200] if text.strip() else type(error).__name__
 
 
 if __name__ == "__main__":
