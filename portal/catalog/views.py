@@ -22,7 +22,7 @@ from portal.endpoint_services.selectors import (
     unmanaged_services,
 )
 from portal.http import HttpRequest
-from portal.lib.limits import cloud_budget_spent, too_many
+from portal.lib.limits import cloud_budget_refusal
 from portal.lib.paging import page_number
 from portal.service_requests import policy
 from portal.service_requests.models import LIVE_STATES, State
@@ -235,8 +235,8 @@ def service_status(request: HttpRequest, service_id):
 
 def _decide_connection(request, service_id, endpoint_id, *, accept):
     service = service_to_manage(request.user, service_id, to="decide connections")
-    if cloud_budget_spent(request):
-        return too_many(request, service.get_absolute_url())
+    if (refused := cloud_budget_refusal(request, service.get_absolute_url())) is not None:
+        return refused
     try:
         connection = connections.connection_decide(
             service=service, endpoint_id=endpoint_id, actor=request.user, accept=accept
@@ -274,8 +274,8 @@ def connection_reject(request: HttpRequest, service_id, endpoint_id):
 @require_POST
 def service_refresh(request: HttpRequest, service_id):
     service = service_to_manage(request.user, service_id, to="refresh it")
-    if cloud_budget_spent(request):
-        return too_many(request, service.get_absolute_url())
+    if (refused := cloud_budget_refusal(request, service.get_absolute_url())) is not None:
+        return refused
     try:
         service = connections.endpoint_service_refresh_with_connections(
             pk=service.pk, actor=request.user

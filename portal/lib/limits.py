@@ -30,9 +30,11 @@ def cloud_budget_wait(request):
     )
 
 
-def cloud_budget_spent(request):
-    """Count one cloud-calling action of this user; True once over the minute's budget."""
-    return cloud_budget_wait(request) is not None
+def cloud_budget_refusal(request, back):
+    """Count one cloud-calling action of this user; once over the minute's budget, return the
+    429 answer (nothing done, and when to try again), else None."""
+    wait = cloud_budget_wait(request)
+    return None if wait is None else too_many(request, back, wait)
 
 
 def api_token_wait(request, token):
@@ -49,7 +51,10 @@ def api_token_wait(request, token):
     )
 
 
-def too_many(request, back):
-    """The answer once the budget is spent: 429, nothing done, and when to try again."""
-    context = {"limit": settings.CLOUD_ACTIONS_PER_MINUTE, "back": back}
-    return render(request, "too_many.html", context, status=429)
+def too_many(request, back, wait):
+    """The answer once the budget is spent: 429, nothing done, and when to try again (also as
+    Retry-After, which the page's failure message and any client read)."""
+    context = {"limit": settings.CLOUD_ACTIONS_PER_MINUTE, "back": back, "wait": wait}
+    response = render(request, "too_many.html", context, status=429)
+    response["Retry-After"] = str(wait)
+    return response

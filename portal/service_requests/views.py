@@ -19,7 +19,7 @@ from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services.selectors import service_for_user
 from portal.http import HttpRequest
-from portal.lib.limits import cloud_budget_spent, too_many
+from portal.lib.limits import cloud_budget_refusal
 from portal.lib.paging import page_number
 from portal.service_requests import policy, queue, revisions, selectors, services
 from portal.service_requests.forms import (
@@ -176,8 +176,8 @@ def _validate_unsaved(editor):
 
 def handle_request_form(request, instance, service=None):
     action = request.POST.get("action", "draft")
-    if action in CLOUD_ACTIONS and cloud_budget_spent(request):
-        return too_many(request, request.path)
+    if action in CLOUD_ACTIONS and (refused := cloud_budget_refusal(request, request.path)):
+        return refused
     editor = RequestEditor(
         request.POST,
         instance=instance,
@@ -278,8 +278,8 @@ def load_balancer_list(request: HttpRequest):
     selectors.require_requester(request.user)
     region_id = request.GET.get("region_id", "")
     resource_type = request.GET.get("service_resource_type", "")
-    if cloud_budget_spent(request):
-        return too_many(request, request.get_full_path())
+    if (refused := cloud_budget_refusal(request, request.get_full_path())) is not None:
+        return refused
     context = {"picker": selectors.load_balancer_picker(region_id, resource_type)}
     if request.htmx:
         # The choice is posted with the form the fragment is shown in, to that form's view.
@@ -474,8 +474,8 @@ def request_submit(request: HttpRequest, pk):
     if "submit" not in service_request.available_actions(request.user):
         messages.error(request, "This request cannot be submitted now.")
         return redirect(service_request)
-    if cloud_budget_spent(request):
-        return too_many(request, service_request.get_absolute_url())
+    if (refused := cloud_budget_refusal(request, service_request.get_absolute_url())) is not None:
+        return refused
     return submit_and_redirect(request, service_request)
 
 
@@ -510,8 +510,8 @@ def request_cancel(request: HttpRequest, pk):
 @require_POST
 def request_validate(request: HttpRequest, pk):
     service_request = selectors.request_to_validate(request.user, pk)
-    if cloud_budget_spent(request):
-        return too_many(request, service_request.get_absolute_url())
+    if (refused := cloud_budget_refusal(request, service_request.get_absolute_url())) is not None:
+        return refused
     result = services.service_request_dry_run(service_request=service_request, actor=request.user)
     if request.htmx:
         return render(

@@ -107,7 +107,12 @@ def test_auditors_do_not_pick(login, auditor):
 def test_the_listing_counts_against_the_cloud_budget(login, requester, settings):
     settings.CLOUD_ACTIONS_PER_MINUTE = 2
     client = login(requester)
-    assert [picker(client).status_code for _ in range(3)] == [200, 200, 429]
+    answers = [picker(client) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    # When to try again, for the page's failure message (failures.js) and any client.
+    wait = int(answers[2]["Retry-After"])
+    assert 1 <= wait <= 60
+    assert f"Try again in {wait} s." in answers[2].content.decode()
 
 
 def test_the_choice_posts_only_to_a_request_form(login, requester):

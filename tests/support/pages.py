@@ -506,7 +506,7 @@ def visits(w):
                 ("500.html", 500, {}),
                 ("400.html", 400, {}),
                 ("conflict.html", 409, {"message": "the request moved on", "back": "/"}),
-                ("too_many.html", 429, {"limit": 30, "back": "/"}),
+                ("too_many.html", 429, {"limit": 30, "back": "/", "wait": 42}),
                 ("registration/locked_out.html", 403, {"cooloff_time": "15 minutes"}),
             ]
         ],

@@ -1,0 +1,101 @@
+"""A failed htmx action says so where the person looks, and leaves what they typed (make
+test-browser): a spent cloud budget (429, with when to try again), a server error, the portal
+out of reach, a poll that fails and then recovers. Saves docs/screenshots/budget-spent.png."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.service_requests.models import ServiceRequest, State
+from tests.support.browser import log_in, shot
+from tests.support.factories import ServiceRequestFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def new_request(page, base):
+    log_in(page, base, "requester")
+    page.get_by_role("link", name="New request").click()
+    page.get_by_label("Region").select_option("cn-hangzhou")
+    expect(page.locator("#zone-options option[value='cn-hangzhou-h']")).to_have_count(1)
+    page.get_by_label("Service description").fill("Orders API, typed before it failed")
+    page.get_by_label("Justification").fill("Kept whatever the portal answers.")
+
+
+def failure_after(page, control):
+    """The failure message just after `control` (failures.js puts it there)."""
+    return control.locator("xpath=following-sibling::p[contains(@class, 'failure')][1]")
+
+
+def test_a_spent_cloud_budget_says_when_to_try_again_beside_validate(
+    live_server, page, people, simulator, settings, csp_violations
+):
+    settings.CLOUD_ACTIONS_PER_MINUTE = 2
+    new_request(page, live_server.url)  # the region's zones: one cloud action
+    validate = page.get_by_role("button", name="Validate (dry run)")
+    validate.click()  # the second: answered
+    expect(page.locator("#request-form")).to_contain_text("dry run")
+    validate = page.get_by_role("button", name="Validate (dry run)")
+    validate.click()  # the third: over the budget
+    message = failure_after(page, validate)
+    expect(message).to_have_attribute("role", "alert")
+    expect(message).to_contain_text("the most the portal allows one person: nothing was done")
+    expect(message).to_have_text(re.compile(r"Try again in \d+ s\.$"))
+    # The form is as it was: nothing was pasted into it, and what was typed is still there.
+    expect(page.get_by_label("Service description")).to_have_value(
+        "Orders API, typed before it failed"
+    )
+    expect(page.get_by_role("heading", name="One moment")).to_have_count(0)
+    expect(page).to_have_title(re.compile("^New request"))
+    shot(page, "budget-spent")
+    assert csp_violations == [], csp_violations[:3]
+
+
+def test_a_server_error_and_an_unreachable_portal_are_said_and_lose_nothing(
+    live_server, page, people, simulator
+):
+    new_request(page, live_server.url)
+    add = page.get_by_role("button", name="Add tag")
+    page.route(
+        "**/requests/new/**",
+        lambda route: (
+            route.fulfill(status=503, body="down", content_type="text/plain")
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+    add.click()
+    expect(failure_after(page, add)).to_have_text(
+        "The portal failed to answer (503): nothing you typed is lost; try again in a moment."
+    )
+    page.unroute("**/requests/new/**")
+    page.route(
+        "**/requests/new/**",
+        lambda route: route.abort() if route.request.method == "POST" else route.continue_(),
+    )
+    add.click()
+    expect(failure_after(page, add)).to_contain_text("The portal could not be reached")
+    expect(page.locator(".failure")).to_have_count(1)  # one message, the latest
+    page.unroute("**/requests/new/**")
+    add.click()  # back: the action works, and its message goes with the old form
+    expect(page.get_by_label("Tag 1 key")).to_be_visible()
+    expect(page.locator(".failure")).to_have_count(0)
+    expect(page.get_by_label("Service description")).to_have_value(
+        "Orders API, typed before it failed"
+    )
+
+
+def test_a_poll_that_fails_says_so_and_clears_when_it_answers_again(
+    live_server, page, people, simulator
+):
+    request = ServiceRequestFactory(requester=people["requester"], state=State.CREATING)
+    log_in(page, live_server.url, "requester")
+    page.route("**/status/**", lambda route: route.abort())
+    page.goto(f"{live_server.url}/requests/{request.pk}/")
+    status = page.locator("#status")
+    expect(failure_after(page, status)).to_contain_text("The portal could not be reached")
+    page.unroute("**/status/**")
+    ServiceRequest.objects.filter(pk=request.pk).update(state=State.FAILED, version=1)
+    expect(page.locator("#status")).to_have_attribute("data-status", "failed")
+    expect(page.locator(".failure")).to_have_count(0)
