@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.lib.middleware.SignedOutHtmxMiddleware",
     "portal.history.middleware.AuditorsReadOnlyMiddleware",
     "portal.api.middleware.ApiAuditMiddleware",
     "portal.service_requests.middleware.ConflictMiddleware",

@@ -1,5 +1,8 @@
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from portal.accounts.backends import local_login_enabled
 from portal.accounts.oidc import provider_name
@@ -40,3 +43,10 @@ class LoginView(auth_views.LoginView):
         return super().get_context_data(
             provider_name=provider_name(), local_login=local_login_enabled(), **kwargs
         )
+
+
+@login_required
+@require_safe
+def signed_in_again(request):
+    """Where signing in again from a page whose session had ended lands (in a new tab)."""
+    return render(request, "registration/signed_in_again.html")

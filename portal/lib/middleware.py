@@ -1,8 +1,10 @@
 """Middleware the whole portal shares."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, resolve
 
 
@@ -51,3 +53,28 @@ class NotFoundPageMiddleware:
         if settings.DEBUG and isinstance(exception, Http404) and not settings.DEBUG_404_PAGE:
             return render(request, "404.html", status=404)
         return None
+
+
+class SignedOutHtmxMiddleware:
+    """Answer an htmx action of someone whose session has ended with 401 and a way to sign in
+    again in a new tab, not with the login page.
+
+    htmx follows the login redirect and would paste the whole login page inside the form being
+    typed; the 401 leaves the form as it is, and the page says what happened (failures.js).
+    Once signed in again, the same action works from the same page (failures.js sends the
+    CSRF token the new session set).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            getattr(request, "htmx", False)
+            and response.status_code == 302
+            and not request.user.is_authenticated
+            and urlsplit(response["Location"]).path == resolve_url(settings.LOGIN_URL)
+        ):
+            return render(request, "signed_out.html", status=401)
+        return response

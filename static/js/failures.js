@@ -20,26 +20,50 @@
   };
   var serial = 0;
 
+  // The answer's own alert, as text and the portal's own links (a way to sign in again):
+  // nothing else of the answer reaches the page.
   function alertOf(xhr) {
     var type = xhr.getResponseHeader("Content-Type") || "";
-    if (type.indexOf("text/html") !== 0 || !xhr.responseText) return "";
+    if (type.indexOf("text/html") !== 0 || !xhr.responseText) return null;
     var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
     var found = page.querySelector("main [role=alert]:not(#integrity-alerts)") ||
       page.querySelector("[role=alert]");
-    return found ? found.textContent.replace(/\s+/g, " ").trim() : "";
+    if (!found || !found.textContent.trim()) return null;
+    var parts = [];
+    found.childNodes.forEach(function (node) {
+      var href = node.nodeName === "A" ? node.getAttribute("href") || "" : "";
+      if (href.charAt(0) === "/" && href.charAt(1) !== "/") {
+        var link = document.createElement("a");
+        link.href = href;
+        link.textContent = node.textContent;
+        if (node.getAttribute("target") === "_blank") {
+          link.target = "_blank";
+          link.rel = "noopener";
+        }
+        parts.push(link);
+      } else {
+        parts.push(document.createTextNode(node.textContent.replace(/\s+/g, " ")));
+      }
+    });
+    return parts;
   }
 
+  // What to say: a list of nodes (text, links).
   function messageFor(xhr) {
     var status = xhr.status;
-    var text = alertOf(xhr) || BY_STATUS[status] || (status >= 500
-      ? "The portal failed to answer (" + status + "): nothing you typed is lost; try again " +
-        "in a moment."
-      : "The portal refused this (" + status + ").");
-    var wait = xhr.getResponseHeader("Retry-After");
-    if (status === 429 && wait && text.indexOf(wait + " s") < 0) {
-      text += " Try again in " + wait + " s.";
+    var parts = alertOf(xhr);
+    if (!parts) {
+      parts = [document.createTextNode(BY_STATUS[status] || (status >= 500
+        ? "The portal failed to answer (" + status + "): nothing you typed is lost; try " +
+          "again in a moment."
+        : "The portal refused this (" + status + ")."))];
     }
-    return text;
+    var wait = xhr.getResponseHeader("Retry-After");
+    var said = parts.map(function (part) { return part.textContent; }).join("");
+    if (status === 429 && wait && said.indexOf(wait + " s") < 0) {
+      parts.push(document.createTextNode(" Try again in " + wait + " s."));
+    }
+    return parts;
   }
 
   // The control that was used: the button that submitted a form, else the element that made
@@ -70,9 +94,34 @@
     box.className = "message error failure";
     box.setAttribute("role", "alert");
     box.dataset.failureFor = keyOf(anchor);
-    box.textContent = text;
+    (typeof text === "string" ? [document.createTextNode(text)] : text).forEach(function (part) {
+      box.appendChild(part);
+    });
     anchor.insertAdjacentElement("afterend", box);
   }
+
+  // The CSRF token as the browser holds it now: signing in again (in another tab, after the
+  // session ended) sets a new one, which this page's own copy no longer matches.
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+  // A form sent the plain way (no htmx) carries it too.
+  document.addEventListener("submit", function (event) {
+    var token = csrfToken();
+    if (!token || !event.target.querySelectorAll) return;
+    event.target.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
+      input.value = token;
+    });
+  }, true);
+  document.addEventListener("htmx:configRequest", function (event) {
+    var token = csrfToken();
+    if (!token) return;
+    event.detail.headers["X-CSRFToken"] = token;
+    if (event.detail.parameters && event.detail.parameters.csrfmiddlewaretoken !== undefined) {
+      event.detail.parameters.csrfmiddlewaretoken = token;
+    }
+  });
 
   document.addEventListener("htmx:responseError", function (event) {
     show(event.detail, messageFor(event.detail.xhr));

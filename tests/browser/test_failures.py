@@ -35,7 +35,7 @@ def test_a_spent_cloud_budget_says_when_to_try_again_beside_validate(
     new_request(page, live_server.url)  # the region's zones: one cloud action
     validate = page.get_by_role("button", name="Validate (dry run)")
     validate.click()  # the second: answered
-    expect(page.locator("#request-form")).to_contain_text("dry run")
+    expect(page.locator("#request-form")).to_contain_text("The cloud would accept this request")
     validate = page.get_by_role("button", name="Validate (dry run)")
     validate.click()  # the third: over the budget
     message = failure_after(page, validate)
@@ -99,3 +99,40 @@ def test_a_poll_that_fails_says_so_and_clears_when_it_answers_again(
     ServiceRequest.objects.filter(pk=request.pk).update(state=State.FAILED, version=1)
     expect(page.locator("#status")).to_have_attribute("data-status", "failed")
     expect(page.locator(".failure")).to_have_count(0)
+
+
+def test_a_session_that_ends_mid_form_keeps_the_form_and_works_after_signing_in_again(
+    live_server, page, people, simulator, csp_violations
+):
+    from django.contrib.sessions.models import Session
+
+    new_request(page, live_server.url)
+    Session.objects.all().delete()  # the session ends on the server (expiry, a sign-out)
+    add = page.get_by_role("button", name="Add tag")
+    add.click()
+    message = failure_after(page, add)
+    expect(message).to_contain_text("Your session has ended: nothing was done.")
+    # Nothing pasted inside the form: no login page, and what was typed is still there.
+    expect(page.get_by_role("button", name=re.compile("^Sign in with"))).to_have_count(0)
+    expect(page.get_by_label("Service description")).to_have_value(
+        "Orders API, typed before it failed"
+    )
+    with page.context.expect_page() as opened:
+        message.get_by_role("link", name="Sign in again in a new tab").click()
+    other = opened.value
+    # The provider still knows this browser (its own session): no password asked again.
+    other.get_by_role("button", name=re.compile("^Sign in with")).click()
+    expect(other.get_by_role("heading", name="Signed in again")).to_be_visible()
+    other.close()
+    # Back on the first tab: the same action now works (with the new session's CSRF token).
+    add.click()
+    expect(page.get_by_label("Tag 1 key")).to_be_visible()
+    expect(page.get_by_label("Service description")).to_have_value(
+        "Orders API, typed before it failed"
+    )
+    page.get_by_label("Tag 1 key").fill("team")
+    page.get_by_label("Tag 1 value").fill("orders")
+    page.get_by_role("button", name="Save draft").click()  # a plain post, with the new token
+    expect(page.get_by_text("Orders API, typed before it failed").first).to_be_visible()
+    assert ServiceRequest.objects.get().service_description == "Orders API, typed before it failed"
+    assert csp_violations == [], csp_violations[:3]

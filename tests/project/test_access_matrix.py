@@ -35,6 +35,7 @@ MATRIX = {
         None,
         {**{r: (302, 405) for r in ROLES}, "auditor": (302, 403)},
     ),
+    "signed_in_again": (None, everyone(200, 405)),
     "healthz": (None, {**{r: (200, 405) for r in ROLES}, "auditor": (200, 403)}),
     "service_requests:home": (
         None,
