@@ -300,6 +300,9 @@ class ServiceRequest(AuditedSubject):
     # The worker's chain of tasks for this request: each carries this token, and a chain
     # whose token is no longer the request's (the reconciler started a new one) stops.
     work_token = models.CharField(max_length=32, blank=True, editable=False)
+    # The one-time key of the form render that filed this request: the same render sent
+    # again (the back button, a double click, a retry after a lost answer) leads here.
+    submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     # When the next task of the chain is due (a poll, a retry after the cloud's retry-after):
     # until then (and RECONCILE_AFTER more) the reconciler leaves the request alone.
     next_step_at = models.DateTimeField(null=True, blank=True, editable=False)

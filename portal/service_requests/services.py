@@ -12,7 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -133,14 +133,47 @@ def _replan(service_request):
     return operations
 
 
+def _sent_already(requester, submission_key):
+    """Refuse a form render sent a second time (AlreadyAsked, naming the request it made).
+    Another person's key is no key: it names nothing of theirs."""
+    if submission_key is None:
+        return
+    earlier = ServiceRequest.objects.filter(submission_key=submission_key).first()
+    if earlier is not None and earlier.requester_id == requester.pk:
+        raise AlreadyAsked(
+            f"This form was sent already: request #{earlier.pk} is what it filed, and nothing "
+            "new was filed.",
+            earlier,
+        )
+
+
+def _created(requester, submission_key, **fields):
+    """Create the request row with the form render's key; the same key sent twice at once
+    (a double click) makes one row, and the second finds it (_sent_already)."""
+    _sent_already(requester, submission_key)
+    if (
+        submission_key is not None
+        and ServiceRequest.objects.filter(submission_key=submission_key).exists()
+    ):
+        submission_key = None  # someone else's: kept on theirs
+    try:
+        with transaction.atomic():
+            return ServiceRequest.objects.create(
+                requester=requester, submission_key=submission_key, **fields
+            )
+    except IntegrityError:
+        _sent_already(requester, submission_key)
+        raise
+
+
 @transaction.atomic
-def service_request_create(*, requester, fields, resources, tags):
+def service_request_create(*, requester, fields, resources, tags, submission_key=None):
     if rights.is_read_only(requester):
         raise NotAllowed("Auditors do not make requests.")
     refusal = policy.team_refusal(requester, fields.get("target_team"))
     if refusal:
         raise NotAllowed(refusal)
-    service_request = ServiceRequest.objects.create(requester=requester, **fields)
+    service_request = _created(requester, submission_key, **fields)
     _replace_rows(service_request, resources, tags)
     service_request.record(Action.CREATED, actor=requester, details=service_request.explained())
     return service_request
@@ -161,14 +194,15 @@ def _about_service(service):
 
 
 @transaction.atomic
-def change_request_create(*, requester, service, fields, resources, tags):
+def change_request_create(*, requester, service, fields, resources, tags, submission_key=None):
     """File a change of `service` towards the desired state in `fields`, resources and tags."""
     refusal = KINDS[Kind.CHANGE].refusal(requester, service)
     if refusal:
         raise NotAllowed(refusal)
-    service_request = ServiceRequest.objects.create(
+    service_request = _created(
+        requester,
+        submission_key,
         kind=Kind.CHANGE,
-        requester=requester,
         **_about_service(service),
         **{name: fields[name] for name in [*CHANGE_FIELDS, "justification"]},
     )
@@ -183,10 +217,13 @@ FORM_FIELDS = {"owner": "target_owner", "team": "target_team", "account_id": "ac
 
 
 @transaction.atomic
-def request_about_service_create(*, kind, requester, service, justification, **data):
+def request_about_service_create(
+    *, kind, requester, service, justification, submission_key=None, **data
+):
     """File a request of `kind` about `service` from its form's cleaned `data`, as the kind's
     description says (kinds.KINDS): who may file it, what may be open already."""
     described = KINDS[kind]
+    _sent_already(requester, submission_key)
     judged = {name: data[name] for name in described.refusal_judges}
     refusal = described.refusal(requester, service, **judged)
     if refusal:
@@ -211,9 +248,10 @@ def request_about_service_create(*, kind, requester, service, justification, **d
         refusal = _account_refusal(service, kind, data["account_id"], requester=requester)
         if refusal:
             raise DecisionRefused(refusal)
-    service_request = ServiceRequest.objects.create(
+    service_request = _created(
+        requester,
+        submission_key,
         kind=kind,
-        requester=requester,
         justification=justification,
         service_description=service.service_description,
         **_about_service(service),

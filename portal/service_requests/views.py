@@ -1,3 +1,5 @@
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -123,6 +125,20 @@ def _preview_plan(editor):
     return plans.change_plan(editor.service.config(), desired)
 
 
+def sent_key(request):
+    """The one-time key of the form render a POST came from (None without a valid one)."""
+    try:
+        return uuid.UUID(request.POST.get("submission_key", ""))
+    except ValueError:
+        return None
+
+
+def render_key(request):
+    """The key a form render carries: the one it was sent with while it is being built (a
+    row added, a dry run), else a new one."""
+    return sent_key(request) or uuid.uuid4()
+
+
 def render_request_form(request, editor, *, dry_run=None, status=200):
     if not editor.is_change:
         # Changing the region refreshes the form, and with it the zones offered for each row.
@@ -155,6 +171,7 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
         "plan": _preview_plan(editor),
         "picker": picker,
         "form_url": request.path,
+        "submission_key": render_key(request),
     }
     return render(request, template, context, status=status)
 
@@ -200,6 +217,7 @@ def handle_request_form(request, instance, service=None):
                 fields=fields,
                 resources=resources,
                 tags=tags,
+                submission_key=sent_key(request),
             )
         elif instance is None:
             instance = services.service_request_create(
@@ -207,6 +225,7 @@ def handle_request_form(request, instance, service=None):
                 fields=services.create_fields_from(fields),
                 resources=resources,
                 tags=tags,
+                submission_key=sent_key(request),
             )
         else:
             opened = request.POST.get("revision", "")
@@ -218,6 +237,9 @@ def handle_request_form(request, instance, service=None):
                 tags=tags,
                 expected_revision=int(opened) if opened.isdigit() else None,
             )
+    except services.AlreadyAsked as error:
+        messages.info(request, str(error))
+        return redirect(error.service_request)
     except services.DecisionRefused as error:
         messages.error(request, str(error))
         return render_request_form(request, editor, status=409)
@@ -645,7 +667,11 @@ def service_request_form(request: HttpRequest, service_id, kind):
         if form.is_valid():
             try:
                 service_request = services.request_about_service_create(
-                    kind=kind, requester=request.user, service=service, **form.cleaned_data
+                    kind=kind,
+                    requester=request.user,
+                    service=service,
+                    submission_key=sent_key(request),
+                    **form.cleaned_data,
                 )
             except services.AlreadyAsked as error:
                 messages.info(request, str(error))
@@ -666,7 +692,7 @@ def service_request_form(request: HttpRequest, service_id, kind):
                 messages.success(request, "Draft saved.")
                 return redirect(service_request)
     extra = described.context(service) if described.context else {}
-    context = {"form": form, "service": service, **extra}
+    context = {"form": form, "service": service, "submission_key": render_key(request), **extra}
     return render(request, described.template, context, status=status)
 
 

@@ -136,3 +136,37 @@ def test_a_session_that_ends_mid_form_keeps_the_form_and_works_after_signing_in_
     expect(page.get_by_text("Orders API, typed before it failed").first).to_be_visible()
     assert ServiceRequest.objects.get().service_description == "Orders API, typed before it failed"
     assert csp_violations == [], csp_violations[:3]
+
+
+def test_back_after_submit_and_submit_again_files_nothing_new(live_server, page, people, simulator):
+    new_request(page, live_server.url)
+    page.get_by_label("Service resource type").select_option("nlb")
+    page.get_by_label("Resource 1 type").select_option("nlb")
+    page.get_by_label("Resource 1 id").fill("nlb-hz0000000000000001")
+    page.get_by_label("Resource 1 zone").fill("cn-hangzhou-h")
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page.locator("#status")).to_have_attribute("data-status", "pending_approval")
+    request = ServiceRequest.objects.get()
+    page.go_back()
+    expect(page.get_by_label("Service description")).to_have_value(
+        "Orders API, typed before it failed"
+    )
+    page.get_by_role("button", name="Submit for approval").click()
+    expect(page).to_have_url(f"{live_server.url}/requests/{request.pk}/")
+    expect(page.get_by_role("status").or_(page.get_by_role("alert")).first).to_contain_text(
+        f"This form was sent already: request #{request.pk} is what it filed"
+    )
+    assert ServiceRequest.objects.count() == 1
+    # A form opened afresh is a new one: it files a request of its own.
+    page.get_by_role("link", name="New request").click()
+    page.get_by_label("Region").select_option("cn-hangzhou")
+    expect(page.locator("#zone-options option[value='cn-hangzhou-h']")).to_have_count(1)
+    page.get_by_label("Service resource type").select_option("nlb")
+    page.get_by_label("Service description").fill("A second service")
+    page.get_by_label("Justification").fill("Another team needs one too.")
+    page.get_by_label("Resource 1 type").select_option("nlb")
+    page.get_by_label("Resource 1 id").fill("nlb-hz0000000000000001")
+    page.get_by_label("Resource 1 zone").fill("cn-hangzhou-h")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    assert ServiceRequest.objects.count() == 2

@@ -94,8 +94,12 @@ def test_post_is_not_allowed(login, requester):
     assert login(requester).post(URL).status_code == 405
 
 
-def test_anonymous_goes_to_the_login_page(client):
+def test_anonymous_is_told_to_sign_in_again_not_sent_the_login_page(client):
+    # From the form (htmx): the login page would be pasted into the picker.
     response = picker(client)
+    assert response.status_code == 401
+    assert "Your session has ended" in response.content.decode()
+    response = picker(client, headers={})
     assert response.status_code == 302
     assert response.url.startswith("/accounts/login/")
 
