@@ -96,12 +96,46 @@ def test_a_live_page_keeps_what_an_approver_types(live_server, browser, people, 
     expect(tab.locator("#approvals")).to_contain_text("approver2: approved", timeout=8000)
     expect(comment).to_have_value("half-written thought")
     expect(tab.locator("#history")).to_contain_text("approval_added")
-    # A new revision replaces the forms: what was typed was about content that is gone.
+    # A new revision replaces the forms: what was typed was about content that is gone, and
+    # is kept above them, with why it was not sent.
+    seen = pending.revision
     request = resubmit(pending, people["requester"], people["approver3"], "Orders API v3")
     expect(tab.get_by_role("button", name=f"Approve revision {request.revision}")).to_be_visible(
         timeout=8000
     )
+    kept = tab.locator("#decision-forms .kept-comment")
+    expect(kept).to_contain_text(
+        f"Revision {request.revision} replaced revision {seen} while you were writing: what "
+        "you typed was not sent."
+    )
+    expect(kept.locator("blockquote")).to_have_text("half-written thought")
+    expect(comment).to_have_value("")
     expect(tab.locator("#parameters")).to_contain_text("Orders API v3")
     tab.get_by_role("button", name=f"Approve revision {request.revision}").click()
     expect(tab.locator("#status")).to_have_attribute("data-status", "pending_approval")
     assert Approval.objects.filter(approver=people["approver"], revision=request.revision).exists()
+
+
+def test_a_comment_typed_when_someone_else_decides_is_kept_with_why(
+    live_server, browser, people, pending
+):
+    tab = browser.new_context().new_page()
+    log_in(tab, live_server.url, "approver")
+    tab.goto(f"{live_server.url}/requests/{pending.pk}/")
+    tab.get_by_label("What should change?").fill("The name should say which team.\nAnd why.")
+    services.service_request_decide(
+        pk=pending.pk,
+        approver=people["approver2"],
+        decision="reject",
+        revision=pending.revision,
+        comment="not now",
+    )
+    expect(tab.locator("#status")).to_have_attribute("data-status", "rejected", timeout=8000)
+    kept = tab.locator("#decision-forms .kept-comment")
+    expect(kept).to_have_attribute("role", "alert")
+    expect(kept).to_contain_text(
+        "This request is no longer waiting for a decision: what you typed was not sent."
+    )
+    expect(kept).to_contain_text("What should change?")
+    expect(kept.locator("blockquote")).to_have_text("The name should say which team.\nAnd why.")
+    expect(tab.get_by_role("button", name=re.compile("^Approve revision"))).to_have_count(0)
