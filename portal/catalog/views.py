@@ -237,6 +237,7 @@ def _decide_connection(request, service_id, endpoint_id, *, accept):
     service = service_to_manage(request.user, service_id, to="decide connections")
     if (refused := cloud_budget_refusal(request, service.get_absolute_url())) is not None:
         return refused
+    connected = service.connections.filter(endpoint_id=endpoint_id, status="Connected").exists()
     try:
         connection = connections.connection_decide(
             service=service, endpoint_id=endpoint_id, actor=request.user, accept=accept
@@ -245,11 +246,14 @@ def _decide_connection(request, service_id, endpoint_id, *, accept):
         messages.error(request, str(error))
         status = 409
     else:
-        messages.success(
-            request,
-            f"{'Accepting' if accept else 'Rejecting'} {connection.endpoint_id}: the cloud "
-            f"{'connects' if accept else 'disconnects'} it now; this page follows it.",
-        )
+        endpoint = connection.endpoint_id
+        if accept:
+            said = f"Accepting {endpoint}: the cloud connects it now; this page follows it."
+        elif connected:
+            said = f"Disconnecting {endpoint}: the cloud disconnects it now; this page follows it."
+        else:
+            said = f"Turned down {endpoint}: it stays disconnected, and no longer waits."
+        messages.success(request, said)
         status = 200
     if request.htmx or status == 409:
         service.refresh_from_db()

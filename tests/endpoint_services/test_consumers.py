@@ -398,11 +398,13 @@ def test_a_rejected_connection_stays_disconnected_and_others_may_not_decide(
     assert client_for(requester2).post(path + "accept/").status_code == 403
     # Turning a waiting endpoint down: it stays Disconnected, shown as rejected, and the
     # connections pass does not announce it.
-    assert client_for(requester).post(path + "reject/").status_code == 302
+    owner = client_for(requester)
+    assert owner.post(path + "reject/").status_code == 302
     connection.refresh_from_db()
     assert connection.rejected_by == requester and connection.status == "Disconnected"
-    page = client_for(requester).get(f"/services/{service.service_id}/").content.decode()
+    page = owner.get(f"/services/{service.service_id}/").content.decode()
     assert "Waiting for you" not in page and ">Rejected<" in page
+    assert f"Turned down {connection.endpoint_id}: it stays disconnected" in page
     with django_capture_on_commit_callbacks(execute=True):
         assert connections.connections_pass() == (1, 0)
     again = client_for(requester).post(path + "reject/")
@@ -413,7 +415,9 @@ def test_a_rejected_connection_stays_disconnected_and_others_may_not_decide(
     connections.connections_read(service)
     connection.refresh_from_db()
     assert connection.status == "Connected"
-    client_for(requester).post(path + "reject/")
+    disconnected = owner.post(path + "reject/", follow=True).content.decode()
+    # A connected endpoint is disconnected, and said so (not "rejected").
+    assert f"Disconnecting {connection.endpoint_id}: the cloud disconnects it now" in disconnected
     connections.connections_read(service)
     connection.refresh_from_db()
     assert (connection.status, connection.pending_action) == ("Disconnected", "")

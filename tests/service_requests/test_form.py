@@ -272,3 +272,40 @@ def test_form_without_javascript_posts_plainly(login, requester):
     assert 'method="post"' in html
     assert 'name="action" value="add-resource"' in html
     assert "<noscript>" in html
+
+
+LIMITS_BASE = {
+    "region_id": "cn-hangzhou",
+    "service_description": "Orders API",
+    "service_resource_type": "nlb",
+    "address_ip_version": "IPv4",
+    "payer": "Endpoint",
+    "justification": "Needed for checkout.",
+}
+
+
+def test_a_full_list_of_tags_or_resources_says_why_nothing_more_can_be_added(login, requester):
+    tags = {"tags-TOTAL_FORMS": "20", "tags-INITIAL_FORMS": "0"}
+    for i in range(20):
+        tags |= {f"tags-{i}-key": f"k{i}", f"tags-{i}-value": "v"}
+    rows = {"resources-TOTAL_FORMS": "10", "resources-INITIAL_FORMS": "0"}
+    for i in range(10):
+        rows |= {
+            f"resources-{i}-resource_type": "nlb",
+            f"resources-{i}-resource_id": f"nlb-hz{i:014d}",
+            f"resources-{i}-zone_id": "cn-hangzhou-h",
+        }
+    page = (
+        login(requester)
+        .post(
+            "/requests/new/",
+            {**LIMITS_BASE, **tags, **rows, "action": "refresh"},
+            HTTP_HX_REQUEST="true",
+        )
+        .content.decode()
+    )
+    assert 'value="add-tag"' not in page
+    assert "20 tags, the most the cloud keeps on a service: remove one to add another." in page
+    assert 'value="add-resource"' not in page
+    assert "10 resources, the most the cloud takes at creation: remove one to add another." in page
+    assert "up to 10 (the most the cloud takes at creation; a service holds up to 20)" in page
