@@ -67,13 +67,18 @@ def bench_admin(db):
 # --- poll.py ---
 
 
-def test_a_poll_redirected_to_sign_in_is_not_measured(client, db):
+def test_a_poll_of_a_signed_out_session_is_not_measured(client, db):
+    # An htmx poll without a session answers 401 ("sign in again"), not the login page.
     response = client.get("/requests/1/status/?v=1&r=0&s=creating", headers=poll.HTMX)
-    assert response.status_code == 302
-    with not_measured(r"answered 302 to .*login"):
+    assert response.status_code == 401
+    with not_measured(r"answered 401 with"):
         poll.check_poll(response, "creating as requester")
-    with not_measured("bare view answered 302"):
+    with not_measured("bare view answered 401"):
         poll.check_bare(response)
+    plain = client.get("/requests/1/status/?v=1&r=0&s=creating")
+    assert plain.status_code == 302
+    with not_measured(r"answered 302 to .*login"):
+        poll.check_poll(plain, "creating as requester")
 
 
 def test_a_poll_that_found_a_change_is_not_a_no_change_poll():

@@ -422,6 +422,7 @@ def visits(w):
             ]
         ],
         Visit("requester", "/"),
+        Visit("requester", "/accounts/signed-in/"),
         Visit("requester", "/requests/new/"),
         Visit("requester", "/requests/new/", submit),
         Visit("requester", "/requests/new/", validate_new_request),
