@@ -12,7 +12,8 @@ their requests, and each chat one message.
 """
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -55,6 +56,49 @@ def _is_due(service_request, notice, now):
     last = getattr(service_request, NOTICES[notice][0])
     since = last if last is not None and last >= service_request.submitted_at else None
     return now - (since or service_request.submitted_at) >= every
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A pending request's wait against the reminder and escalation times (an SLA clock):
+    what the queue and the request's page show. The times are the first notices'; both
+    repeat as long again while the request waits (the pass above)."""
+
+    waited: timedelta
+    remind_at: datetime | None
+    escalate_at: datetime | None
+    now: datetime
+
+    @property
+    def stage(self):
+        if self.escalate_at is not None and self.now >= self.escalate_at:
+            return "escalated"
+        if self.remind_at is not None and self.now >= self.remind_at:
+            return "reminded"
+        return "on-time"
+
+    @property
+    def next(self):
+        """(what, when, how long until) of the next first notice still ahead, or None."""
+        for what, when in (("reminder", self.remind_at), ("escalation", self.escalate_at)):
+            if when is not None and self.now < when:
+                return what, when, when - self.now
+        return None
+
+
+def clock(submitted_at, now=None):
+    """The SLA clock of a request pending since `submitted_at`; None without one (not
+    submitted, or neither notice on)."""
+    remind, escalate = _every(REMIND), _every(ESCALATE)
+    if submitted_at is None or not (remind or escalate):
+        return None
+    now = now or timezone.now()
+    return Clock(
+        waited=now - submitted_at,
+        remind_at=submitted_at + remind if remind else None,
+        escalate_at=submitted_at + escalate if escalate else None,
+        now=now,
+    )
 
 
 def escalation_group():
