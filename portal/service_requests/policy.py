@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.lookups import Exact, In
 
 from portal.accounts import rights
+from portal.accounts.backends import is_break_glass
 from portal.endpoint_services import keepers, plans
 from portal.service_requests.models import (
     ACCOUNT_KINDS,
@@ -629,7 +630,8 @@ def policy_shortfall(service_request, eligible=None):
     needed = required_approvals(service_request).needed
     if eligible is None:
         eligible = eligible_deciders(service_request)
-    able = len(eligible)
+    # A break-glass account is for emergencies: a request only it could decide still waits.
+    able = len([user for user in eligible if not is_break_glass(user.get_username())])
     if able >= needed:
         return None
     people = "nobody" if able == 0 else f"only {able} {'person' if able == 1 else 'people'}"

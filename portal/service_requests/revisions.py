@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from portal.accounts.backends import is_break_glass
 from portal.audit.actions import Action
 
 DECISION_ACTIONS = (Action.APPROVE, Action.APPROVAL_ADDED, Action.SEND_BACK, Action.REJECT)
@@ -249,6 +250,9 @@ def standing(viewer, *, needed, approved, decided, eligible, delegates=None):
     `delegates`: {person's id: their active delegation}, shown as a way to reach them."""
     delegates = delegates or {}
     still = [user for user in eligible if user.pk not in decided]
+    # A break-glass account may decide (it is an admin) but is for emergencies: nobody waits
+    # on it, so it is not named among who still may.
+    listed = [user for user in still if not is_break_glass(user.get_username())]
 
     def reach(user):
         delegation = delegates.get(user.pk)
@@ -260,9 +264,10 @@ def standing(viewer, *, needed, approved, decided, eligible, delegates=None):
     return Standing(
         more_needed=max(0, needed - approved),
         still_can=[
-            (user.get_username(), user.pk == viewer.pk, reach(user)) for user in still[:NAMES_SHOWN]
+            (user.get_username(), user.pk == viewer.pk, reach(user))
+            for user in listed[:NAMES_SHOWN]
         ],
-        still_can_more=max(0, len(still) - NAMES_SHOWN),
+        still_can_more=max(0, len(listed) - NAMES_SHOWN),
         viewer_can=any(
             user.pk == viewer.pk
             or getattr(delegates.get(user.pk), "delegate_id", None) == viewer.pk

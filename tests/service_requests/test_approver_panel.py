@@ -246,6 +246,24 @@ def test_who_has_approved_and_who_still_can(login, requester, approver, approver
     assert "policy-shortfall" not in html
 
 
+def test_a_break_glass_account_is_not_named_among_who_may_approve(
+    login, requester, approver, settings
+):
+    """It may decide (an admin) but is for emergencies: nobody waits on it, and a request only
+    it could decide still says it waits for ever."""
+    settings.BREAK_GLASS_USERS = ["breakglass"]
+    UserFactory(username="breakglass", is_superuser=True)
+    request = submitted(requester)
+    approvals = text(
+        section(login(approver).get(f"/requests/{request.pk}/").content.decode(), "approvals")
+    )
+    assert "1 more needed, from any of: you (approver)." in approvals
+    assert "breakglass" not in approvals
+    lonely = submitted(approver)  # an approver's own request: nobody else but the account
+    html = login(approver).get(f"/requests/{lonely.pk}/").content.decode()
+    assert "policy-shortfall" in html
+
+
 def test_who_still_can_lists_a_few_and_counts_the_rest(login, requester, approver, groups):
     for n in range(12):
         UserFactory(username=f"lead{n:02d}").groups.add(groups["approvers"])
