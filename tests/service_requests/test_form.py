@@ -1,5 +1,7 @@
 """The request form: each documented rule refused at its field, nothing typed lost."""
 
+import re
+
 import pytest
 
 from portal.service_requests.models import ServiceRequest, State
@@ -309,3 +311,9 @@ def test_a_full_list_of_tags_or_resources_says_why_nothing_more_can_be_added(log
     assert 'value="add-resource"' not in page
     assert "10 resources, the most the cloud takes at creation: remove one to add another." in page
     assert "up to 10 (the most the cloud takes at creation; a service holds up to 20)" in page
+
+
+def test_the_justification_says_it_is_needed_to_submit(login, requester):
+    page = login(requester).get("/requests/new/").content.decode()
+    label = re.search(r'<label for="id_justification">(.*?)</label>', page, re.S).group(1)
+    assert "Justification" in label and "(needed to submit; a draft may wait)" in label
