@@ -170,3 +170,23 @@ def test_back_after_submit_and_submit_again_files_nothing_new(live_server, page,
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Draft saved.")).to_be_visible()
     assert ServiceRequest.objects.count() == 2
+
+
+def test_the_catalog_filters_are_a_form_not_a_pill(live_server, page, people, service):
+    """Drawn as role="search", the framework joined the filters into one pill: a clipped
+    status list and a half-disc Filter button. Saves docs/screenshots/catalog-filters.png."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, live_server.url, "requester")
+    page.get_by_role("link", name="Services").click()
+    filters = page.get_by_role("search")
+    expect(filters).to_be_visible()
+    button = filters.get_by_role("button", name="Filter")
+    radius = button.evaluate("b => getComputedStyle(b).borderTopLeftRadius")
+    assert radius not in ("0px", "0"), radius  # its own corners, not the pill's end
+    status = filters.get_by_label("Status")
+    assert status.bounding_box()["width"] > 200
+    # The row leads to the service by its description too.
+    page.get_by_role("link", name=service.service_description).click()
+    expect(page.locator("#service-status")).to_be_visible()
+    page.go_back()
+    shot(page, "catalog-filters")

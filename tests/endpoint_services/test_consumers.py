@@ -101,6 +101,12 @@ def test_the_catalog_shows_every_service_with_its_name_to_everyone(client_for, s
     assert service.service_id in page
     assert service.service_name in page
     assert "team=orders" in page
+    # The row's description leads to the service too, not only its grey ServiceId chip; the
+    # filters are a search landmark drawn as a form (not the framework's joined pill).
+    link = f'<a href="/services/{service.service_id}/">{service.service_description}</a>'
+    assert link in page
+    assert '<search><form method="get" class="filters">' in page
+    assert 'role="search"' not in page
     detail = html.unescape(
         client_for(requester2).get(f"/services/{service.service_id}/").content.decode()
     )
