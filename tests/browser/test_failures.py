@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.service_requests.models import ServiceRequest, State
-from tests.support.browser import log_in, shot
+from tests.support.browser import SHOTS, log_in, shot
 from tests.support.factories import ServiceRequestFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -190,3 +190,21 @@ def test_the_catalog_filters_are_a_form_not_a_pill(live_server, page, people, se
     expect(page.locator("#service-status")).to_be_visible()
     page.go_back()
     shot(page, "catalog-filters")
+
+
+def test_resource_rows_are_usable_on_a_phone(live_server, page, people, simulator):
+    """At 390 px a row was four slivers: a type select showing no text, an 83 px id, a 45 px
+    zone, a clipped Remove. Now each field takes the screen's width, with its name above."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    new_request(page, live_server.url)
+    page.get_by_label("Service resource type").select_option("nlb")
+    page.get_by_label("Resource 1 type").select_option("nlb")
+    for label in ("Resource 1 type", "Resource 1 id", "Resource 1 zone"):
+        box = page.get_by_label(label).bounding_box()
+        assert box["width"] >= 250, (label, box)
+        assert box["x"] + box["width"] <= 390, (label, box)
+    remove = page.get_by_role("button", name="Remove resource 1").bounding_box()
+    assert remove["x"] + remove["width"] <= 390, remove
+    expect(page.locator("#resource-row-0 td[data-label='Zone']")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("#field-resources").screenshot(path=str(SHOTS / "phone-resource-rows.png"))
