@@ -91,6 +91,11 @@ def test_change_description_tag_and_zone_through_approval_to_applied(
     assert service.status == ServiceStatus.ACTIVE
     html = login(requester).get(f"/requests/{change.pk}/").content.decode()
     assert 'data-status="applied"' in html
+    # Each operation's ClientToken and RequestId, on the page, as the README's tour says.
+    for op in change.operations.all():
+        assert f"ClientToken <code>{op.client_token}</code> · RequestId {op.cloud_request_id}" in (
+            html
+        )
 
 
 def test_risky_changes_need_two_approvals_and_say_why(login, requester, service):
