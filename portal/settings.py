@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.lib.middleware.SignedOutHtmxMiddleware",
+    "portal.lib.middleware.RenderedForMiddleware",
     "portal.history.middleware.AuditorsReadOnlyMiddleware",
     "portal.api.middleware.ApiAuditMiddleware",
     "portal.service_requests.middleware.ConflictMiddleware",

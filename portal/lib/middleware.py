@@ -78,3 +78,38 @@ class SignedOutHtmxMiddleware:
         ):
             return render(request, "signed_out.html", status=401)
         return response
+
+
+class RenderedForMiddleware:
+    """Refuse a post from a page opened for another account (409), rather than act as
+    whoever is signed in now.
+
+    A page keeps working after its session ends and the person signs in again in another tab
+    (failures.js sends the new session's CSRF token): should that be someone else, the page,
+    opened for the first, would act as the second. Every page says whom it was opened for
+    (`X-Rendered-For` on htmx requests, `rendered_for` in plain forms; failures.js adds
+    both); a post that names another account is refused, and says to reload.
+    """
+
+    UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method in self.UNSAFE and request.user.is_authenticated:
+            claimed = request.headers.get("X-Rendered-For")
+            if claimed is None and request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
+                claimed = request.POST.get("rendered_for")
+            if claimed and claimed != str(request.user.pk):
+                context = {
+                    "message": "this page was opened for another account, and you are now "
+                    f"signed in as {request.user.get_username()}. Reload it to act as "
+                    f"{request.user.get_username()}",
+                    "back": request.path,
+                }
+                return render(request, "conflict.html", context, status=409)
+        return self.get_response(request)

@@ -27,14 +27,15 @@
     if (type.indexOf("text/html") !== 0 || !xhr.responseText) return null;
     var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
     var found = page.querySelector("main [role=alert]:not(#integrity-alerts)") ||
-      page.querySelector("[role=alert]");
+      page.querySelector("[role=alert]:not(#integrity-alerts)");
     if (!found || !found.textContent.trim()) return null;
     var parts = [];
     found.childNodes.forEach(function (node) {
       var href = node.nodeName === "A" ? node.getAttribute("href") || "" : "";
-      if (href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      var url = href ? new URL(href, window.location.href) : null;
+      if (url && url.origin === window.location.origin && href.charAt(0) === "/") {
         var link = document.createElement("a");
-        link.href = href;
+        link.href = url.pathname + url.search + url.hash;
         link.textContent = node.textContent;
         if (node.getAttribute("target") === "_blank") {
           link.target = "_blank";
@@ -106,15 +107,32 @@
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     return match ? decodeURIComponent(match[1]) : "";
   }
-  // A form sent the plain way (no htmx) carries it too.
+  // Whom the page was opened for: the portal refuses a post from a page opened for someone
+  // else than who is signed in now (RenderedForMiddleware), whatever the token.
+  function renderedFor() {
+    return (document.body && document.body.dataset.user) || "";
+  }
+  // A form sent the plain way (no htmx) carries both too.
   document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.querySelectorAll || (form.method || "").toLowerCase() !== "post") return;
     var token = csrfToken();
-    if (!token || !event.target.querySelectorAll) return;
-    event.target.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
-      input.value = token;
-    });
+    if (token) {
+      form.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
+        input.value = token;
+      });
+    }
+    var who = form.querySelector("input[name=rendered_for]");
+    if (!who) {
+      who = document.createElement("input");
+      who.type = "hidden";
+      who.name = "rendered_for";
+      form.appendChild(who);
+    }
+    who.value = renderedFor();
   }, true);
   document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-Rendered-For"] = renderedFor();
     var token = csrfToken();
     if (!token) return;
     event.detail.headers["X-CSRFToken"] = token;

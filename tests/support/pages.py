@@ -508,6 +508,7 @@ def visits(w):
                 ("400.html", 400, {}),
                 ("conflict.html", 409, {"message": "the request moved on", "back": "/"}),
                 ("too_many.html", 429, {"limit": 30, "back": "/", "wait": 42}),
+                ("signed_out.html", 401, {}),
                 ("registration/locked_out.html", 403, {"cooloff_time": "15 minutes"}),
             ]
         ],
