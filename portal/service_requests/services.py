@@ -133,13 +133,20 @@ def _replan(service_request):
     return operations
 
 
-def _sent_already(requester, submission_key):
-    """Refuse a form render sent a second time (AlreadyAsked, naming the request it made).
-    Another person's key is no key: it names nothing of theirs."""
+def request_sent_with(*, requester, submission_key):
+    """The request `requester` filed from the form render `submission_key`, or None. Another
+    person's key is no key: it names nothing of theirs."""
     if submission_key is None:
-        return
-    earlier = ServiceRequest.objects.filter(submission_key=submission_key).first()
-    if earlier is not None and earlier.requester_id == requester.pk:
+        return None
+    return ServiceRequest.objects.filter(
+        submission_key=submission_key, requester_id=requester.pk
+    ).first()
+
+
+def _sent_already(requester, submission_key):
+    """Refuse a form render sent a second time (AlreadyAsked, naming the request it made)."""
+    earlier = request_sent_with(requester=requester, submission_key=submission_key)
+    if earlier is not None:
         raise AlreadyAsked(
             f"This form was sent already: request #{earlier.pk} is what it filed, and nothing "
             "new was filed.",

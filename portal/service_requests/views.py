@@ -195,6 +195,17 @@ def handle_request_form(request, instance, service=None):
     action = request.POST.get("action", "draft")
     if action in CLOUD_ACTIONS and (refused := cloud_budget_refusal(request, request.path)):
         return refused
+    resent = None
+    if instance is None and action in ("draft", "submit"):
+        # The same render sent again while the draft it filed stands (Save draft, Back, an
+        # edit, Submit): what was typed now goes to that draft, not to a second request.
+        resent = services.request_sent_with(
+            requester=request.user, submission_key=sent_key(request)
+        )
+        if resent is not None and resent.is_editable:
+            instance, service = resent, None
+        else:
+            resent = None  # none, or no longer a draft: the create below leads to it
     editor = RequestEditor(
         request.POST,
         instance=instance,
@@ -243,6 +254,12 @@ def handle_request_form(request, instance, service=None):
     except services.DecisionRefused as error:
         messages.error(request, str(error))
         return render_request_form(request, editor, status=409)
+    if resent is not None:
+        messages.info(
+            request,
+            f"This form was sent already: it filed request #{instance.pk}, which now holds what "
+            "you typed.",
+        )
     if action != "submit":
         messages.success(request, "Draft saved.")
         return redirect(instance)

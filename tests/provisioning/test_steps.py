@@ -317,7 +317,15 @@ def test_a_chain_replaced_after_its_first_look_stops_under_the_lock(requester, s
         assert step(pk=request.pk, token=old) is None
     assert reload(request).state == State.APPROVED
     assert simulator.services() == []
-    creating = ServiceRequestFactory(requester=requester, state=State.CREATING)
-    services.service_request_new_chain(creating)
-    assert services.service_request_poll(pk=creating.pk, token=old) is None
-    assert reload(creating).last_cloud_action == ""
+    # A creating request whose chain was replaced: the old chain's poll asks the cloud
+    # nothing; the current chain's does.
+    simulator.configure(create_delay=60)
+    creating = ServiceRequestFactory(requester=requester, state=State.APPROVED)
+    first = services.service_request_new_chain(creating)
+    services.service_request_provision(pk=creating.pk, token=first)
+    assert reload(creating).state == State.CREATING
+    current = services.service_request_new_chain(creating)
+    assert services.service_request_poll(pk=creating.pk, token=first) is None
+    assert reload(creating).last_cloud_action == "CreateVpcEndpointService"
+    assert services.service_request_poll(pk=creating.pk, token=current) is not None
+    assert reload(creating).last_cloud_action == "GetVpcEndpointServiceAttribute"

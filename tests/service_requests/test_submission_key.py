@@ -49,25 +49,49 @@ def test_a_form_being_built_keeps_its_key(login, requester):
     assert key_of(page) == key
 
 
-@pytest.mark.parametrize("first, then", [("submit", "submit"), ("draft", "submit")])
-def test_the_same_render_sent_twice_files_one_request_and_leads_to_it(
-    login, requester, simulator, first, then
-):
+def test_the_same_render_sent_twice_files_one_request_and_leads_to_it(login, requester, simulator):
     client = login(requester)
     key = key_of(client.get("/requests/new/").content.decode())
-    made = client.post("/requests/new/", {**CREATE, "submission_key": key, "action": first})
+    made = client.post("/requests/new/", {**CREATE, "submission_key": key, "action": "submit"})
     request = ServiceRequest.objects.get()
     assert made.url == f"/requests/{request.pk}/"
     again = client.post(
-        "/requests/new/", {**CREATE, "submission_key": key, "action": then}, follow=True
+        "/requests/new/",
+        {**CREATE, "service_description": "Changed", "submission_key": key, "action": "submit"},
+        follow=True,
     )
     assert ServiceRequest.objects.count() == 1
     assert again.redirect_chain[0][0] == f"/requests/{request.pk}/"
     page = again.content.decode()
     assert f"This form was sent already: request #{request.pk} is what it filed" in page
     assert request.events.filter(action="created").count() == 1
-    expected = State.PENDING_APPROVAL if first == "submit" else State.DRAFT
-    assert ServiceRequest.objects.get().state == expected  # the second changed nothing
+    request.refresh_from_db()  # a submitted request is not edited by a second send
+    assert (request.state, request.service_description) == (State.PENDING_APPROVAL, "Orders API")
+
+
+def test_the_same_render_sent_again_while_its_draft_stands_goes_to_that_draft(
+    login, requester, simulator
+):
+    """Save draft, Back, an edit, Submit: what was typed reaches the draft, which is sent."""
+    client = login(requester)
+    key = key_of(client.get("/requests/new/").content.decode())
+    client.post("/requests/new/", {**CREATE, "submission_key": key, "action": "draft"})
+    draft = ServiceRequest.objects.get()
+    again = client.post(
+        "/requests/new/",
+        {
+            **CREATE,
+            "service_description": "Orders API v2",
+            "submission_key": key,
+            "action": "submit",
+        },
+        follow=True,
+    )
+    assert ServiceRequest.objects.count() == 1
+    assert again.redirect_chain[0][0] == f"/requests/{draft.pk}/"
+    assert f"it filed request #{draft.pk}, which now holds what you typed" in again.content.decode()
+    draft.refresh_from_db()
+    assert (draft.state, draft.service_description) == (State.PENDING_APPROVAL, "Orders API v2")
 
 
 def test_another_render_files_another_request(login, requester):

@@ -1,6 +1,7 @@
 """Real Celery worker processes for tests, on whatever broker the settings name."""
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -85,7 +86,13 @@ class Worker:
         ]
         self.log = open(log_path, "wb")  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            # No core file in the tree when dump() aborts a hung worker.
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),
         )
         self.wait_ready()
 
