@@ -7,6 +7,7 @@ visit renders fails the axe test. To add a page: make what it shows in `make_wor
 its visits.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -95,7 +96,8 @@ def press(button):
 
 def clear_and_press(label, button):
     def act(page):
-        page.get_by_label(label, exact=True).fill("")
+        # The label alone, or with the mark of a field needed to submit (" *").
+        page.get_by_label(re.compile(rf"^{re.escape(label)}( \*)?$")).fill("")
         press(button)(page)
 
     act.__doc__ = f"clear {label!r}, press {button!r}"
