@@ -216,8 +216,8 @@ def check_outcome(side, requested, states, services_added, service_ids, active_i
 
 def notices_sent(outbox):
     """The ids of the requests whose requester was told by email that it is Active."""
+    from portal.approvals.notifications import STATE_PHRASES, SUBJECT
     from portal.service_requests.models import State
-    from portal.service_requests.notifications import STATE_PHRASES, SUBJECT
 
     told = re.compile(rf"{re.escape(SUBJECT)} Request #(\d+) {STATE_PHRASES[State.ACTIVE]}$")
     return {

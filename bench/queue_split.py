@@ -162,9 +162,9 @@ def main():
     )
 
     from bench.paired import paired
-    from portal.service_requests import queue
+    from portal.approvals import queue
+    from portal.requests.views import DASHBOARD_QUEUE
     from portal.service_requests.models import Approval, ServiceRequest, State
-    from portal.service_requests.views import DASHBOARD_QUEUE
 
     setup_test_environment()
     with Run("bench/queue_split.py") as run, override_settings(STORAGES=STORAGES):

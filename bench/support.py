@@ -89,7 +89,7 @@ def approved_requests(count, *, resource_type, resource_prefix, username, first=
 
     from portal.accounts.rights import APPROVERS_GROUP
     from portal.provisioning import tasks
-    from portal.service_requests import services
+    from portal.requests import services
     from portal.service_requests.models import ServiceRequest, State
 
     User = get_user_model()

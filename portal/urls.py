@@ -13,5 +13,5 @@ urlpatterns = [
     path("audit/", include("portal.history.urls")),
     path("services/", include("portal.catalog.urls")),
     path("insights/", include("portal.insights.urls")),
-    path("", include("portal.service_requests.urls")),
+    path("", include("portal.requests.urls")),
 ]

@@ -225,8 +225,8 @@ def notices_in_process(monkeypatch):
     Provisioning tasks still go to the broker (the worker tests start real workers); email
     is what unit tests assert on, and a message left on the broker would reach no one.
     """
+    from portal.approvals import tasks
     from portal.endpoint_services import tasks as service_tasks
-    from portal.service_requests import tasks
 
     for task in (
         tasks.notify_approvers,

@@ -26,8 +26,8 @@ from portal.api.routers import (
 )
 from portal.endpoint_services.connections import ConnectionRefused
 from portal.endpoint_services.services import ServiceRefused
+from portal.service_requests.exceptions import DecisionRefused, NotAllowed
 from portal.service_requests.models import TransitionNotAllowed
-from portal.service_requests.services import DecisionRefused, NotAllowed
 
 # What the portal answers a malformed call before any operation runs (a NUL character in
 # the path or the query: portal.lib.middleware.RefuseNulMiddleware; more query fields or a

@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Status
 
 from portal.api.errors import Invalid
-from portal.service_requests.forms import RequestEditor, posted_data
+from portal.requests.forms import RequestEditor, posted_data
 from portal.service_requests.models import Approval
 from portal.teams.models import Team
 

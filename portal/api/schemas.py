@@ -10,9 +10,9 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from portal.api.models import Scope
+from portal.approvals import policy
 from portal.endpoint_services import connections
 from portal.endpoint_services.models import ServiceStatus
-from portal.service_requests import policy
 from portal.service_requests.models import (
     USER_ACTIONS,
     AddressIpVersion,
@@ -332,7 +332,7 @@ class RequestOut(RequestSummary):
 
     @staticmethod
     def resolve_available_actions(service_request, context):
-        actions = service_request.available_actions(context["request"].user)
+        actions = policy.available_actions(context["request"].user, service_request)
         return [action for action in USER_ACTIONS if action in actions]
 
     @staticmethod

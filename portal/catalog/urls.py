@@ -1,8 +1,8 @@
 from django.urls import path
 
 from portal.catalog import views
-from portal.service_requests import views as request_views
-from portal.service_requests.kinds import FORM_KINDS
+from portal.requests import views as request_views
+from portal.requests.kinds import FORM_KINDS
 
 app_name = "endpoint_services"
 urlpatterns = [

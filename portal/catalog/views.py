@@ -10,6 +10,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from portal.approvals import policy
 from portal.cloud import services as cloud
 from portal.endpoint_services import connections, keepers, services
 from portal.endpoint_services.filters import ServiceFilter
@@ -24,7 +25,6 @@ from portal.endpoint_services.selectors import (
 from portal.http import HttpRequest
 from portal.lib.limits import cloud_budget_refusal
 from portal.lib.paging import page_number
-from portal.service_requests import policy
 from portal.service_requests.models import LIVE_STATES, State
 from portal.service_requests.selectors import access_requests_by_account, service_requests_listed
 

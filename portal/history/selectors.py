@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
 from portal.accounts import rights
+from portal.approvals import policy
 from portal.history.filters import RequestHistoryFilter
 from portal.service_requests.models import Approval, ServiceRequest
 
@@ -19,7 +20,7 @@ def request_for_auditor(user, pk):
     """Return any request, for an auditor (403 for anyone else, before any lookup)."""
     require_auditor(user)
     return get_object_or_404(
-        ServiceRequest.objects.visible_to(user).select_related("requester"), pk=pk
+        ServiceRequest.objects.filter(policy.visible_to(user)).select_related("requester"), pk=pk
     )
 
 
@@ -29,7 +30,9 @@ def request_history(user, data):
     Whoever uses it checks `is_valid()` first: an invalid filter never widens to every row.
     """
     require_auditor(user)
-    return RequestHistoryFilter(data, queryset=ServiceRequest.objects.visible_to(user))
+    return RequestHistoryFilter(
+        data, queryset=ServiceRequest.objects.filter(policy.visible_to(user))
+    )
 
 
 def history_ordered(history):

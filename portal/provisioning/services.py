@@ -18,14 +18,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.approvals import notifications, policy
+from portal.approvals import tasks as notices
+from portal.approvals.services import requests_reroute
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
 from portal.endpoint_services.tasks import refresh_service
 from portal.lib.queue import enqueue_on_commit
-from portal.service_requests import notifications, policy
-from portal.service_requests import tasks as notices
 from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import (
     LIVE_STATES,
@@ -35,7 +36,6 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
-from portal.service_requests.services import requests_reroute
 
 log = logging.getLogger(__name__)
 TIMEOUT_CODE = "ProvisioningTimeout"

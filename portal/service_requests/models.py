@@ -1,4 +1,5 @@
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -11,6 +12,7 @@ from django.utils import timezone
 from portal.audit.actions import Action
 from portal.audit.models import AuditedSubject
 from portal.lib.digests import content_digest
+from portal.service_requests.signals import pending_changed
 
 
 def new_client_token():
@@ -171,14 +173,6 @@ class AddressIpVersion(models.TextChoices):
     DUAL_STACK = "DualStack", "DualStack (IPv4 and IPv6)"
 
 
-class ServiceRequestQuerySet(models.QuerySet):
-    def visible_to(self, user, at=None):
-        """The requests `user` may see at `at` (now): policy.visible_to."""
-        from portal.service_requests import policy
-
-        return self.filter(policy.visible_to(user, at))
-
-
 class ServiceRequest(AuditedSubject):
     """A person's request about an endpoint service: create one, change it, decommission it...
 
@@ -317,8 +311,6 @@ class ServiceRequest(AuditedSubject):
     reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = ServiceRequestQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -414,15 +406,6 @@ class ServiceRequest(AuditedSubject):
         step = self.transitions.get(action)
         return step is not None and self.state in step[0]
 
-    def available_actions(self, user):
-        """Return what `user` may do to this request now, as USER_ACTIONS names.
-
-        The one answer to "which buttons": templates, views and services all ask it.
-        """
-        from portal.service_requests import policy
-
-        return policy.available_actions(user, self)
-
     def move(self, action, *, actor, comment="", details=None, fields=()):
         """Apply a lifecycle action and write its audit event; the caller holds the row lock."""
         if not self.can(action):
@@ -458,9 +441,10 @@ class ServiceRequest(AuditedSubject):
     def record(self, action, **kwargs):
         event = super().record(action, **kwargs)
         if State.PENDING_APPROVAL in (event.from_state, event.to_state):
-            from portal.service_requests import queue
-
-            transaction.on_commit(queue.changed)  # it entered, left, or was decided on
+            # It entered, left, or was decided on: what the approvers' queue shows changed.
+            transaction.on_commit(
+                partial(pending_changed.send, sender=ServiceRequest, service_request=self)
+            )
         return event
 
     def note_cloud_call(self, record):
@@ -761,90 +745,3 @@ class RevisionSeen(models.Model):
             cls.objects.filter(pk=seen.pk, revision__lt=revision).update(
                 previous_revision=models.F("revision"), revision=revision, seen_at=timezone.now()
             )
-
-
-class DelegationQuerySet(models.QuerySet):
-    def active(self, at=None):
-        """Delegations in force at `at` (now): within [starts_at, ends_at), not yet revoked."""
-        at = at or timezone.now()
-        return self.filter(starts_at__lte=at, ends_at__gt=at).filter(
-            models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=at)
-        )
-
-    def current(self, at=None):
-        """Delegations not over at `at`: in force, or still to come."""
-        at = at or timezone.now()
-        return self.filter(ends_at__gt=at, revoked_at__isnull=True)
-
-
-class Delegation(models.Model):
-    """One person lends their deciding to another for a window [starts_at, ends_at).
-
-    The delegate decides with the delegator's right only, as it is at the moment of the
-    decision (a delegator who leaves the approvers takes it back), and never passes it on.
-    Nobody edits a window after the fact: it is revoked, and both are audit events.
-    """
-
-    delegator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="delegations_given"
-    )
-    delegate = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="delegations_received"
-    )
-    starts_at = models.DateTimeField("starts")
-    ends_at = models.DateTimeField("ends", help_text="The first moment it no longer holds.")
-    reason = models.CharField(max_length=300)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-    )
-
-    objects = DelegationQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-starts_at", "-id"]
-        indexes = [
-            # Whom one decides for now (every queue and decision asks), and whom one lent to.
-            models.Index(fields=["delegate", "ends_at"], name="delegation_delegate_idx"),
-            models.Index(fields=["delegator", "ends_at"], name="delegation_delegator_idx"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(ends_at__gt=models.F("starts_at")),
-                name="delegation_ends_after_it_starts",
-            ),
-            models.CheckConstraint(
-                condition=~models.Q(delegate=models.F("delegator")),
-                name="delegation_not_to_oneself",
-            ),
-        ]
-
-    def __str__(self):
-        period = f"{self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M}"
-        return f"{self.delegate} decides for {self.delegator}, {period}"
-
-    def status(self, at=None):
-        """upcoming, active, ended or revoked, at `at` (now)."""
-        at = at or timezone.now()
-        if self.revoked_at is not None and self.revoked_at <= at:
-            return "revoked"
-        if at < self.starts_at:
-            return "upcoming"
-        return "active" if at < self.ends_at else "ended"
-
-    def audit_details(self):
-        """What the audit log keeps of a delegation."""
-        return {
-            "delegation": self.pk,
-            "delegator": self.delegator.get_username(),
-            "delegate": self.delegate.get_username(),
-            "starts_at": self.starts_at.isoformat(),
-            "ends_at": self.ends_at.isoformat(),
-            "reason": self.reason,
-        }

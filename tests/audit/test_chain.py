@@ -10,13 +10,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from portal.approvals import services as approval_services
 from portal.audit import chain
 from portal.audit.actions import Action
 from portal.audit.models import AppendOnlyError, AuditEvent, ChainCheck, ChainHead
 from portal.audit.services import audit_chain_verify, audit_checkpoint_write
 from portal.endpoint_services.models import EndpointService
 from portal.lib.digests import content_digest
-from portal.service_requests import services
+from portal.requests import services
 from portal.service_requests.models import TRANSITIONS, Approval, State
 from tests.support.factories import ServiceRequestFactory
 
@@ -36,7 +37,7 @@ def history(requester, approver, approver2, simulator):
     services.service_request_submit(service_request=first, actor=requester)
     first.refresh_from_db()
     for user in (approver, approver2):
-        services.service_request_decide(
+        approval_services.service_request_decide(
             pk=first.pk, approver=user, decision="approve", revision=first.revision
         )
     service = EndpointService.objects.create(

@@ -198,9 +198,9 @@ def test_a_request_moved_past_its_approvals_is_not_provisioned(
     request = ServiceRequestFactory(
         requester=requester, state=State.PENDING_APPROVAL, auto_accept_enabled=True
     )
-    from portal.service_requests import services as requests
+    from portal.approvals import services as approval_services
 
-    requests.service_request_decide(
+    approval_services.service_request_decide(
         pk=request.pk, approver=approver, decision="approve", revision=request.revision
     )
     ServiceRequest.objects.filter(pk=request.pk).update(state=state)
@@ -223,7 +223,7 @@ def test_a_row_inserted_in_provisioning_is_not_provisioned(
 def test_a_draft_decommission_moved_to_applying_deletes_nothing(
     requester, service, simulator, reconciler_runs_steps
 ):
-    from portal.service_requests import services as requests
+    from portal.requests import services as requests
 
     draft = requests.decommission_request_create(
         requester=requester, service=service, justification="x"

@@ -18,7 +18,7 @@ from bench.pipeline import (
 from bench.profile_worker import BUCKETS, OTHER, check_round, classify, parse_raw, shares, tally
 from bench.report import NotMeasured
 from bench.support import Outbox
-from portal.service_requests.notifications import SUBJECT
+from portal.approvals.notifications import SUBJECT
 
 SITE = "/work/main/.venv/lib/python3.11/site-packages"
 STDLIB = "/usr/lib/python3.11"

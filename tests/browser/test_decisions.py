@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.service_requests import services
+from portal.approvals import services as approval_services
+from portal.requests import services
 from portal.service_requests.models import Approval, State
 from tests.support.browser import PASSWORD, log_in
 from tests.support.factories import ServiceRequestFactory, UserFactory
@@ -40,7 +41,7 @@ def pending(people, simulator):
 def resubmit(request, requester, approver2, description):
     """Another approver sends the request back; its requester edits and resubmits it."""
     request.refresh_from_db()
-    services.service_request_decide(
+    approval_services.service_request_decide(
         pk=request.pk,
         approver=approver2,
         decision="send_back",
@@ -87,7 +88,7 @@ def test_a_live_page_keeps_what_an_approver_types(live_server, browser, people, 
     comment = tab.locator("#approve-comment")
     comment.fill("half-written thought")
     # Someone else approves: the list of approvals follows, the form stays as typed.
-    services.service_request_decide(
+    approval_services.service_request_decide(
         pk=pending.pk,
         approver=people["approver2"],
         decision="approve",
@@ -123,7 +124,7 @@ def test_a_comment_typed_when_someone_else_decides_is_kept_with_why(
     log_in(tab, live_server.url, "approver")
     tab.goto(f"{live_server.url}/requests/{pending.pk}/")
     tab.get_by_label("What should change?").fill("The name should say which team.\nAnd why.")
-    services.service_request_decide(
+    approval_services.service_request_decide(
         pk=pending.pk,
         approver=people["approver2"],
         decision="reject",

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from portal.service_requests import services
+from portal.requests import services
 from portal.service_requests.models import Approval, State
 from tests.support.browser import PASSWORD, log_in
 from tests.support.factories import ServiceRequestFactory, UserFactory

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.service_requests import services
+from portal.requests import services
 from portal.service_requests.models import RevisionSeen, State
 from tests.support.browser import PASSWORD, SHOTS, CspWatch, log_in
 from tests.support.factories import ServiceRequestFactory, UserFactory

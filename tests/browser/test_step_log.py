@@ -5,7 +5,8 @@ and a step the reader opened stays open while polls replace the log (make test-b
 import pytest
 from playwright.sync_api import expect
 
-from portal.service_requests import services
+from portal.approvals import services as approval_services
+from portal.requests import services
 from portal.service_requests.models import State
 from tests.support.browser import PASSWORD, SHOTS, CspWatch, log_in
 from tests.support.factories import ServiceRequestFactory, UserFactory
@@ -44,7 +45,7 @@ def test_the_step_log_grows_live_to_active(live_server, page, people, simulator,
     simulator.faults(throttle_next=1)
     simulator.configure(create_delay=6)
     with running_worker(simulator.endpoint, tmp_path):
-        services.service_request_decide(
+        approval_services.service_request_decide(
             pk=request.pk,
             approver=people["approver"],
             decision="approve",

@@ -17,12 +17,14 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from django.core import mail
 from django.utils import timezone
 
+from portal.approvals import policy
 from portal.cloud import services as cloud
 from portal.endpoint_services import connections
 from portal.endpoint_services.models import EndpointConnection, EndpointService
 from portal.endpoint_services.services import endpoint_service_refresh
 from portal.provisioning import services as provisioning
-from portal.service_requests import policy, services
+from portal.requests import services
+from portal.service_requests import exceptions
 from portal.service_requests.models import Kind, ServiceRequest, State
 from tests.support.day2 import REGION, run
 
@@ -286,7 +288,7 @@ def test_an_access_request_racing_a_revoke(
     pending = ask_access(client_for(requester2), service)
     assert pending.status_code == 302
     # Not on the list yet: nothing to revoke.
-    with pytest.raises(services.DecisionRefused, match="not on the allow-list"):
+    with pytest.raises(exceptions.DecisionRefused, match="not on the allow-list"):
         services.revoke_request_create(
             requester=requester, service=service, account_id=CONSUMER, justification="x"
         )
@@ -303,7 +305,7 @@ def test_an_access_request_racing_a_revoke(
     assert again.status_code == 409
     assert f"request #{asked.pk}" in again.content.decode()
     # ...and a second revoke names the first.
-    with pytest.raises(services.DecisionRefused, match=f"Request #{revoke.pk} \\(revoke"):
+    with pytest.raises(exceptions.DecisionRefused, match=f"Request #{revoke.pk} \\(revoke"):
         services.revoke_request_create(
             requester=approver, service=service, account_id=CONSUMER, justification="y"
         )

@@ -19,7 +19,7 @@ from portal.endpoint_services.services import (
     endpoint_services_drift_pass,
 )
 from portal.provisioning import services as provisioning
-from portal.service_requests import services as request_services
+from portal.requests import services as request_services
 from portal.service_requests.models import Kind, OperationState, ServiceRequest, State
 from tests.support.day2 import NLB, REGION, ROOT, cloud_state, form, run, sdk
 from tests.support.helpers import decide

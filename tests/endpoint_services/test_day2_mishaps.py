@@ -10,7 +10,8 @@ from portal.endpoint_services.services import (
     endpoint_services_drift_pass,
 )
 from portal.provisioning import services as provisioning
-from portal.service_requests import services as request_services
+from portal.requests import services as request_services
+from portal.service_requests import exceptions
 from portal.service_requests.models import Kind, ServiceRequest, State
 from tests.support.day2 import REGION, form, run, sdk
 from tests.support.factories import ServiceRequestFactory
@@ -44,7 +45,7 @@ def test_an_edit_saved_while_the_dry_run_ran_stops_the_submission(
         return result
 
     monkeypatch.setattr(request_services, "service_request_dry_run", dry_run_while_someone_edits)
-    with pytest.raises(request_services.DecisionRefused, match="edited while it was being checked"):
+    with pytest.raises(exceptions.DecisionRefused, match="edited while it was being checked"):
         request_services.service_request_submit(service_request=change, actor=requester)
     change.refresh_from_db()
     assert change.state == State.DRAFT
@@ -110,13 +111,13 @@ def test_a_service_is_adopted_once(login, approver, approver2, requester, reques
             )
         )
     request_services.service_request_submit(service_request=adoptions[0], actor=approver)
-    with pytest.raises(request_services.DecisionRefused, match="already open"):
+    with pytest.raises(exceptions.DecisionRefused, match="already open"):
         request_services.service_request_submit(service_request=adoptions[1], actor=approver2)
     decide(login(approver2), adoptions[0], "approve")
     run(provisioning.service_request_apply, adoptions[0].pk)
     record.refresh_from_db()
     assert record.owner == requester
-    with pytest.raises(request_services.DecisionRefused, match="already manages"):
+    with pytest.raises(exceptions.DecisionRefused, match="already manages"):
         request_services.service_request_submit(service_request=adoptions[1], actor=approver2)
 
 

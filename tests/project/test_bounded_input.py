@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError
 
 from portal.audit.models import AuditEvent
-from portal.service_requests.forms import MAX_SERVICE_RESOURCES
+from portal.requests.forms import MAX_SERVICE_RESOURCES
 from portal.service_requests.models import State
 from tests.support.factories import ServiceRequestFactory
 

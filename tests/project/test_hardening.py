@@ -3,8 +3,10 @@
 import pytest
 from django.test import Client
 
+from portal.approvals import services as approval_services
 from portal.audit.models import AuditEvent
-from portal.service_requests import services
+from portal.requests import services
+from portal.service_requests import exceptions
 from portal.service_requests.models import State
 from tests.support.factories import ServiceRequestFactory
 
@@ -127,7 +129,7 @@ def test_a_nul_in_a_url_is_a_400(login, admin_user, url):
 
 @pytest.mark.parametrize("mark", ["\u202e", "\u2066", "\u200b", "\ufeff"])
 def test_invisible_formatting_characters_are_refused(login, requester, mark):
-    from tests.service_requests.test_form import form_data
+    from tests.requests.test_form import form_data
 
     data = form_data(service_description=f"Orders {mark}API", justification=f"needs{mark} it")
     response = login(requester).post("/requests/new/", data)
@@ -139,8 +141,8 @@ def test_invisible_formatting_characters_are_refused(login, requester, mark):
 
 def test_a_replanned_revision_says_so(requester, approver):
     request = ServiceRequestFactory(requester=requester, state=State.PENDING_APPROVAL)
-    with pytest.raises(services.StaleRevision, match="was replanned since you saw it"):
-        services.service_request_decide(
+    with pytest.raises(exceptions.StaleRevision, match="was replanned since you saw it"):
+        approval_services.service_request_decide(
             pk=request.pk,
             approver=approver,
             decision="approve",

@@ -11,9 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from portal.approvals import services as approval_services
 from portal.endpoint_services.models import EndpointService
 from portal.provisioning import services as provisioning
-from portal.service_requests import services
+from portal.requests import services
 from portal.service_requests.models import State
 from simulator.backend import Account, Backend
 from simulator.server import start_in_thread
@@ -126,7 +127,7 @@ def test_secrets_never_leave_the_settings(settings, requester, approver, caplog)
         request = ServiceRequestFactory(requester=requester, tags=[("team", "x")])
         services.service_request_submit(service_request=request, actor=requester)
         request.refresh_from_db()
-        services.service_request_decide(
+        approval_services.service_request_decide(
             pk=request.pk, approver=approver, decision="approve", revision=request.revision
         )
         step = provisioning.service_request_provision(pk=request.pk)

@@ -13,9 +13,9 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from portal.approvals import tasks as notices
 from portal.provisioning import services as provisioning
 from portal.provisioning import tasks as provisioning_tasks
-from portal.service_requests import tasks as notices
 from portal.service_requests.models import State
 from tests.support.factories import ServiceRequestFactory
 from tests.support.helpers import decide

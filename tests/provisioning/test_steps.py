@@ -141,7 +141,7 @@ def test_deadline_fails_a_service_stuck_in_creating(approved, simulator, setting
 
 
 def test_retry_reuses_the_client_token(approved, simulator, approver, settings):
-    from portal.service_requests import services as request_services
+    from portal.requests import services as request_services
 
     simulator.faults(stuck_creating=True)
     services.service_request_provision(pk=approved.pk)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from portal.approvals import services as approval_services
 from portal.provisioning import tasks
-from portal.service_requests import services as request_services
 from portal.service_requests.models import ServiceRequest, State
 from simulator.backend import Account, Backend
 from simulator.server import SimulatorServer, start_in_thread
@@ -29,7 +29,7 @@ def state_of(pk):
 def approve(request, approver):
     """Approve through the service layer; the commit enqueues `provision` on the broker."""
     request.refresh_from_db()
-    request_services.service_request_decide(
+    approval_services.service_request_decide(
         pk=request.pk, approver=approver, decision="approve", revision=request.revision
     )
 

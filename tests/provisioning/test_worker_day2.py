@@ -4,8 +4,9 @@ import time
 
 import pytest
 
+from portal.approvals import services as approval_services
 from portal.provisioning import tasks
-from portal.service_requests import services as request_services
+from portal.requests import services as request_services
 from portal.service_requests.models import CHANGE_FIELDS, OperationState, ServiceRequest, State
 from tests.support.day2 import NLB, cloud_state
 from tests.support.workers import running_worker, wait_for
@@ -28,7 +29,7 @@ def file_change(record, requester, approver, **desired):
     request_services.service_request_submit(service_request=change, actor=requester)
     change.refresh_from_db()
     assert change.state == State.PENDING_APPROVAL, change.dry_run_message
-    request_services.service_request_decide(
+    approval_services.service_request_decide(
         pk=change.pk, approver=approver, decision="approve", revision=change.revision
     )
     return change

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from portal.approvals import services as approval_services
 from portal.provisioning import services as provisioning
-from portal.service_requests import services as request_services
+from portal.requests import services as request_services
 from portal.service_requests.models import Kind, ServiceRequest, State
 from portal.service_requests.step_log import STEP_LOG_EVENTS, request_step_log
 from tests.support.day2 import NLB, form, run
@@ -55,7 +56,7 @@ def test_a_create_request_walked_by_the_real_worker_shows_its_steps_and_calls(
     assert 'data-step="pending_approval"' in step_log_html(page)
     assert 'aria-current="step"' in step_log_html(page)
     with running_worker(simulator.endpoint, tmp_path) as worker:
-        request_services.service_request_decide(
+        approval_services.service_request_decide(
             pk=request.pk, approver=approver, decision="approve", revision=request.revision
         )
         wait_for(

@@ -96,7 +96,7 @@ def write_approvals(self, source, target, approvers):  # self: the request
     """The approvals a request needed, as approvers would have given them."""
     from django.contrib.auth.models import Group
 
-    from portal.service_requests import policy
+    from portal.approvals import policy
 
     group, _ = Group.objects.get_or_create(name=rights.APPROVERS_GROUP)
     needed = policy.required_approvals(self).needed

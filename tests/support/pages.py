@@ -20,9 +20,10 @@ from playwright.sync_api import expect
 
 from portal.api.models import AccessToken
 from portal.api.services import token_create, token_revoke
+from portal.approvals import services as approval_services
 from portal.endpoint_services.models import EndpointConnection, EndpointService
 from portal.provisioning import services as provisioning
-from portal.service_requests import services
+from portal.requests import services
 from portal.service_requests.models import Deciders, Kind, ServiceRequest, State
 from portal.teams.models import Membership, Role, Team
 from tests.api.test_endpoints import API_MATRIX
@@ -215,7 +216,7 @@ def make_world(users):
     )
     services.service_request_submit(service_request=access, actor=requester2)
     access.refresh_from_db()
-    services.service_request_decide(
+    approval_services.service_request_decide(
         pk=access.pk, approver=requester, decision="approve", revision=access.revision
     )
     run(provisioning.service_request_apply, access.pk)
@@ -345,7 +346,7 @@ def make_world(users):
         token=token_create(user=requester, name="old laptop", scope="write")[0], actor=requester
     )
     # approver2 is away: requester2 decides for them (the queue's labelled rows and banner).
-    services.delegation_create(
+    approval_services.delegation_create(
         delegator=users["approver2"],
         delegate=requester2,
         starts_at=timezone.now(),
@@ -369,7 +370,7 @@ def resubmitted(requester, approver, approver2):
     )
     services.service_request_submit(service_request=request, actor=requester)
     request.refresh_from_db()
-    services.service_request_decide(
+    approval_services.service_request_decide(
         pk=request.pk,
         approver=approver,
         decision="send_back",
@@ -388,7 +389,7 @@ def resubmitted(requester, approver, approver2):
     request.refresh_from_db()
     services.service_request_submit(service_request=request, actor=requester)
     request.refresh_from_db()
-    services.service_request_decide(
+    approval_services.service_request_decide(
         pk=request.pk,
         approver=approver2,
         decision="approve",

@@ -3,13 +3,15 @@
 import pytest
 from django.core import mail
 
+from portal.approvals import policy, queue
+from portal.approvals import services as approval_services
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_chain_verify
 from portal.endpoint_services import keepers
 from portal.endpoint_services.models import EndpointService
 from portal.provisioning import services as provisioning
-from portal.service_requests import policy, queue
-from portal.service_requests import services as requests
+from portal.requests import services as requests
+from portal.service_requests import exceptions
 from portal.service_requests.models import Deciders, Kind, ServiceRequest, State
 from portal.teams.models import Membership, Role, Source, Team
 from tests.support.day2 import form, run
@@ -328,7 +330,7 @@ def test_a_new_service_is_for_one_of_the_requesters_teams(login, requester, paym
     assert login(requester).post("/requests/new/", data).status_code == 302
     request = ServiceRequest.objects.get()
     assert request.target_team == payments
-    with pytest.raises(requests.NotAllowed):
+    with pytest.raises(exceptions.NotAllowed):
         requests.service_request_create(
             requester=requester,
             fields={"target_team": checkout, "region_id": "cn-hangzhou"},
@@ -470,7 +472,7 @@ def test_a_teams_approver_delegates_and_the_delegate_decides_for_the_team(
 
     stand_in = UserFactory(username="standin")
     now = timezone.now()
-    requests.delegation_create(
+    approval_services.delegation_create(
         delegator=lead,
         delegate=stand_in,
         starts_at=now,

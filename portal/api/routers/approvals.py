@@ -7,8 +7,8 @@ from ninja.pagination import paginate
 from portal.api import schemas
 from portal.api.errors import ERRORS
 from portal.api.paging import Paged
+from portal.approvals import selectors as approval_selectors
 from portal.lib.paging import MAX_PAGE
-from portal.service_requests import selectors
 
 router = Router(tags=["requests"])
 
@@ -19,7 +19,7 @@ def approval_queue(request, page: int = 1):
     # Paged by the queue itself, as the page is: the delegated rows join page 1.
     if page > MAX_PAGE:
         raise Http404("No such page.")
-    split = selectors.approval_queue(request.user, page, others_per_page=0)
+    split = approval_selectors.approval_queue(request.user, page, others_per_page=0)
     found = split.mine
     rows = list(found.object_list) if found is not None else []
     if page == 1:
@@ -40,4 +40,4 @@ def approval_queue(request, page: int = 1):
 def owner_queue(request):
     """The access and revoke requests about the caller's services that wait for their
     decision as owner, oldest submission first (anyone: owners decide these)."""
-    return selectors.owner_queue(request.user)
+    return approval_selectors.owner_queue(request.user)

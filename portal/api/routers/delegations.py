@@ -5,9 +5,12 @@ from ninja import Router, Status
 
 from portal.api import auth, schemas
 from portal.api.errors import BODY_ERRORS, ERRORS, Invalid
-from portal.service_requests import policy, selectors, services
-from portal.service_requests.forms import DelegationForm
-from portal.service_requests.models import Delegation
+from portal.approvals import policy
+from portal.approvals import selectors as approval_selectors
+from portal.approvals import services as approval_services
+from portal.approvals.forms import DelegationForm
+from portal.approvals.models import Delegation
+from portal.service_requests import exceptions
 
 router = Router(tags=["account"])
 
@@ -32,7 +35,7 @@ def delegation_create(request, payload: schemas.DelegationIn):
     """Lend the caller's deciding to `delegate` for [starts_at, ends_at) (approvers): the
     delegate decides with the caller's right only; one delegate at a time."""
     if not policy.may_delegate(request.user):
-        raise services.NotAllowed("Only those who decide requests can delegate their deciding.")
+        raise exceptions.NotAllowed("Only those who decide requests can delegate their deciding.")
     form = DelegationForm(
         {
             "delegate": payload.delegate,
@@ -46,14 +49,14 @@ def delegation_create(request, payload: schemas.DelegationIn):
         raise Invalid.of(form)
     data = form.cleaned_data
     try:
-        delegation = services.delegation_create(
+        delegation = approval_services.delegation_create(
             delegator=request.user,
             delegate=data["delegate"],
             starts_at=data["starts_at"] or timezone.now(),
             ends_at=data["ends_at"],
             reason=data["reason"],
         )
-    except services.DelegationInvalid as error:
+    except approval_services.DelegationInvalid as error:
         raise Invalid([(error.field, str(error))]) from error
     return Status(201, delegation)
 
@@ -66,5 +69,5 @@ def delegation_create(request, payload: schemas.DelegationIn):
 )
 def delegation_revoke(request, pk: int):
     """End a delegation now: its delegator, its delegate, or an admin."""
-    delegation = selectors.delegation_for_user(request.user, pk)
-    return services.delegation_revoke(delegation=delegation, actor=request.user)
+    delegation = approval_selectors.delegation_for_user(request.user, pk)
+    return approval_services.delegation_revoke(delegation=delegation, actor=request.user)

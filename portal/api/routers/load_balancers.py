@@ -4,7 +4,7 @@ from ninja import Query, Router
 
 from portal.api import schemas
 from portal.api.errors import ERRORS, cloud_budget
-from portal.service_requests import selectors
+from portal.requests import selectors
 
 router = Router(tags=["requests"])
 

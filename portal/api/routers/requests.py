@@ -17,16 +17,13 @@ from portal.api.filing import (
     valid_editor,
 )
 from portal.api.paging import Paged
+from portal.approvals import policy
+from portal.approvals import services as approval_services
+from portal.approvals.forms import DecisionForm, SendBackForm
 from portal.history import selectors as audit_selectors
-from portal.service_requests import selectors, services
-from portal.service_requests.forms import (
-    CHANGE_FIELDS,
-    EDITABLE_FIELDS,
-    DecisionForm,
-    RequestEditor,
-    SendBackForm,
-    posted_data,
-)
+from portal.requests import selectors, services
+from portal.requests.forms import CHANGE_FIELDS, EDITABLE_FIELDS, RequestEditor, posted_data
+from portal.service_requests import exceptions
 from portal.service_requests.integrity import request_events_verify
 from portal.service_requests.models import Decision, ServiceRequest, State
 from portal.service_requests.step_log import request_step_log
@@ -83,8 +80,8 @@ def request_edit(request, pk: int, payload: schemas.EditIn):
     """Edit one's draft, or a request sent back (create and change requests); the approvals
     of the earlier revision are discarded, as on the page."""
     service_request = selectors.own_request(request.user, pk)
-    if "edit" not in service_request.available_actions(request.user):
-        raise services.DecisionRefused(
+    if "edit" not in policy.available_actions(request.user, service_request):
+        raise exceptions.DecisionRefused(
             "Only drafts and requests sent back for changes can be edited, and only the kinds "
             "with a form (create, change): cancel the others and file them again."
         )
@@ -181,7 +178,7 @@ def _decider(decision, form_class):
         form = form_class(payload.dict())
         if not form.is_valid():
             raise Invalid.of(form)
-        services.service_request_decide(
+        approval_services.service_request_decide(
             pk=service_request.pk,
             approver=request.user,
             decision=decision,

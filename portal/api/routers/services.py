@@ -33,9 +33,10 @@ from portal.endpoint_services.selectors import (
     service_to_manage,
     unmanaged_services,
 )
-from portal.service_requests import services
-from portal.service_requests.forms import CHANGE_FIELDS
-from portal.service_requests.kinds import KINDS
+from portal.requests import services
+from portal.requests.forms import CHANGE_FIELDS
+from portal.requests.kinds import KINDS
+from portal.service_requests import exceptions
 from portal.service_requests.models import Kind, ServiceRequest
 from portal.service_requests.selectors import access_requests_by_account, service_requests_listed
 
@@ -264,9 +265,9 @@ def _filer(described):
                 service_request = _through_form(described, request.user, service, payload)
             else:
                 service_request = _change(request.user, service, payload)
-        except services.NotAllowed:
+        except exceptions.NotAllowed:
             raise
-        except services.DecisionRefused as error:
+        except exceptions.DecisionRefused as error:
             if described.error_field:
                 raise FieldConflict(described.error_field, error) from error
             raise
