@@ -17,7 +17,7 @@ matches any frame of its stack:
                        (_explained, _unexplained, request_events_verify)
     3. chained_events  sealing and appending audit events (portal/audit/chain.py `append`)
     4. first_reading   the new service's first full reading (refresh_service)
-    5. notices         what people are told (portal/service_requests notifications and tasks)
+    5. notices         what people are told (portal/approvals notifications and tasks)
     6. orm             Django's ORM and database layer (django/db) outside all of the above
     7. other           the rest: the steps' own Python, Celery's publish, the loop here
 
@@ -115,7 +115,7 @@ RULES = (
     ),
     Rule(
         "notices",
-        ("portal/service_requests/notifications.py", "portal/service_requests/tasks.py"),
+        ("portal/approvals/notifications.py", "portal/approvals/tasks.py"),
     ),
     Rule("orm", ("/django/db/",)),
 )

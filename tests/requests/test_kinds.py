@@ -1,4 +1,4 @@
-"""Each kind of request is described once (service_requests.kinds), and its page, its API
+"""Each kind of request is described once (requests.kinds), and its page, its API
 endpoint and its service function all read that description."""
 
 import dataclasses
