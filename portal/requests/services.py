@@ -486,25 +486,19 @@ def _submission_refusal(service_request):
         if refusal:
             return refusal
     service = service_request.endpoint_service
-    if service_request.kind in (Kind.CHANGE, Kind.DECOMMISSION):
-        refusal = policy.change_refusal(service_request.requester, service)
-        if refusal:
-            return refusal
-    if service_request.kind == Kind.ADOPT:
-        refusal = policy.adoption_refusal(service_request.requester, service)
-        if refusal:
-            return refusal
-    if service_request.kind == Kind.TRANSFER:
-        refusal = policy.transfer_refusal(
-            service_request.requester, service, service_request.target_team
+    described = KINDS[service_request.kind]
+    if described.refusal is not None:
+        # The kind's own rule, as filing judged it; what the form chose is on the request.
+        judged = {"team": service_request.target_team}
+        refusal = described.refusal(
+            service_request.requester,
+            service,
+            **{name: judged[name] for name in described.refusal_judges},
         )
         if refusal:
             return refusal
     if service_request.kind in ACCOUNT_KINDS:
-        check = (
-            policy.access_refusal if service_request.kind == Kind.ACCESS else policy.revoke_refusal
-        )
-        return check(service_request.requester, service) or _account_refusal(
+        return _account_refusal(
             service,
             service_request.kind,
             service_request.account_id,
