@@ -34,8 +34,9 @@ DEMO_PASSWORD = "portal-demo"
 SCOPES = ("openid", "profile", "email")
 CODE_LIFETIME = 600
 TOKEN_LIFETIME = 3600
-# Subjects are opaque and stable across restarts, as a real provider's are: the portal must
-# key users on the username claim it is told to, not on `sub`.
+# Subjects are opaque and stable across restarts, as a real provider's are; the portal binds
+# each account to its subject at the first sign-in (a rename at the provider, through the
+# control path's extra_claims `preferred_username`, keeps the subject).
 SUBJECT_NAMESPACE = uuid.UUID("5f0c8a52-3c51-4d8e-9a43-6f1b0e2c7d11")
 
 

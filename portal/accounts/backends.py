@@ -6,11 +6,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.db import IntegrityError, transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from portal.accounts import oidc, roles
+from portal.accounts.models import Identity
+from portal.audit import chain
+from portal.audit.actions import Action
 
 USERNAME_MAX = 150  # Django's
+SUBJECT_MAX = 255
 
 
 def _text(claims, name, limit):
@@ -40,9 +45,15 @@ class BreakGlassBackend(ModelBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+def issuer():
+    return settings.OIDC_ISSUER.rstrip("/")
+
+
 class SingleSignOnBackend(OIDCAuthenticationBackend):
-    """A user is who the provider's ID token (and userinfo) says: the username claim, email and
-    names; the groups claim sets their roles and teams at every sign-in (see roles.py)."""
+    """A user is who the provider's ID token (and userinfo) says: the account is the one bound
+    to the token's issuer and subject (accounts.models.Identity); the username claim, email and
+    names are what the provider calls them now; the groups claim sets their roles and teams at
+    every sign-in (see roles.py)."""
 
     get_settings = staticmethod(oidc.setting)
 
@@ -108,15 +119,43 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             raise oidc.SignInRefused(
                 f"{username} is a break-glass account: it signs in with its password only."
             )
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > SUBJECT_MAX:
+            raise oidc.SignInRefused(
+                f"{oidc.provider_name()} did not say who you are in a form the portal can keep "
+                f"(claim 'sub', {SUBJECT_MAX} characters at most)."
+            )
         roles.groups_from_claims(claims)  # refuses a groups claim it cannot read
         return True
 
     def filter_users_by_claims(self, claims):
-        username = claims[settings.OIDC_USERNAME_CLAIM]
-        return self.UserModel.objects.filter(username__iexact=username)
+        """The account bound to this subject; else, once, an account made before subjects were
+        kept that has this username and no identity yet. Never an account another subject has."""
+        bound = self.UserModel.objects.filter(
+            identities__issuer=issuer(), identities__subject=claims["sub"]
+        )
+        if bound.exists():
+            return bound
+        # The username exactly: "REQUESTER" is not bound to requester's account.
+        return self.UserModel.objects.filter(
+            username=claims[settings.OIDC_USERNAME_CLAIM], identities__isnull=True
+        )
 
     def create_user(self, claims):
-        user = self.UserModel.objects.create_user(claims[settings.OIDC_USERNAME_CLAIM])
+        username = claims[settings.OIDC_USERNAME_CLAIM]
+        _refuse_taken(username, self.UserModel)
+        try:
+            with transaction.atomic():
+                user = self.UserModel.objects.create_user(username)
+                _bind(user, claims, new_account=True)
+        except IntegrityError:
+            # The same person's second tab signing in at the same moment, or a name taken
+            # meanwhile: the lookup decides, as for any sign-in.
+            users = self.filter_users_by_claims(claims)
+            if len(users) != 1:
+                _refuse_taken(username, self.UserModel)
+                raise
+            return self.update_user(users[0], claims)
         return self.update_user(user, claims)
 
     def update_user(self, user, claims):
@@ -124,6 +163,9 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             raise oidc.SignInRefused(
                 f"{user.get_username()} is deactivated in the portal. Ask an administrator."
             )
+        if not user.identities.filter(issuer=issuer(), subject=claims["sub"]).exists():
+            _bind(user, claims, new_account=False)
+        _rename(user, claims[settings.OIDC_USERNAME_CLAIM])
         fields = {
             "email": _text(claims, "email", 254) or user.email,
             "first_name": _text(claims, "given_name", 150) or user.first_name,
@@ -136,3 +178,49 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             user.save(update_fields=changed)
         roles.user_roles_sync(user=user, groups=roles.groups_from_claims(claims))
         return user
+
+
+def _refuse_taken(username, users):
+    """Refuse a new subject a username an account already has (in any case): the name is
+    another person's here, however the provider reuses it."""
+    if users.objects.filter(username__iexact=username).exists():
+        raise oidc.SignInRefused(
+            f"The portal already has an account named {username!r}, which belongs to another "
+            f"identity at {oidc.provider_name()}. Ask an administrator: nobody is signed in "
+            "to someone else's account."
+        )
+
+
+def _bind(user, claims, *, new_account):
+    """Keep who `user` is at the provider; audited (a new account, or one made before)."""
+    Identity.objects.create(user=user, issuer=issuer(), subject=claims["sub"])
+    chain.append(
+        action=Action.IDENTITY_LINKED,
+        actor=user,
+        details={
+            "username": user.get_username(),
+            "issuer": issuer(),
+            "subject": claims["sub"],
+            "new_account": new_account,
+        },
+    )
+
+
+def _rename(user, username):
+    """Take the provider's new name for a person, unless another account has it."""
+    if user.get_username() == username:
+        return
+    model = type(user)
+    if model.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
+        raise oidc.SignInRefused(
+            f"{oidc.provider_name()} now calls you {username!r}, the name of another account "
+            "in the portal. Ask an administrator."
+        )
+    before = user.get_username()
+    user.username = username
+    user.save(update_fields=["username"])
+    chain.append(
+        action=Action.USERNAME_CHANGED,
+        actor=user,
+        details={"from": before, "to": username, "issuer": issuer()},
+    )

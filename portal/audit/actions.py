@@ -54,6 +54,8 @@ class Action(models.TextChoices):
     CONNECTION_REJECTED = "connection_rejected", "Connection rejected"
 
     # Rights and who holds them.
+    IDENTITY_LINKED = "identity_linked", "Account bound to its provider identity"
+    USERNAME_CHANGED = "username_changed", "Username changed at the provider"
     ROLES_CHANGED = "roles_changed", "Roles changed"
     TEAM_CREATED = "team_created", "Team created"
     TEAM_RENAMED = "team_renamed", "Team renamed"
