@@ -254,6 +254,8 @@ SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{PORTAL_PORT}")
 # Who hears of what needs an administrator (a request the worker refused, a broken audit
 # log): "name:email,name:email".
 ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[])]
+# The error reports ADMINS get hide every setting that holds a secret, URLs included.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.lib.reporting.SecretsHiddenFilter"
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -364,7 +366,8 @@ APPROVAL_REMIND_EVERY = env.float("APPROVAL_REMIND_EVERY", default=900.0)
 ESCALATION_GROUP = env("ESCALATION_GROUP", default="escalation")
 OIDC_ESCALATION_GROUP = env("OIDC_ESCALATION_GROUP", default=ESCALATION_GROUP)
 # Chat: what the emails say also goes to a Slack-compatible incoming webhook and/or a DingTalk
-# robot (with its signing secret, if the robot has one). The URLs hold secrets: never logged.
+# robot (with its signing secret, if the robot has one). The URLs hold secrets: never logged,
+# and hidden in error reports (portal/lib/reporting.py).
 SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", default="")
 DINGTALK_WEBHOOK_URL = env("DINGTALK_WEBHOOK_URL", default="")
 DINGTALK_SECRET = env("DINGTALK_SECRET", default="")

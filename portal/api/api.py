@@ -129,7 +129,11 @@ def _forbidden(request, exc):
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return _error(request, 404, str(exc) or "Not found.")
+    # Django's own message ("No <Model> matches the given query.") would name a table.
+    message = str(exc)
+    if not message or message.endswith("matches the given query."):
+        message = "Not found."
+    return _error(request, 404, message)
 
 
 @api.exception_handler(DecisionRefused)

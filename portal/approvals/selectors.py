@@ -3,12 +3,12 @@ delegation they gave or hold, and what waits for them as a service's owner."""
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from portal.approvals import policy, queue
 from portal.approvals.models import Delegation
 from portal.endpoint_services import keepers
 from portal.endpoint_services.models import EndpointService
+from portal.lib.lookups import one_or_404
 from portal.service_requests.models import ACCOUNT_KINDS
 
 
@@ -31,8 +31,8 @@ def approval_queue(user, number, others_number=1, **kwargs):
 
 def delegation_for_user(user, pk):
     """Return a delegation `user` gave or holds (admins: any); 404 otherwise."""
-    delegation = get_object_or_404(
-        Delegation.objects.select_related("delegator", "delegate"), pk=pk
+    delegation = one_or_404(
+        Delegation.objects.select_related("delegator", "delegate"), "No such delegation.", pk=pk
     )
     if not user.is_superuser and user.pk not in (delegation.delegator_id, delegation.delegate_id):
         raise Http404("No such delegation.")

@@ -1,17 +1,19 @@
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, When
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from portal.accounts import rights
 from portal.endpoint_services import keepers
 from portal.endpoint_services.models import CONNECTION_IN_FLIGHT, EndpointService, ServiceStatus
+from portal.lib.lookups import one_or_404
 
 
 def service_for_user(user, service_id):
     """Return the service if `user` may see it; 404 otherwise, so ids leak nothing."""
-    service = get_object_or_404(
-        EndpointService.objects.select_related("owner", "team"), service_id=service_id
+    service = one_or_404(
+        EndpointService.objects.select_related("owner", "team"),
+        "No such service.",
+        service_id=service_id,
     )
     if not keepers.can_view_service(user, service):
         raise Http404("No such service.")

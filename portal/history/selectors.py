@@ -3,11 +3,11 @@
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
 
 from portal.accounts import rights
 from portal.approvals import policy
 from portal.history.filters import RequestHistoryFilter
+from portal.lib.lookups import one_or_404
 from portal.service_requests.models import Approval, ServiceRequest
 
 
@@ -19,8 +19,10 @@ def require_auditor(user):
 def request_for_auditor(user, pk):
     """Return any request, for an auditor (403 for anyone else, before any lookup)."""
     require_auditor(user)
-    return get_object_or_404(
-        ServiceRequest.objects.filter(policy.visible_to(user)).select_related("requester"), pk=pk
+    return one_or_404(
+        ServiceRequest.objects.filter(policy.visible_to(user)).select_related("requester"),
+        "No such request.",
+        pk=pk,
     )
 
 

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -79,14 +80,25 @@ def slack_payload(title, lines, link):
     }
 
 
+# What DingTalk's markdown would read as a link, an image or code: a comment
+# "[Approve now](https://evil.example)" would post as the robot's own link; escaped (and "<" as
+# an entity, for the HTML it also reads), it is shown as typed.
+_DINGTALK_SYNTAX = re.compile(r"([\\`\[\]()!])")
+
+
+def _dingtalk_escape(text):
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    return _DINGTALK_SYNTAX.sub(r"\\\1", text)
+
+
 def dingtalk_payload(title, lines, link):
     """Return a DingTalk robot's markdown payload (paragraphs need a blank line between)."""
-    body = _clip("\n\n".join(lines))
+    body = _clip("\n\n".join(_dingtalk_escape(line) for line in lines))
     return {
         "msgtype": "markdown",
         "markdown": {
             "title": title,
-            "text": f"#### {title}\n\n{body}\n\n[Open in the portal]({link})",
+            "text": f"#### {_dingtalk_escape(title)}\n\n{body}\n\n[Open in the portal]({link})",
         },
     }
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import connections, router
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from portal.accounts import rights
 from portal.approvals import policy
 from portal.cloud import services as cloud
+from portal.lib.lookups import one_or_404
 from portal.requests.forms import REGION_PATTERN, ZONE_REQUIRED_TYPES
 from portal.service_requests.models import (
     Kind,
@@ -25,10 +25,11 @@ from portal.service_requests.models import (
 
 def request_for_user(user, pk):
     """Return the request if `user` may see it; 404 otherwise, so ids leak nothing."""
-    return get_object_or_404(
+    return one_or_404(
         ServiceRequest.objects.filter(policy.visible_to(user)).select_related(
             "requester", "endpoint_service"
         ),
+        "No such request.",
         pk=pk,
     )
 
