@@ -88,6 +88,7 @@ def approved_requests(count, *, resource_type, resource_prefix, username, first=
     from django.contrib.auth.models import Group
 
     from portal.accounts.rights import APPROVERS_GROUP
+    from portal.approvals import services as approval_services
     from portal.provisioning import tasks
     from portal.requests import services
     from portal.service_requests.models import ServiceRequest, State
@@ -118,7 +119,7 @@ def approved_requests(count, *, resource_type, resource_prefix, username, first=
             )
             services.service_request_submit(service_request=request, actor=requester)
             request.refresh_from_db()
-            services.service_request_decide(
+            approval_services.service_request_decide(
                 pk=request.pk,
                 approver=approver,
                 decision="approve",

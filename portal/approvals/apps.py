@@ -8,7 +8,11 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self):
         from portal.approvals import queue
+        from portal.lib import webhooks
         from portal.service_requests.models import ServiceRequest
         from portal.service_requests.signals import pending_changed
 
         pending_changed.connect(queue.moved, sender=ServiceRequest, dispatch_uid="approval-queue")
+
+        # A chat webhook that cannot work stops every process at start, not at the first post.
+        webhooks.check_settings()

@@ -50,7 +50,7 @@ class Delegation(models.Model):
     objects = DelegationQuerySet.as_manager()
 
     class Meta:
-        # Made by the requests app before approvals had one of their own; the table stayed.
+        # Made by the service_requests app before approvals had one of their own; the table stayed.
         db_table = "service_requests_delegation"
         ordering = ["-starts_at", "-id"]
         indexes = [

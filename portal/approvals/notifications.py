@@ -20,11 +20,7 @@ from portal.approvals.models import Delegation
 from portal.endpoint_services import keepers
 from portal.lib import webhooks
 from portal.lib.queue import enqueue_on_commit
-from portal.service_requests.models import (
-    Decision,
-    Kind,
-    State,
-)
+from portal.service_requests.models import Decision, Kind, State
 
 SUBJECT = "[PrivateLink portal]"
 # What happened to a request, as its requester and the chat hear it.

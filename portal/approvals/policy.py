@@ -10,13 +10,7 @@ from portal.accounts import rights
 from portal.accounts.backends import is_break_glass
 from portal.approvals.models import Delegation
 from portal.endpoint_services import keepers, plans
-from portal.service_requests.models import (
-    ACCOUNT_KINDS,
-    EDITABLE_STATES,
-    Deciders,
-    Kind,
-    Payer,
-)
+from portal.service_requests.models import ACCOUNT_KINDS, EDITABLE_STATES, Deciders, Kind, Payer
 from portal.teams import services as teams
 from portal.teams.models import Membership, Role
 

@@ -1,11 +1,11 @@
 """What the services layer asks of the requests about a service, without importing them.
 
-The requests app sits above this one (a request is about a service; it imports services), yet
-four rules of a service depend on its requests: its drift is judged only once the portal's own
-change is through, a decommission in flight is not a deletion outside the portal, a connection
-is linked to the access request that admitted its account, and a refused one names the revoke
-that took its account off. The requests app answers these at start
-(portal.service_requests.apps), as the apps register their explainers with the audit log.
+The service_requests app sits above this one (a request is about a service; it imports
+services), yet four rules of a service depend on its requests: its drift is judged only once
+the portal's own change is through, a decommission in flight is not a deletion outside the
+portal, a connection is linked to the access request that admitted its account, and a refused
+one names the revoke that took its account off. The service_requests app answers these at
+start (portal.service_requests.apps), as the apps register their explainers with the audit log.
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,7 +14,7 @@ _answers = {}
 
 
 def answer(**functions):
-    """Register the requests app's answers, by the names of the questions below."""
+    """Register the service_requests app's answers, by the names of the questions below."""
     _answers.update(functions)
 
 

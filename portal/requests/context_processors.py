@@ -3,11 +3,7 @@ from django.utils.functional import SimpleLazyObject
 from portal.accounts import rights
 from portal.approvals import policy, queue
 from portal.approvals.models import Delegation
-from portal.service_requests.models import (
-    UNEXPLAINED_CODE,
-    ServiceRequest,
-    State,
-)
+from portal.service_requests.models import UNEXPLAINED_CODE, ServiceRequest, State
 
 
 def navigation(request):

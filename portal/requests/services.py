@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from portal.accounts import rights
 from portal.approvals import notifications, policy, tasks
-from portal.approvals import services as approvals
+from portal.approvals import services as approval_services
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
 from portal.endpoint_services import keepers, plans
@@ -489,12 +489,10 @@ def _submission_refusal(service_request):
     described = KINDS[service_request.kind]
     if described.refusal is not None:
         # The kind's own rule, as filing judged it; what the form chose is on the request.
-        judged = {"team": service_request.target_team}
-        refusal = described.refusal(
-            service_request.requester,
-            service,
-            **{name: judged[name] for name in described.refusal_judges},
-        )
+        judged = {
+            name: getattr(service_request, FORM_FIELDS[name]) for name in described.refusal_judges
+        }
+        refusal = described.refusal(service_request.requester, service, **judged)
         if refusal:
             return refusal
     if service_request.kind in ACCOUNT_KINDS:
@@ -586,7 +584,7 @@ def service_request_submit(*, service_request, actor):
         if refusal:
             raise DecisionRefused(refusal)
         deciders = policy.route(locked)
-        approvals.route_keep(locked, deciders)
+        approval_services.route_keep(locked, deciders)
         locked.move(
             Action.SUBMIT,
             actor=actor,
@@ -594,7 +592,7 @@ def service_request_submit(*, service_request, actor):
                 "dry_run": result.code,
                 "policy": str(policy.required_approvals(locked)),
                 "deciders": str(deciders),
-                "route": approvals.route_record(locked),
+                "route": approval_services.route_record(locked),
             },
             fields=["decided_by", "deciding_team", "routing_reason"],
         )

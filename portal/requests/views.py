@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from portal.accounts import rights
 from portal.approvals import policy, queue
-from portal.approvals import services as approvals
+from portal.approvals import services as approval_services
 from portal.approvals.forms import DecisionForm, SendBackForm
 from portal.approvals.selectors import owner_queue
 from portal.audit.actions import Action
@@ -562,7 +562,7 @@ def _decide(request, pk, decision, form_class):
         context = _detail_context(request, service_request, **{f"{decision}_form": form})
         return render(request, "service_requests/request_detail.html", context, status=400)
     try:
-        approvals.service_request_decide(
+        approval_services.service_request_decide(
             pk=pk,
             approver=request.user,
             decision=decision,

@@ -8,13 +8,9 @@ class ServiceRequestsConfig(AppConfig):
 
     def ready(self):
         from portal.endpoint_services import about
-        from portal.lib import webhooks
         from portal.service_requests import (
             about_services,
             integrity,  # noqa: F401  (registers its explainer)
         )
 
         about.answer(**about_services.ANSWERS)
-
-        # A chat webhook that cannot work stops every process at start, not at the first post.
-        webhooks.check_settings()

@@ -14,10 +14,7 @@ from openapi_spec_validator import validate
 
 from portal.approvals.models import Delegation
 from portal.endpoint_services.models import EndpointService
-from portal.service_requests.models import (
-    ServiceRequest,
-    State,
-)
+from portal.service_requests.models import ServiceRequest, State
 from portal.teams.models import Team
 from tests.support.api import CREATE, call, token
 from tests.support.factories import ServiceRequestFactory, UserFactory

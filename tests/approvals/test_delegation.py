@@ -21,10 +21,7 @@ from portal.provisioning import services as provisioning
 from portal.requests import services
 from portal.service_requests import exceptions
 from portal.service_requests.integrity import request_events_verify
-from portal.service_requests.models import (
-    Approval,
-    State,
-)
+from portal.service_requests.models import Approval, State
 from tests.support.api import call, token
 from tests.support.factories import ServiceRequestFactory, UserFactory
 from tests.support.helpers import decide

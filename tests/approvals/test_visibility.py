@@ -15,12 +15,7 @@ from portal.approvals import policy
 from portal.approvals.models import Delegation
 from portal.endpoint_services.models import EndpointService
 from portal.requests import selectors, services
-from portal.service_requests.models import (
-    Deciders,
-    Kind,
-    ServiceRequest,
-    State,
-)
+from portal.service_requests.models import Deciders, Kind, ServiceRequest, State
 from portal.teams.models import Membership, Role, Team
 from tests.support.api import call, token
 from tests.support.factories import ServiceRequestFactory, UserFactory

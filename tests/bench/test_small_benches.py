@@ -312,3 +312,16 @@ def test_the_soak_tells_throttled_and_failed_calls():
         {"outcome": "ConnectionError", "status": None},
     ]
     assert soak.faults_met(calls) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_the_pipelines_requests_are_made_as_people_make_them(simulator):
+    """bench/support.approved_requests, which the pipeline, profile and soak runs start from:
+    created, submitted and approved through the services, ready for the worker."""
+    from portal.service_requests.models import ServiceRequest, State
+
+    made = support.approved_requests(
+        2, resource_type="nlb", resource_prefix="nlb-hzpool", username="bench-test"
+    )
+    assert len(made) == 2 and all(token for _pk, token in made)
+    assert set(ServiceRequest.objects.values_list("state", flat=True)) == {State.APPROVED}

@@ -1,4 +1,4 @@
-# The delegation model moves from the requests app to the approvals app; its table stays where
+# The delegation model moves from the service_requests app to the approvals app; its table stays where
 # it is (service_requests_delegation), so only Django's record of the model moves.
 
 import django.db.models.deletion
