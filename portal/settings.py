@@ -124,6 +124,10 @@ CLOUD_ACTIONS_PER_MINUTE = env.int("CLOUD_ACTIONS_PER_MINUTE", default=20)
 API_CALLS_PER_MINUTE = env.int("API_CALLS_PER_MINUTE", default=120)
 API_READ_AUDIT_EVERY = env.int("API_READ_AUDIT_EVERY", default=3600)
 API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+# No token works longer than this after it was made, whatever it was made with; tokens that
+# never expire only where the operator allows them (then the longest is theirs to choose).
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+API_TOKEN_NEVER_EXPIRE = env.bool("API_TOKEN_NEVER_EXPIRE", default=False)
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + (["django_ratelimit.E003"] if DEBUG else [])
 # How long the insights' figures are kept in the cache before they are computed again (0: never).
 INSIGHTS_CACHE_SECONDS = env.int("INSIGHTS_CACHE_SECONDS", default=300)

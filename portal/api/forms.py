@@ -28,12 +28,14 @@ class TokenForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        days = sorted({7, 30, settings.API_TOKEN_DAYS, 365})
-        self.fields["expires"].choices = [
-            *((str(n), f"in {n} days") for n in days),
-            (NEVER, "never"),
-        ]
-        self.fields["expires"].initial = str(settings.API_TOKEN_DAYS)
+        longest = settings.API_TOKEN_MAX_DAYS
+        days = sorted(n for n in {7, 30, settings.API_TOKEN_DAYS, 365, longest} if n <= longest)
+        never = [(NEVER, "never")] if settings.API_TOKEN_NEVER_EXPIRE else []
+        self.fields["expires"].choices = [*((str(n), f"in {n} days") for n in days), *never]
+        self.fields["expires"].initial = str(min(settings.API_TOKEN_DAYS, longest))
+        self.fields["expires"].help_text = (
+            "" if settings.API_TOKEN_NEVER_EXPIRE else f"A token lasts {longest} days at most."
+        )
         if rights.is_read_only(user):
             # Auditors read: a write token would be refused at every write anyway.
             self.fields["scope"].choices = [(Scope.READ, Scope.READ.label)]

@@ -1,6 +1,7 @@
 """Personal access tokens: what a pipeline signs the API's calls with."""
 
 import hashlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -60,8 +61,18 @@ class AccessToken(models.Model):
         return f"{TOKEN_START}{self.prefix}…"
 
     @property
+    def ends_at(self):
+        """When the token stops working: when it was made to, and never later than
+        API_TOKEN_MAX_DAYS after it was made (tokens made before there was a longest, or with
+        a longer one, included), unless the operator allows tokens that never expire."""
+        if settings.API_TOKEN_NEVER_EXPIRE:
+            return self.expires_at
+        longest = self.created_at + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+        return longest if self.expires_at is None else min(self.expires_at, longest)
+
+    @property
     def is_expired(self):
-        return self.expires_at is not None and self.expires_at <= timezone.now()
+        return self.ends_at is not None and self.ends_at <= timezone.now()
 
     @property
     def is_usable(self):

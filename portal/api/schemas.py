@@ -664,7 +664,9 @@ class TokenOut(Schema):
     label: str = Field(description="The token's start; the secret is never shown again.")
     scope: Scope
     created_at: datetime
-    expires_at: datetime | None
+    expires_at: datetime | None = Field(
+        alias="ends_at", description="When it stops working (API_TOKEN_MAX_DAYS at the most)."
+    )
     last_used_at: datetime | None
     last_used_ip: str | None
     revoked_at: datetime | None

@@ -20,7 +20,14 @@ MAX_TOKEN_LENGTH = 100
 
 
 def token_create(*, user, name, scope, expires_at=None) -> tuple[AccessToken, str]:
-    """Make a token for `user`; return it and its secret, which is shown once and not kept."""
+    """Make a token for `user`; return it and its secret, which is shown once and not kept.
+
+    It expires at `expires_at`, and no later than API_TOKEN_MAX_DAYS from now (never, only
+    where API_TOKEN_NEVER_EXPIRE allows it): the row, and its audit event, say when.
+    """
+    if not settings.API_TOKEN_NEVER_EXPIRE:
+        longest = timezone.now() + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+        expires_at = longest if expires_at is None else min(expires_at, longest)
     with transaction.atomic():
         prefix = secrets.token_hex(4)
         while AccessToken.objects.filter(prefix=prefix).exists():

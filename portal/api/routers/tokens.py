@@ -34,7 +34,7 @@ def me(request):
         ],
         "token": request.auth.label,
         "scope": request.auth.scope,
-        "expires_at": request.auth.expires_at,
+        "expires_at": request.auth.ends_at,
     }
 
 
