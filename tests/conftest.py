@@ -1,3 +1,4 @@
+import itertools
 import json
 import urllib.request
 
@@ -99,8 +100,16 @@ def simulator(cloud):
     return cloud
 
 
+@pytest.fixture(scope="session")
+def checkpoint_files(tmp_path_factory):
+    """A new checkpoint file name for each test, all in one folder. Few tests write one;
+    a tmp_path for each of the suite's tests made and later removed about 3,000 folders."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    return (folder / f"{n}.jsonl" for n in itertools.count())
+
+
 @pytest.fixture(autouse=True)
-def cloud(request, simulator_server):
+def cloud(request, simulator_server, checkpoint_files):
     """Point the portal's service layer at the in-process simulator, with a clean cache."""
     from django.core.cache import cache
 
@@ -120,7 +129,7 @@ def cloud(request, simulator_server):
     settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET = DEV_KEY_SECRET
     # Not var/'s: `make run`'s beat writes the checkpoints of a real log there, which no test
     # database matches (verification then says the newest events were removed).
-    settings.AUDIT_CHECKPOINT_FILE = str(request.getfixturevalue("tmp_path") / "checkpoints.jsonl")
+    settings.AUDIT_CHECKPOINT_FILE = str(next(checkpoint_files))
     cache.clear()
     yield sim
     cache.clear()
