@@ -1,5 +1,7 @@
+import fcntl
 import itertools
 import json
+import sqlite3
 import urllib.request
 
 import pytest
@@ -53,13 +55,63 @@ class Simulator:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(tmp_path_factory):
-    """Keep the SQLite test database in a file, so that worker processes can share it."""
+def django_db_modify_db_settings(request, tmp_path_factory, django_db_blocker):
+    """Keep the SQLite test database in a file, so that worker processes can share it.
+
+    Under xdist the first worker migrates a database for the run and the others copy it
+    (django_db_keepdb then finds it migrated): each worker migrating its own cost about 2.5 s
+    of CPU apiece, at the start, when all of them are busy. The migration tests still migrate
+    their copy backwards and forwards for real."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    if not db["ENGINE"].endswith("sqlite3"):
+        return
+    name = tmp_path_factory.mktemp("db") / "test.sqlite3"
+    db.setdefault("TEST", {})["NAME"] = str(name)
+    if not hasattr(request.config, "workerinput"):
+        return
+    # The workers' base folders are popen-gw0, popen-gw1, ... in the run's own folder.
+    template = tmp_path_factory.getbasetemp().parent / "migrated.sqlite3"
+    with open(template.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = template.with_suffix(".done")
+        if not done.exists():
+            with django_db_blocker.unblock():
+                _migrate_into(template, db)
+            done.touch()
+    # SQLite's backup reads the database whole, whatever its write-ahead log still holds.
+    with sqlite3.connect(template) as source, sqlite3.connect(name) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    request.config.stash[_COPIED_MIGRATED_DB] = True
+
+
+_COPIED_MIGRATED_DB = pytest.StashKey[bool]()
+
+
+def _migrate_into(template, db):
+    """Create and migrate a test database at `template`, as Django's test runner does."""
+    from django.db import connections
+
+    name, test_name = db["NAME"], db["TEST"]["NAME"]
+    db["TEST"]["NAME"] = str(template)
+    try:
+        connections["default"].creation.create_test_db(
+            verbosity=0, autoclobber=True, serialize=False
+        )
+    finally:
+        connections["default"].close()
+        db["NAME"], db["TEST"]["NAME"] = name, test_name
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request, django_db_modify_db_settings):
+    """Keep (and so do not migrate again) the migrated copy made above."""
+    return request.config.getvalue("reuse_db") or request.config.stash.get(
+        _COPIED_MIGRATED_DB, False
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
