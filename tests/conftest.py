@@ -1,4 +1,7 @@
+import fcntl
+import itertools
 import json
+import sqlite3
 import urllib.request
 
 import pytest
@@ -52,13 +55,63 @@ class Simulator:
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(tmp_path_factory):
-    """Keep the SQLite test database in a file, so that worker processes can share it."""
+def django_db_modify_db_settings(request, tmp_path_factory, django_db_blocker):
+    """Keep the SQLite test database in a file, so that worker processes can share it.
+
+    Under xdist the first worker migrates a database for the run and the others copy it
+    (django_db_keepdb then finds it migrated): each worker migrating its own cost about 2.5 s
+    of CPU apiece, at the start, when all of them are busy. The migration tests still migrate
+    their copy backwards and forwards for real."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    if not db["ENGINE"].endswith("sqlite3"):
+        return
+    name = tmp_path_factory.mktemp("db") / "test.sqlite3"
+    db.setdefault("TEST", {})["NAME"] = str(name)
+    if not hasattr(request.config, "workerinput"):
+        return
+    # The workers' base folders are popen-gw0, popen-gw1, ... in the run's own folder.
+    template = tmp_path_factory.getbasetemp().parent / "migrated.sqlite3"
+    with open(template.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = template.with_suffix(".done")
+        if not done.exists():
+            with django_db_blocker.unblock():
+                _migrate_into(template, db)
+            done.touch()
+    # SQLite's backup reads the database whole, whatever its write-ahead log still holds.
+    with sqlite3.connect(template) as source, sqlite3.connect(name) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    request.config.stash[_COPIED_MIGRATED_DB] = True
+
+
+_COPIED_MIGRATED_DB = pytest.StashKey[bool]()
+
+
+def _migrate_into(template, db):
+    """Create and migrate a test database at `template`, as Django's test runner does."""
+    from django.db import connections
+
+    name, test_name = db["NAME"], db["TEST"]["NAME"]
+    db["TEST"]["NAME"] = str(template)
+    try:
+        connections["default"].creation.create_test_db(
+            verbosity=0, autoclobber=True, serialize=False
+        )
+    finally:
+        connections["default"].close()
+        db["NAME"], db["TEST"]["NAME"] = name, test_name
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request, django_db_modify_db_settings):
+    """Keep (and so do not migrate again) the migrated copy made above."""
+    return request.config.getvalue("reuse_db") or request.config.stash.get(
+        _COPIED_MIGRATED_DB, False
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -99,14 +152,26 @@ def simulator(cloud):
     return cloud
 
 
+@pytest.fixture(scope="session")
+def checkpoint_files(tmp_path_factory):
+    """A new checkpoint file name for each test, all in one folder. Few tests write one;
+    a tmp_path for each of the suite's tests made and later removed about 3,000 folders."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    return (folder / f"{n}.jsonl" for n in itertools.count())
+
+
 @pytest.fixture(autouse=True)
-def cloud(request, simulator_server):
+def cloud(request, simulator_server, checkpoint_files):
     """Point the portal's service layer at the in-process simulator, with a clean cache."""
     from django.core.cache import cache
 
     sim = Simulator(simulator_server)
-    sim.control("reset", {})
-    sim.configure(create_delay=0.2, quota=20)
+    # What `sim.control("reset", {})` and `sim.configure(...)` would ask over HTTP, called as
+    # the server's handler calls it: the server runs in this process, and two loopback round
+    # trips before every test (most never call the simulator) cost about 4 ms each time.
+    gateway = simulator_server.gateway
+    gateway.control("POST", "/_simulator/reset", {})
+    gateway.control("POST", "/_simulator/config", {"create_delay": 0.2, "quota": 20})
     settings = request.getfixturevalue("settings")
     # Hashing demo passwords properly would dominate the suite's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -116,7 +181,7 @@ def cloud(request, simulator_server):
     settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET = DEV_KEY_SECRET
     # Not var/'s: `make run`'s beat writes the checkpoints of a real log there, which no test
     # database matches (verification then says the newest events were removed).
-    settings.AUDIT_CHECKPOINT_FILE = str(request.getfixturevalue("tmp_path") / "checkpoints.jsonl")
+    settings.AUDIT_CHECKPOINT_FILE = str(next(checkpoint_files))
     cache.clear()
     yield sim
     cache.clear()
