@@ -40,7 +40,8 @@ idp: install
 
 # On every core (pytest-xdist): each worker process has its own SQLite database, broker folder,
 # simulator and identity provider. One worker more than the cores, since part of the suite
-# waits on real Celery workers and servers (on 2 cores: 3 workers 145 s, 2 162 s, 4 157 s).
+# waits on real Celery workers and servers (on 2 cores, stop 27: 3 workers 145 s, 2 162 s,
+# 4 157 s; 3 workers on a fresh clone, 2026-12-07: 137-153 s).
 # `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # Every worker, and every Celery worker, simulator and provider a test starts, imports Django and
