@@ -1,6 +1,8 @@
 """Who may sign in, and how: everyone through the identity provider, and the break-glass
 administrators (only they, only when configured) with a local password."""
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
@@ -110,6 +112,10 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             if len(username) > USERNAME_MAX:
                 raise ValidationError("too long")
             UnicodeUsernameValidator()(username)
+            # Full-width and other compatibility letters (U+FF52 for "r") would make a name
+            # that looks like another account's; Django would also store them changed.
+            if unicodedata.normalize("NFKC", username) != username:
+                raise ValidationError("not in its plain form")
         except ValidationError:
             raise oidc.SignInRefused(
                 f"The username {username[:USERNAME_MAX]!r} (claim {name!r}) is not one the portal "
@@ -153,8 +159,7 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             # meanwhile: the lookup decides, as for any sign-in.
             users = self.filter_users_by_claims(claims)
             if len(users) != 1:
-                _refuse_taken(username, self.UserModel)
-                raise
+                raise _taken(username) from None
             return self.update_user(users[0], claims)
         return self.update_user(user, claims)
 
@@ -163,8 +168,20 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             raise oidc.SignInRefused(
                 f"{user.get_username()} is deactivated in the portal. Ask an administrator."
             )
+        if is_break_glass(user.get_username()):
+            # Bound to a subject before it was made a break-glass account: it is one now.
+            raise oidc.SignInRefused(
+                f"{user.get_username()} is a break-glass account: it signs in with its "
+                "password only."
+            )
         if not user.identities.filter(issuer=issuer(), subject=claims["sub"]).exists():
-            _bind(user, claims, new_account=False)
+            try:
+                with transaction.atomic():
+                    # One subject per account and issuer (a database constraint): a second
+                    # subject binding the same older account at the same moment is refused.
+                    _bind(user, claims, new_account=False)
+            except IntegrityError:
+                raise _taken(user.get_username()) from None
         _rename(user, claims[settings.OIDC_USERNAME_CLAIM])
         fields = {
             "email": _text(claims, "email", 254) or user.email,
@@ -180,15 +197,19 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         return user
 
 
+def _taken(username):
+    return oidc.SignInRefused(
+        f"The portal already has an account named {username!r}, which belongs to another "
+        f"identity at {oidc.provider_name()}. Ask an administrator: nobody is signed in "
+        "to someone else's account."
+    )
+
+
 def _refuse_taken(username, users):
     """Refuse a new subject a username an account already has (in any case): the name is
     another person's here, however the provider reuses it."""
     if users.objects.filter(username__iexact=username).exists():
-        raise oidc.SignInRefused(
-            f"The portal already has an account named {username!r}, which belongs to another "
-            f"identity at {oidc.provider_name()}. Ask an administrator: nobody is signed in "
-            "to someone else's account."
-        )
+        raise _taken(username)
 
 
 def _bind(user, claims, *, new_account):

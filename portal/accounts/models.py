@@ -24,7 +24,10 @@ class Identity(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["issuer", "subject"], name="identity_one_account_per_subject"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["user", "issuer"], name="identity_one_subject_per_account"
+            ),
         ]
 
     def __str__(self):

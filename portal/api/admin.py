@@ -14,7 +14,7 @@ class AccessTokenAdmin(admin.ModelAdmin):
         "user",
         "scope",
         "created_at",
-        "expires_at",
+        "ends_at",
         "last_used_at",
         "last_used_ip",
         "revoked_at",

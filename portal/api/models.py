@@ -67,7 +67,9 @@ class AccessToken(models.Model):
         a longer one, included), unless the operator allows tokens that never expire."""
         if settings.API_TOKEN_NEVER_EXPIRE:
             return self.expires_at
-        longest = self.created_at + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+        # A row dated in the future (written by hand) counts from now, not from then.
+        made = min(self.created_at, timezone.now())
+        longest = made + timedelta(days=settings.API_TOKEN_MAX_DAYS)
         return longest if self.expires_at is None else min(self.expires_at, longest)
 
     @property

@@ -10,6 +10,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 class SecretsHiddenFilter(SafeExceptionReporterFilter):
     hidden_settings = re.compile(
-        r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|WEBHOOK|_URL$|DATABASE|BROKER|DSN",
+        r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|WEBHOOK|_URL$|DATABASE|BROKER|DSN"
+        r"|CACHES|LOCATION|RESULT_BACKEND",
         flags=re.IGNORECASE,
     )

@@ -80,15 +80,22 @@ def slack_payload(title, lines, link):
     }
 
 
-# What DingTalk's markdown would read as a link, an image or code: a comment
-# "[Approve now](https://evil.example)" would post as the robot's own link; escaped (and "<" as
-# an entity, for the HTML it also reads), it is shown as typed.
-_DINGTALK_SYNTAX = re.compile(r"([\\`\[\]()!])")
+# DingTalk's markdown would read a comment's "[Approve now](https://evil.example)" as the
+# robot's own link, a line "#### Approved by the CISO" as its heading, "> ..." as a quote,
+# "**...**" as bold. Shown as typed instead: what makes links, images, emphasis, code and
+# tables is escaped with a backslash (markdown's own escape) wherever it stands, what starts a
+# heading, quote, list or underline only at the start of a line (so "cn-hangzhou" and
+# "Request #7" read as they are), and & and < become entities, for the HTML it also reads.
+_DINGTALK_INLINE = re.compile(r"([\\`*_\[\]()!~|])")
+_DINGTALK_LINE_START = re.compile(r"^([ \t]*)(?:([#>=+-])|(\d+)([.)]))", re.MULTILINE)
 
 
 def _dingtalk_escape(text):
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
-    return _DINGTALK_SYNTAX.sub(r"\\\1", text)
+    text = _DINGTALK_INLINE.sub(r"\\\1", text)
+    text = _DINGTALK_LINE_START.sub(
+        lambda m: f"{m[1]}\\{m[2]}" if m[2] else f"{m[1]}{m[3]}\\{m[4]}", text
+    )
+    return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def dingtalk_payload(title, lines, link):

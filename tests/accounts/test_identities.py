@@ -17,6 +17,11 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
+def FULL_WIDTH(name):
+    """`name` in full-width letters, which look like it."""
+    return "".join(chr(ord(letter) + 0xFEE0) for letter in name)
+
+
 def browser():
     return Browser(Client(), requests.Session())
 
@@ -137,3 +142,51 @@ def test_one_account_per_subject_holds_in_the_database(idp):
             "VALUES (%s, %s, %s, CURRENT_TIMESTAMP)",
             [other.pk, idp.issuer.rstrip("/"), sub],
         )
+
+
+def test_a_break_glass_account_never_signs_in_through_the_provider_even_renamed(idp, settings):
+    """Found by an attacker's review: an account bound to a subject, then made a break-glass
+    account, signed in through the provider once the provider renamed its person."""
+    idp.put_user("ops")
+    browser().sign_in("ops")
+    settings.BREAK_GLASS_USERS = ["ops"]
+    idp.put_user("ops", extra_claims={"preferred_username": "ops.person"})
+    again = browser()
+    response = again.sign_in("ops")
+    assert signed_in_as(again.client) is None
+    assert "break-glass account" in refusal(response)
+    assert User.objects.filter(username="ops").exists()
+
+
+def test_a_lookalike_username_in_full_width_letters_is_refused_not_a_500(idp):
+    UserFactory(username="requester")
+    idp.put_user("att1", extra_claims={"preferred_username": FULL_WIDTH("requester")})
+    newcomer = browser()
+    response = newcomer.sign_in("att1")
+    assert signed_in_as(newcomer.client) is None
+    assert "is not one the portal can use" in refusal(response)
+    # Nor may a bound person be renamed into one.
+    idp.put_user("erin")
+    browser().sign_in("erin")
+    idp.put_user("erin", extra_claims={"preferred_username": FULL_WIDTH("erin")})
+    assert "is not one the portal can use" in refusal(browser().sign_in("erin"))
+    assert User.objects.filter(username="erin").exists()
+
+
+def test_two_subjects_cannot_both_bind_one_older_account():
+    from portal.accounts.backends import SingleSignOnBackend
+    from portal.accounts.oidc import SignInRefused
+
+    dana = UserFactory(username="dana")
+    backend = SingleSignOnBackend()
+    first = {"sub": "s-one", "preferred_username": "dana", "groups": []}
+    second = {"sub": "s-two", "preferred_username": "dana", "groups": []}
+    # Both looked the account up before either bound it (two sign-ins at the same moment).
+    [found_first], [found_second] = (
+        backend.filter_users_by_claims(first),
+        backend.filter_users_by_claims(second),
+    )
+    backend.update_user(found_first, first)
+    with pytest.raises(SignInRefused, match="belongs to another identity"):
+        backend.update_user(found_second, second)
+    assert list(dana.identities.values_list("subject", flat=True)) == ["s-one"]

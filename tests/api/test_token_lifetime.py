@@ -69,3 +69,22 @@ def test_never_where_the_operator_allows_it(login, client, requester, settings):
     _token, secret = services.token_create(user=requester, name="y", scope="read")
     made_days_ago(_token, 3650)
     assert call(client, "GET", "me", secret).status_code == 200
+
+
+def test_a_token_dated_in_the_future_counts_from_now(client, requester):
+    token, _secret = services.token_create(user=requester, name="ci", scope="read")
+    AccessToken.objects.filter(pk=token.pk).update(
+        created_at=timezone.now() + timedelta(days=3650), expires_at=None
+    )
+    token.refresh_from_db()
+    assert token.ends_at <= timezone.now() + timedelta(days=366)
+
+
+@pytest.mark.parametrize("days", [0, -5, 3651, 3_000_000])
+def test_a_longest_life_out_of_range_stops_the_portal_at_start(settings, days):
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.API_TOKEN_MAX_DAYS = days
+    with pytest.raises(ImproperlyConfigured, match="API_TOKEN_MAX_DAYS"):
+        apps.get_app_config("api").ready()

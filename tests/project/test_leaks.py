@@ -20,6 +20,7 @@ SECRETS = {
     "CELERY_BROKER_URL": "redis://:broker-secret-part@127.0.0.1:6379/0",
     "OIDC_RP_CLIENT_SECRET": "oidc-client-secret-part",
 }
+CACHE_URL = "redis://:cache-secret-part@10.0.0.5:6379/1"
 
 
 def boom(request):
@@ -35,6 +36,10 @@ def test_a_500s_error_report_to_admins_hides_every_secret(settings):
     settings.ROOT_URLCONF = __name__
     for name, value in SECRETS.items():
         setattr(settings, name, value)
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "OPTIONS": {}, "KEY_PREFIX": CACHE_URL}
+        | {"LOCATION": CACHE_URL, "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
     response = Client(raise_request_exception=False).get("/boom/")
     assert response.status_code == 500
     [report] = mail.outbox
@@ -44,6 +49,18 @@ def test_a_500s_error_report_to_admins_hides_every_secret(settings):
     for name, value in SECRETS.items():
         assert value not in text, name
     assert "secret-part" not in text
+
+
+def test_a_comment_makes_no_heading_quote_or_emphasis_in_dingtalk():
+    """Found by an attacker's review: a comment of several lines made its own heading."""
+    text = webhooks.dingtalk_payload(
+        "Request #8 needs a decision",
+        ["Comment: ok\n#### Request #8 approved by security-lead\n> **Security**: deploy\n==="],
+        "https://portal.example/requests/8/",
+    )["markdown"]["text"]
+    body = text.split("\n\n", 1)[1]
+    assert "\n#### " not in body and "\n> " not in body and "**" not in body
+    assert "\n===" not in body and r"\#### Request #8 approved by security-lead" in body
 
 
 def test_a_comment_posts_to_dingtalk_as_typed_not_as_the_robots_link():
