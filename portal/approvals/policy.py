@@ -10,7 +10,14 @@ from portal.accounts import rights
 from portal.accounts.backends import is_break_glass
 from portal.approvals.models import Delegation
 from portal.endpoint_services import keepers, plans
-from portal.service_requests.models import ACCOUNT_KINDS, EDITABLE_STATES, Deciders, Kind, Payer
+from portal.service_requests.models import (
+    ACCOUNT_KINDS,
+    EDITABLE_STATES,
+    Deciders,
+    Kind,
+    Payer,
+    ServiceRequest,
+)
 from portal.teams import services as teams
 from portal.teams.models import Membership, Role
 
@@ -83,6 +90,11 @@ def visible_to(user, at=None):
     if not rights.roles_read(user):
         found |= Q(Exists(_groups_of(user, rights.APPROVERS_GROUP, rights.AUDITORS_GROUP)))
     return found
+
+
+def visible_requests(user, at=None):
+    """The requests `user` may see at `at` (now): ServiceRequest rows filtered by visible_to."""
+    return ServiceRequest.objects.filter(visible_to(user, at))
 
 
 def _groups_of(user, *names):

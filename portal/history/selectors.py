@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied
 from portal.accounts import rights
 from portal.approvals import policy
 from portal.history.filters import RequestHistoryFilter
-from portal.lib.lookups import one_or_404
-from portal.service_requests.models import Approval, ServiceRequest
+from portal.requests.selectors import request_for_user
+from portal.service_requests.models import Approval
 
 
 def require_auditor(user):
@@ -19,11 +19,7 @@ def require_auditor(user):
 def request_for_auditor(user, pk):
     """Return any request, for an auditor (403 for anyone else, before any lookup)."""
     require_auditor(user)
-    return one_or_404(
-        ServiceRequest.objects.filter(policy.visible_to(user)).select_related("requester"),
-        "No such request.",
-        pk=pk,
-    )
+    return request_for_user(user, pk)
 
 
 def request_history(user, data):
@@ -32,9 +28,7 @@ def request_history(user, data):
     Whoever uses it checks `is_valid()` first: an invalid filter never widens to every row.
     """
     require_auditor(user)
-    return RequestHistoryFilter(
-        data, queryset=ServiceRequest.objects.filter(policy.visible_to(user))
-    )
+    return RequestHistoryFilter(data, queryset=policy.visible_requests(user))
 
 
 def history_ordered(history):

@@ -26,9 +26,7 @@ from portal.service_requests.models import (
 def request_for_user(user, pk):
     """Return the request if `user` may see it; 404 otherwise, so ids leak nothing."""
     return one_or_404(
-        ServiceRequest.objects.filter(policy.visible_to(user)).select_related(
-            "requester", "endpoint_service"
-        ),
+        policy.visible_requests(user).select_related("requester", "endpoint_service"),
         "No such request.",
         pk=pk,
     )
@@ -49,7 +47,7 @@ def request_version(user, pk):
     what the status poll asks, in one query."""
     if not user.is_authenticated or user.is_superuser or rights.roles_read(user):
         return (
-            ServiceRequest.objects.filter(policy.visible_to(user))
+            policy.visible_requests(user)
             .filter(pk=pk)
             .order_by()
             .values_list("version", "state")
