@@ -67,14 +67,17 @@ class AccessToken(models.Model):
         a longer one, included), unless the operator allows tokens that never expire."""
         if settings.API_TOKEN_NEVER_EXPIRE:
             return self.expires_at
-        # A row dated in the future (written by hand) counts from now, not from then.
-        made = min(self.created_at, timezone.now())
-        longest = made + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+        longest = self.created_at + timedelta(days=settings.API_TOKEN_MAX_DAYS)
         return longest if self.expires_at is None else min(self.expires_at, longest)
 
     @property
     def is_expired(self):
-        return self.ends_at is not None and self.ends_at <= timezone.now()
+        now = timezone.now()
+        if self.created_at > now:
+            # No token is made in the future: a row dated so was written by hand, to outlive
+            # API_TOKEN_MAX_DAYS.
+            return True
+        return self.ends_at is not None and self.ends_at <= now
 
     @property
     def is_usable(self):
