@@ -13,7 +13,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from portal.accounts import oidc, roles
 from portal.accounts.models import Identity
-from portal.audit import chain
+from portal.audit import chain, grants
 from portal.audit.actions import Action
 
 USERNAME_MAX = 150  # Django's
@@ -76,7 +76,9 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
         self.OIDC_RP_SIGN_ALGO = settings.OIDC_RP_SIGN_ALGO
         self.OIDC_RP_IDP_SIGN_KEY = None
-        return super().authenticate(request, **kwargs)
+        # The account, its roles and teams are what the provider says: it is their grantor.
+        with grants.acting(source="provider"):
+            return super().authenticate(request, **kwargs)
 
     def verify_token(self, token, **kwargs):
         """The signature and nonce (mozilla-django-oidc), then who issued it and for whom."""

@@ -4,12 +4,16 @@ Session cookies are not read, so a page in a browser cannot make a signed-in use
 call the API (no CSRF to get wrong). Each call counts against its token's rate limit.
 """
 
+import logging
+
 from ninja.security import HttpBearer
 
 from portal.accounts import rights
 from portal.api import services
-from portal.audit import chain
+from portal.audit import chain, grants
 from portal.lib.limits import api_token_wait
+
+log = logging.getLogger(__name__)
 
 
 class Unauthorized(Exception):
@@ -36,6 +40,11 @@ class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
         found = services.token_for(token)
         if found is None or not found.is_usable or not found.user.is_active:
+            raise Unauthorized("The token is unknown, revoked or expired.")
+        if not grants.explains("token", found):
+            # Written into the database, or its secret, scope or end changed there: the log
+            # shows no such grant. It acts as no token; verification names it.
+            log.error("API token #%s is not the one the audit log records; refused", found.pk)
             raise Unauthorized("The token is unknown, revoked or expired.")
         wait = api_token_wait(request, found)
         if wait is not None:

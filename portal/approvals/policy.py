@@ -335,7 +335,7 @@ def routed(service_request):
     )
 
 
-def _decides_in_own_right(user, service_request):
+def decides_in_own_right(user, service_request):
     """Whether `user` is among those the request is routed to (admins decide everything)."""
     if not user.is_authenticated:
         return False
@@ -467,7 +467,7 @@ def deciding_for(user, service_request, at=None):
     found = []
     for delegation in delegations:
         delegator = delegation.delegator
-        if delegator not in found and _decides_in_own_right(delegator, service_request):
+        if delegator not in found and decides_in_own_right(delegator, service_request):
             delegator.delegated_until = delegation.ends_at
             found.append(delegator)
     return found
@@ -476,7 +476,7 @@ def deciding_for(user, service_request, at=None):
 def may_decide(user, service_request, at=None):
     """Whether `user` decides `service_request`: in their own right, or as the delegate, at
     `at` (now), of someone who does."""
-    return _decides_in_own_right(user, service_request) or bool(
+    return decides_in_own_right(user, service_request) or bool(
         deciding_for(user, service_request, at)
     )
 
@@ -496,7 +496,7 @@ def deciding_as(user, service_request, at=None):
     if user.pk in {approver for approver, _principal in given}:
         return "You have already approved this revision.", None
     counted = {principal for _approver, principal in given}
-    own = _decides_in_own_right(user, service_request)
+    own = decides_in_own_right(user, service_request)
     if own and user.pk not in counted:
         return None, None
     delegators = deciding_for(user, service_request, at)

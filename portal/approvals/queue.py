@@ -303,11 +303,11 @@ def delegated(user, delegations=None):
     )
     found = []
     for item in candidates:
-        if policy._decides_in_own_right(user, item):
+        if policy.decides_in_own_right(user, item):
             continue
         for delegation in delegations:
             delegator = delegation.delegator
-            if item.requester_id != delegator.pk and policy._decides_in_own_right(delegator, item):
+            if item.requester_id != delegator.pk and policy.decides_in_own_right(delegator, item):
                 item.for_delegator = delegator
                 item.delegated_until = delegation.ends_at
                 found.append(item)

@@ -69,6 +69,8 @@ class Action(models.TextChoices):
     TOKEN_REVOKED = "token_revoked", "API token revoked"
     BREAK_GLASS_LOGIN = "break_glass_login", "Break-glass sign-in"
     LOGIN_LOCKED_OUT = "login_locked_out", "Sign-in locked out"
+    # A row of a table that grants a right, as written (grants.py): whatever the path.
+    RIGHT_RECORDED = "right_recorded", "Right recorded"
 
     # Calls to the API.
     API_WRITE = "api_write", "API write"

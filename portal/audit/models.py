@@ -68,6 +68,12 @@ class AuditEvent(models.Model):
             models.Index(fields=["created_at"], name="audit_event_created_idx"),
             models.Index(fields=["request_id", "seq"], name="audit_event_request_idx"),
             models.Index(fields=["service_id", "seq"], name="audit_event_service_idx"),
+            # The few events that record rights, read by the worker's replay (grants.history).
+            models.Index(
+                fields=["seq"],
+                condition=models.Q(action="right_recorded"),
+                name="audit_event_rights_idx",
+            ),
         ]
 
     def __str__(self):

@@ -33,7 +33,7 @@ from django.core.mail import mail_admins
 from django.db import connection, transaction
 from django.utils import timezone
 
-from portal.audit import chain
+from portal.audit import chain, grants
 from portal.audit.models import AuditEvent, ChainCheck, ChainHead
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class ChainReport:
     events_checked: int = 0
     requests_checked: int = 0
     services_checked: int = 0
+    rights_checked: int = 0
     checkpoints_checked: int = 0
     broken_event: int | None = None
     broken_request: int | None = None
@@ -58,8 +59,8 @@ class ChainReport:
         if self.ok:
             return (
                 f"audit chain intact: {self.events_checked} events, {self.requests_checked} "
-                f"requests, {self.services_checked} services, {self.checkpoints_checked} "
-                "checkpoints"
+                f"requests, {self.services_checked} services, {self.rights_checked} rights, "
+                f"{self.checkpoints_checked} checkpoints"
             )
         where = [f"event #{self.broken_event}"] if self.broken_event else []
         if self.broken_request is not None:
@@ -161,9 +162,10 @@ def _checkpoints(path):
 # --- the chain ---------------------------------------------------------------------------
 
 
-def _walk_chain(path, snapshot=None):
+def _walk_chain(path, snapshot=None, ledger=None):
     """Check every event in order against the one before and the checkpoints, up to the head
-    as it was when verification began (events appended since are for the next run).
+    as it was when verification began (events appended since are for the next run); keep in
+    `ledger` the newest record of each rights row (grants.observe).
 
     Return (events, checkpoints) checked. Events and checkpoint lines are both read as
     streams, side by side in sequence order.
@@ -175,6 +177,8 @@ def _walk_chain(path, snapshot=None):
     checked = newest = 0
     prev, seq = chain.GENESIS, 0
     canonical, seal, loads = chain.canonical_fast, chain.seal, orjson.loads
+    ledger = {} if ledger is None else ledger
+    right = grants.RIGHT
     for row in _event_rows(snapshot):
         event = dict(zip(EVENT_FIELDS, row, strict=True))
         if event["details"].__class__ is str:  # PostgreSQL's reader hands JSON text
@@ -210,6 +214,8 @@ def _walk_chain(path, snapshot=None):
             checked += 1
             newest = seq
             checkpoint = next(checkpoints, None)
+        if event["action"] == right:
+            grants.observe(ledger, event["details"], seq)
         prev = event["hash"]
     if (head.seq, head.hash or chain.GENESIS) != (seq, prev):
         raise Broken(
@@ -409,9 +415,13 @@ def audit_chain_verify(*, checkpoint_file=None):
     try:
         with _one_snapshot() as snapshot:
             _checkpoints_expected(path)
-            report.events_checked, report.checkpoints_checked = _walk_chain(path, snapshot)
+            ledger = {}
+            report.events_checked, report.checkpoints_checked = _walk_chain(path, snapshot, ledger)
             for name, explain in EXPLAINERS.items():
                 setattr(report, f"{name}_checked", explain())
+            report.rights_checked = grants.explain(
+                ledger, lambda message, seq: Broken(message, seq=seq)
+            )
     except Broken as broken:
         report.ok = False
         report.broken_event = broken.seq

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from portal.approvals import notifications, policy
 from portal.approvals import tasks as notices
+from portal.approvals.entitlement import Given, unentitled
 from portal.approvals.services import requests_reroute
 from portal.audit.actions import Action
 from portal.cloud import services as cloud
@@ -160,17 +161,18 @@ def _unexplained(service_request):
 
     The request's events must be sealed with the portal's key and record its content as it
     is; and enough distinct approvers other than the requester must have approved exactly
-    that content (revision and digest), as the policy asks today.
+    that content (revision and digest), as the policy asks today; and, before the first act,
+    each must have held the right to, by the log's record of rights (approvals.entitlement).
     """
     digest = service_request.digest()
     report = request_events_verify(service_request, digest=digest)
     if not report.ok:
         return report.message
-    approvers = set()
+    counted = {}
     events = service_request.events.filter(
         action__in=(Action.APPROVE, Action.APPROVAL_ADDED, Action.BASELINE)
     )
-    for details in events.values_list("details", flat=True):
+    for seq, at, details in events.values_list("seq", "created_at", "details"):
         records = [details["approval"]] if "approval" in details else []
         for record in records + details.get("decisions", []):
             if (
@@ -181,13 +183,18 @@ def _unexplained(service_request):
                 and record.get("on_behalf_of") != service_request.requester_id
             ):
                 # A delegate's approval is the delegator's: the two are one person here.
-                approvers.add(record.get("on_behalf_of") or record["approver"])
+                person = record.get("on_behalf_of") or record["approver"]
+                counted[person] = Given(seq, at, record["approver"], record.get("on_behalf_of"))
     needed = policy.required_approvals(service_request).needed
-    if len(approvers) < needed:
+    if len(counted) < needed:
         return (
-            f"the audit log holds {len(approvers)} approval(s) of this content by someone other "
+            f"the audit log holds {len(counted)} approval(s) of this content by someone other "
             f"than the requester; the policy needs {needed}"
         )
+    if service_request.state == State.APPROVED:
+        # Before the first act on the approvals: were they their givers' to give? (Later
+        # steps follow a start the log sealed after this was asked.)
+        return unentitled(service_request, list(counted.values()))
     return None
 
 

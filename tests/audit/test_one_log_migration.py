@@ -72,17 +72,20 @@ def test_old_chains_become_one_keyed_log(old_log):
     from portal.audit.models import AuditEvent, ChainHead
 
     events = list(AuditEvent.objects.order_by("seq"))
-    assert [e.seq for e in events] == list(range(1, 8))
+    assert [e.seq for e in events] == list(range(1, 9))
     assert [(e.action, e.request_id or e.service_id) for e in events[:4]] == [
         ("created", first.pk),
         ("edited", first.pk),
         ("created", service.pk),
         ("created", second.pk),
     ]
-    assert [e.action for e in events[4:]] == ["baseline"] * 3
+    assert [e.action for e in events[4:7]] == ["baseline"] * 3
+    # The old-timer's account, as it stood, is the rights the log knows from the start.
+    assert (events[7].action, events[7].details["source"]) == ("right_recorded", "held at upgrade")
+    assert events[7].details["row"] == {"is_active": True, "is_staff": False, "is_superuser": False}
     assert {e.key_id for e in events} == {"dev"}
     assert events[0].actor_name == "old-timer"
-    assert ChainHead.objects.get().seq == 7
+    assert ChainHead.objects.get().seq == 8
     report = audit_chain_verify()
     assert report.ok, report
 

@@ -70,9 +70,21 @@ def test_the_logs_subjects_by_id_migrate_forward_and_back(requester):
 
 
 # PostgreSQL refuses what SQLite takes: a NUL in text, a value longer than its column.
+# Rights written into the database behind the portal's back, by raw SQL on PostgreSQL: named by
+# verification, refused by the worker and the API.
+from tests.audit.test_grants import (  # noqa: E402, F401
+    test_a_right_written_in_the_database_is_named,
+    test_deleting_an_account_records_the_end_of_its_roles,
+)
 from tests.project.test_hardening import (  # noqa: E402, F401
     test_a_huge_username_is_a_failed_login_not_a_500,
     test_a_nul_in_a_url_is_a_400,
+)
+from tests.provisioning.test_entitlement import (  # noqa: E402, F401
+    mallory,
+    test_a_token_written_into_the_database_is_refused_at_once,
+    test_an_approval_by_someone_made_an_approver_in_the_database_is_not_provisioned,
+    test_an_approval_through_a_delegation_written_in_the_database_is_not_provisioned,
 )
 
 

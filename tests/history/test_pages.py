@@ -286,9 +286,9 @@ def test_auditor_sees_no_buttons(login, auditor, requester):
 def test_audit_events_are_read_only_in_the_admin(client, admin_user, requester):
     from portal.audit.models import AuditEvent
 
-    ServiceRequestFactory(requester=requester)
+    service_request = ServiceRequestFactory(requester=requester)
     client.force_login(admin_user)
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(request_id=service_request.pk)
     page = client.get(f"/admin/audit/auditevent/{event.pk}/change/")
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
