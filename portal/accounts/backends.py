@@ -91,6 +91,12 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation(f"ID token for {audience!r}")
         return payload
 
+    def get_user(self, user_id):
+        """The session's account, if it may still sign in: a deactivation (at the provider,
+        through SCIM, or in the admin) ends its open sessions at their next request."""
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def get_userinfo(self, access_token, id_token, payload):
         """The ID token's claims, completed by the userinfo endpoint when there is one: Entra ID
         sends the username and groups only in the ID token, others only from userinfo."""

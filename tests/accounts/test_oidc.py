@@ -389,6 +389,17 @@ def test_a_user_deactivated_in_the_portal_is_refused(visitor):
     assert "deactivated" in page_message(response)[0]
 
 
+def test_a_deactivation_ends_open_sessions_at_their_next_request(visitor):
+    visitor.sign_in("approver")
+    user = User.objects.get(username="approver")
+    assert visitor.client.get("/approvals/").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    answer = visitor.client.get("/approvals/")
+    assert answer.status_code == 302 and answer.url.startswith("/accounts/login/")
+    assert signed_in_as(visitor.client) is None
+
+
 def test_the_provider_cannot_sign_in_a_break_glass_account(visitor, idp, settings):
     settings.BREAK_GLASS_USERS = ["breakglass"]
     admin = UserFactory(username="breakglass", is_superuser=True, is_staff=True)
