@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.api.models import TOKEN_START, AccessToken, token_digest
-from portal.audit import chain
+from portal.audit import chain, grants
 from portal.audit.actions import Action
 
 # last_used_at is written at most this often per token: a pipeline polling every few
@@ -33,14 +33,15 @@ def token_create(*, user, name, scope, expires_at=None) -> tuple[AccessToken, st
         while AccessToken.objects.filter(prefix=prefix).exists():
             prefix = secrets.token_hex(4)
         raw = f"{TOKEN_START}{prefix}_{secrets.token_urlsafe(32)}"
-        token = AccessToken.objects.create(
-            user=user,
-            name=name,
-            scope=scope,
-            prefix=prefix,
-            digest=token_digest(raw),
-            expires_at=expires_at,
-        )
+        with grants.by(user):
+            token = AccessToken.objects.create(
+                user=user,
+                name=name,
+                scope=scope,
+                prefix=prefix,
+                digest=token_digest(raw),
+                expires_at=expires_at,
+            )
         chain.append(
             action=Action.TOKEN_CREATED,
             actor=user,
@@ -60,7 +61,8 @@ def token_revoke(*, token, actor) -> AccessToken:
             return token
         token.revoked_at = timezone.now()
         token.revoked_by = actor
-        token.save(update_fields=["revoked_at", "revoked_by"])
+        with grants.by(actor):
+            token.save(update_fields=["revoked_at", "revoked_by"])
         chain.append(
             action=Action.TOKEN_REVOKED,
             actor=actor,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from portal.approvals import notifications, policy, queue, tasks
 from portal.approvals.models import Delegation
-from portal.audit import chain
+from portal.audit import chain, grants
 from portal.audit.actions import Action
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests.exceptions import DecisionRefused, NotAllowed, StaleRevision
@@ -219,14 +219,15 @@ def delegation_create(*, delegator, delegate, starts_at, ends_at, reason) -> Del
                 f"{overlapping.ends_at:%Y-%m-%d %H:%M} UTC: one delegate at a time. Revoke "
                 "that one, or choose a period outside it.",
             )
-        delegation = Delegation.objects.create(
-            delegator=delegator,
-            delegate=delegate,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            reason=reason,
-            created_at=now,
-        )
+        with grants.by(delegator):
+            delegation = Delegation.objects.create(
+                delegator=delegator,
+                delegate=delegate,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=reason,
+                created_at=now,
+            )
         chain.append(
             action=Action.DELEGATION_CREATED, actor=delegator, details=delegation.audit_details()
         )
@@ -252,7 +253,8 @@ def delegation_revoke(*, delegation, actor) -> Delegation:
             return delegation
         delegation.revoked_at = now
         delegation.revoked_by = actor
-        delegation.save(update_fields=["revoked_at", "revoked_by"])
+        with grants.by(actor):
+            delegation.save(update_fields=["revoked_at", "revoked_by"])
         chain.append(
             action=Action.DELEGATION_REVOKED,
             actor=actor,

@@ -48,6 +48,15 @@ def acting(*, actor=None, source):
         _acting.reset(token)
 
 
+@contextmanager
+def by(actor):
+    """Name `actor` as who writes rights rows inside the block, through whatever the caller
+    acts through: what a service that grants on someone's word (a delegation, a token) says."""
+    _actor, source = _acting.get() or (None, DIRECT)
+    with acting(actor=actor, source=source):
+        yield
+
+
 def _who():
     actor, source = _acting.get() or (None, DIRECT)
     if callable(actor) and not hasattr(actor, "_meta"):

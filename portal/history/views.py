@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,12 +12,14 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from portal.cloud import services as cloud
-from portal.history import exports
+from portal.history import access, exports
+from portal.history.forms import AccessReviewForm
 from portal.history.selectors import (
     decisions_of,
     history_ordered,
     request_for_auditor,
     request_history,
+    require_auditor,
 )
 from portal.http import HttpRequest
 from portal.lib.paging import page_number
@@ -144,3 +146,20 @@ def export_jsonl(request: HttpRequest):
     if not history.is_valid():
         return _refusal(history)
     return exports.jsonl_response(history.qs)
+
+
+@login_required
+@require_GET
+def access_review(request: HttpRequest):
+    """Who held which right at the end of a day (today by default), from the sealed log."""
+    require_auditor(request.user)
+    form = AccessReviewForm(request.GET or None)
+    review = access.access_review(form.moment()) if form.is_valid() or not request.GET else None
+    status = 200 if review is not None else 400
+    if review is not None and request.GET.get("format") == "csv":
+        response = HttpResponse(access.review_csv(review), content_type="text/csv; charset=utf-8")
+        day = review.at.date().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="access-review-{day}.csv"'
+        return response
+    context = {"form": form, "review": review, "query": request.GET.urlencode()}
+    return render(request, "history/access_review.html", context, status=status)

@@ -236,6 +236,17 @@ MATRIX = {
             "admin": (200, 405),
         },
     ),
+    "history:access_review": (
+        None,
+        {
+            "anonymous": (LOGIN, LOGIN),
+            "owner": (403, 405),
+            "other": (403, 405),
+            "approver": (403, 405),
+            "auditor": (200, 403),
+            "admin": (200, 405),
+        },
+    ),
     "history:export_csv": (
         None,
         {

@@ -491,6 +491,7 @@ def visits(w):
         Visit("teamlead", "/approvals/", note="a team's approver"),
         Visit("teamlead", f"/requests/{w.team_change}/", note="routed to the team"),
         Visit("auditor", "/audit/"),
+        Visit("auditor", "/audit/access/"),
         Visit("auditor", "/insights/?start=2026-13-01"),
         Visit("auditor", "/audit/?state=failed&region=cn-hangzhou"),
         Visit("auditor", f"/audit/requests/{w.active}/"),
