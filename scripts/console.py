@@ -103,9 +103,13 @@ def tag(client, args):
 
 
 def allow(client, args):
+    # "*" is every account, which the console adds by UserARN, as the cloud keeps it.
+    every = args.account == "*"
     client.add_user_to_vpc_endpoint_service(
         models.AddUserToVpcEndpointServiceRequest(
-            region_id=args.region, service_id=args.service_id, user_id=int(args.account)
+            region_id=args.region,
+            service_id=args.service_id,
+            **({"user_arn": "acs:ram:*:*:*"} if every else {"user_id": int(args.account)}),
         )
     )
     return {"ServiceId": args.service_id, "Allowed": args.account}
@@ -162,7 +166,9 @@ def main(argv=None):
     command.add_argument("service_id")
     command.add_argument("tag")
     command.set_defaults(run=tag)
-    command = commands.add_parser("allow", help="add an account to a service's allow-list")
+    command = commands.add_parser(
+        "allow", help="add an account to a service's allow-list ('*': every account)"
+    )
     command.add_argument("service_id")
     command.add_argument("account")
     command.set_defaults(run=allow)

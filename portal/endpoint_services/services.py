@@ -248,6 +248,7 @@ def endpoint_service_accept_drift(*, pk, actor):
             raise ServiceRefused("Only the service's owner and approvers can accept drift.")
         if not service.drifted:
             raise ServiceRefused("The service has not drifted: there is nothing to accept.")
+        _accept_drift_refusal(service)
         before = service.approved
         if service.status == ServiceStatus.DELETED:
             service.deleted_outside = False  # The owner acknowledges the deletion.
@@ -265,6 +266,28 @@ def endpoint_service_accept_drift(*, pk, actor):
         )
         _note_drift(service, actor=actor)
     return service
+
+
+def _accept_drift_refusal(service):
+    """Raise ServiceRefused if accepting the cloud's state is what a change request would need
+    the platform's approvers for (auto-accept turned on, every account allowed, ...): accepted
+    in one click by an owner, it would pass the policy that a filed change meets."""
+    if service.status == ServiceStatus.DELETED or not service.approved:
+        return
+    reasons = plans.risks(
+        [
+            {"action": op.action, "params": op.params}
+            for op in plans.change_plan(service.approved, service.config())
+        ]
+    )
+    if reasons:
+        needed = settings.APPROVALS_REQUIRED_RISKY
+        raise ServiceRefused(
+            f"This drift cannot be accepted in one click: a change that did the same would need "
+            f"{needed} of the platform's approvers ({'; '.join(reasons)}). Put the service back "
+            "as approved (Change, then Restore the approved state), and file the change for "
+            "the approvers if it should stay."
+        )
 
 
 def endpoint_services_drift_pass(*, region_id, resource_sweep=None):

@@ -210,6 +210,23 @@ def test_drift_is_seen_on_refresh_and_can_be_accepted(login, requester, service,
     assert accepted.actor == requester
 
 
+def test_risky_drift_is_not_accepted_in_one_click_by_anyone(
+    login, requester, approver, service, simulator
+):
+    console(simulator, "allow", service.service_id, "*")
+    login(requester).post(f"/services/{service.service_id}/refresh/")
+    service.refresh_from_db()
+    assert service.drifted
+    for person in (requester, approver):  # an owner, and even one of the platform's approvers
+        response = login(person).post(f"/services/{service.service_id}/accept-drift/", follow=True)
+        message = [str(m) for m in response.context["messages"]][-1]
+        assert "cannot be accepted in one click" in message
+        assert "it lets every Alibaba Cloud account connect" in message
+    service.refresh_from_db()
+    assert service.drifted and "*" not in service.approved["allowed_users"]
+    assert not service.events.filter(action="drift_accepted").exists()
+
+
 def test_a_change_that_restores_the_approved_state_clears_the_drift(
     login, requester, approver, service, simulator
 ):
