@@ -36,7 +36,7 @@ simulator: install
 
 idp: install
 	$(BIN)/python -m idp --port $(IDP_PORT) --portal-url http://127.0.0.1:$(PORT) \
-		--portal-url http://localhost:$(PORT)
+		--portal-url http://localhost:$(PORT) --scim-url http://127.0.0.1:$(PORT)/scim/v2
 
 # On every core (pytest-xdist): each worker process has its own SQLite database, broker folder,
 # simulator and identity provider. One worker more than the cores, since part of the suite

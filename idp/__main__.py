@@ -40,6 +40,14 @@ def main(argv=None):
         default=os.environ.get("OIDC_CLIENT_SECRET", "insecure-demo-idp-secret"),
     )
     parser.add_argument("--users", default=str(DEMO_USERS), help="a JSON list of users")
+    parser.add_argument(
+        "--scim-url",
+        help="push the directory and its changes to this SCIM 2.0 endpoint (the portal's "
+        "/scim/v2), with --scim-token",
+    )
+    parser.add_argument(
+        "--scim-token", default=os.environ.get("SCIM_BEARER_TOKEN", "insecure-demo-scim-token")
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s idp %(message)s")
@@ -57,7 +65,10 @@ def main(argv=None):
         args.host, args.port, app=None, threaded=True, request_handler=QuietHandler
     )
     issuer = args.issuer or f"http://{args.host}:{server.server_port}"
-    server.app = create_app(issuer=issuer, users=load_users(args.users), clients=[client])
+    target = {"url": args.scim_url, "token": args.scim_token} if args.scim_url else None
+    server.app = create_app(
+        issuer=issuer, users=load_users(args.users), clients=[client], scim_target=target
+    )
     print(f"identity provider at {issuer}", flush=True)
     try:
         server.serve_forever()

@@ -4,7 +4,8 @@ every client), userinfo and RP-initiated logout, for users and clients held in m
 Its sign-in page asks for a username and a password, as a company's provider does; a signed-in
 browser is not asked again until it signs out (RP-initiated logout ends the provider's session).
 A control path under /_idp/ lets tests and demos change a user's groups, register a client's
-addresses and see who has a session, as the simulator's /_simulator/ path does.
+addresses and see who has a session, as the simulator's /_simulator/ path does. With a SCIM
+target (--scim-url, or PUT /_idp/scim), every change is pushed to the portal (scim.py).
 """
 
 import copy
@@ -29,6 +30,8 @@ from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfoEndpoi
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from joserfc.jwk import KeySet, RSAKey
 
+from idp import scim
+
 DEMO_USERS = Path(__file__).with_name("demo_users.json")
 DEMO_PASSWORD = "portal-demo"
 SCOPES = ("openid", "profile", "email")
@@ -48,6 +51,8 @@ class User:
     family_name: str = ""
     email: str = ""
     groups: list[str] = field(default_factory=list)
+    # A deactivated person cannot sign in here, and the portal is told (SCIM).
+    active: bool = True
     # Anything else the provider says of them (a `roles` claim, say), over the above.
     extra_claims: dict = field(default_factory=dict)
 
@@ -177,10 +182,13 @@ class Directory:
         self.key.ensure_kid()
         self._initial = (users, clients)
         self.lock = threading.Lock()
+        self.pusher = None
+        self.initial_scim = None
         self.reset()
 
     def reset(self):
         users, clients = self._initial
+        self.scim(None)
         with self.lock:
             self.users = {user.username: copy.deepcopy(user) for user in users}
             self.clients = {client.client_id: copy.deepcopy(client) for client in clients}
@@ -188,6 +196,22 @@ class Directory:
             self.tokens = {}
             self.sessions = {}  # sid: {"username", "auth_time"}
             self.nonces = set()
+        self.scim(self.initial_scim)
+
+    def scim(self, target):
+        """Push changes to `target` ({"url", "token"}) from now on, starting with everyone; or
+        stop pushing (None)."""
+        if self.pusher is not None:
+            self.pusher.stop()
+            self.pusher = None
+        if target:
+            self.pusher = scim.Pusher(target["url"], target["token"])
+            for user in sorted(self.users.values(), key=lambda u: u.username):
+                self.pusher.push(user)
+
+    def changed(self, user, *, groups_before=(), deleted=False):
+        if self.pusher is not None:
+            self.pusher.push(user, groups_before=groups_before, deleted=deleted)
 
     def take_code(self, code):
         """Return an authorization code once: a second redemption finds nothing."""
@@ -317,8 +341,9 @@ class Tokens(BearerTokenValidator):
         return directory().tokens.get(token_string)
 
 
-def create_app(*, issuer, users, clients):
-    """Return the provider's Flask app for `issuer`, serving these users and clients."""
+def create_app(*, issuer, users, clients, scim_target=None):
+    """Return the provider's Flask app for `issuer`, serving these users and clients, pushing
+    its directory to `scim_target` ({"url", "token"}) if given."""
     app = flask.Flask(__name__)
     app.secret_key = secrets.token_bytes(32)
     # Not "session": the portal on the same host (cookies ignore ports) has its own.
@@ -329,6 +354,9 @@ def create_app(*, issuer, users, clients):
     )
     known = Directory(issuer=issuer.rstrip("/"), users=users, clients=clients)
     app.extensions["idp"] = known
+    if scim_target:
+        known.initial_scim = scim_target
+        known.scim(scim_target)
 
     def save_token(token, request):
         with known.lock:
@@ -408,7 +436,11 @@ def _add_routes(app, server):
         username = flask.request.form.get("username", "")
         password = flask.request.form.get("password", "")
         user = directory().users.get(username)
-        if user is None or not hmac.compare_digest(password.encode(), user.password.encode()):
+        if (
+            user is None
+            or not hmac.compare_digest(password.encode(), user.password.encode())
+            or not user.active
+        ):
             return _page(
                 "login.html",
                 HTTPStatus.UNAUTHORIZED,
@@ -446,10 +478,36 @@ def _add_routes(app, server):
         body = flask.request.get_json(force=True)
         known = directory()
         with known.lock:
-            current = known.users.get(username, User(username=username))
-            user = replace(current, **{k: v for k, v in body.items() if k != "username"})
+            current = known.users.get(username)
+            user = replace(
+                current or User(username=username),
+                **{k: v for k, v in body.items() if k != "username"},
+            )
             known.users[username] = user
+        known.changed(user, groups_before=current.groups if current else ())
         return {"username": username, "sub": user.sub, "groups": user.groups}
+
+    @app.delete("/_idp/users/<username>")
+    def delete_user(username):
+        known = directory()
+        with known.lock:
+            user = known.users.pop(username, None)
+        if user is None:
+            return {"error": "no such user"}, HTTPStatus.NOT_FOUND
+        known.changed(user, deleted=True)
+        return {"deleted": username}
+
+    @app.put("/_idp/scim")
+    def put_scim():
+        """Push to a portal's SCIM endpoint ({"url", "token"}), or stop ({})."""
+        body = flask.request.get_json(force=True) or {}
+        directory().scim(body if body.get("url") else None)
+        return {"scim": body.get("url")}
+
+    @app.get("/_idp/scim")
+    def get_scim():
+        pusher = directory().pusher
+        return {"url": pusher.url if pusher else None, "idle": pusher.idle() if pusher else True}
 
     @app.put("/_idp/clients/<client_id>")
     def put_client(client_id):

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "django_ratelimit",
+    "django_scim",
     # django-ninja: the HTTP API; as an app, its docs page is served from static files.
     "ninja",
     "portal.accounts",
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.accounts.directory.ScimBearerMiddleware",
     "portal.audit.middleware.GrantsActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -256,6 +258,31 @@ STORAGES = {
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="privatelink-portal@localhost")
 SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{PORTAL_PORT}")
+
+# Provisioning from the identity provider over SCIM 2.0 (/scim/v2/, portal/accounts/directory.py):
+# its client calls with this bearer secret. Empty: SCIM is off (every call a 401).
+SCIM_BEARER_TOKEN = env("SCIM_BEARER_TOKEN", default="insecure-demo-scim-token" if DEBUG else "")
+SCIM_SERVICE_PROVIDER = {
+    "SCHEME": urlsplit(SITE_URL).scheme,
+    "NETLOC": urlsplit(SITE_URL).netloc,
+    "AUTHENTICATION_SCHEMES": [
+        {
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "SCIM_BEARER_TOKEN, given to the identity provider's SCIM client",
+            "primary": True,
+        }
+    ],
+    "USER_MODEL_GETTER": "portal.accounts.scim_filters.directory_user_model",
+    "USER_ADAPTER": "portal.accounts.directory.DirectoryUserAdapter",
+    "GROUP_MODEL": "portal.accounts.models.DirectoryGroup",
+    "GROUP_ADAPTER": "portal.accounts.directory.DirectoryGroupAdapter",
+    "USER_FILTER_PARSER": "portal.accounts.scim_filters.DirectoryUserFilter",
+    "GROUP_FILTER_PARSER": "portal.accounts.scim_filters.DirectoryGroupFilter",
+    "GET_IS_AUTHENTICATED_PREDICATE": "portal.accounts.directory.is_provider",
+    "BASE_LOCATION_GETTER": "portal.accounts.directory.base_location",
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="portal-scim"',
+}
 # Who hears of what needs an administrator (a request the worker refused, a broken audit
 # log): "name:email,name:email".
 ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[])]

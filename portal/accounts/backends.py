@@ -47,6 +47,21 @@ class BreakGlassBackend(ModelBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+def username_problem(username):
+    """Why the portal cannot use `username` (from the provider), or None."""
+    try:
+        if len(username) > USERNAME_MAX:
+            raise ValidationError("too long")
+        UnicodeUsernameValidator()(username)
+        # Full-width and other compatibility letters (U+FF52 for "r") would make a name that
+        # looks like another account's; Django would also store them changed.
+        if unicodedata.normalize("NFKC", username) != username:
+            raise ValidationError("not in its plain form")
+    except ValidationError:
+        return f"{USERNAME_MAX} characters at most, letters, digits and @ . + - _ only"
+    return None
+
+
 def issuer():
     return settings.OIDC_ISSUER.rstrip("/")
 
@@ -116,19 +131,12 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
                 f"{oidc.provider_name()} did not send your username (claim {name!r}). "
                 "Ask the platform team to add it to the portal's client."
             )
-        try:
-            if len(username) > USERNAME_MAX:
-                raise ValidationError("too long")
-            UnicodeUsernameValidator()(username)
-            # Full-width and other compatibility letters (U+FF52 for "r") would make a name
-            # that looks like another account's; Django would also store them changed.
-            if unicodedata.normalize("NFKC", username) != username:
-                raise ValidationError("not in its plain form")
-        except ValidationError:
+        problem = username_problem(username)
+        if problem:
             raise oidc.SignInRefused(
                 f"The username {username[:USERNAME_MAX]!r} (claim {name!r}) is not one the portal "
-                f"can use: {USERNAME_MAX} characters at most, letters, digits and @ . + - _ only."
-            ) from None
+                f"can use: {problem}."
+            )
         if is_break_glass(username):
             raise oidc.SignInRefused(
                 f"{username} is a break-glass account: it signs in with its password only."

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_scim.models import AbstractSCIMGroupMixin, AbstractSCIMUserMixin
 
 
 class Identity(models.Model):
@@ -32,3 +33,50 @@ class Identity(models.Model):
 
     def __str__(self):
         return f"{self.user} = {self.subject} at {self.issuer}"
+
+
+class DirectoryUser(AbstractSCIMUserMixin):
+    """A person as the identity provider's SCIM client last pushed them: the provider's own
+    directory, of which the portal's account (`user`) is what the portal makes (directory.py).
+
+    The account is found by its identity, (issuer, subject): the provider sends the subject
+    it signs the person in with as SCIM's `externalId`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="directory_entry"
+    )
+    username = models.CharField(max_length=150)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    email = models.EmailField(blank=True)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "directory user"
+
+    def __str__(self):
+        return self.username
+
+    @property
+    def scim_groups(self):
+        return self.directory_groups.all()
+
+
+class DirectoryGroup(AbstractSCIMGroupMixin):
+    """A group at the identity provider, as SCIM pushed it: its name is a role or a team
+    (roles.py), as in the groups claim at sign-in."""
+
+    name = models.CharField(max_length=255, unique=True)
+    members = models.ManyToManyField(DirectoryUser, related_name="directory_groups", blank=True)
+
+    class Meta:
+        verbose_name = "directory group"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def user_set(self):
+        return self.members

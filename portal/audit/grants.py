@@ -61,8 +61,10 @@ def _who():
     actor, source = _acting.get() or (None, DIRECT)
     if callable(actor) and not hasattr(actor, "_meta"):
         actor = actor()
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
+    if actor is not None and not (
+        getattr(actor, "is_authenticated", False) and hasattr(actor, "_meta")
+    ):
+        actor = None  # nobody signed in, or not a person (the provider's SCIM client)
     return actor, source
 
 

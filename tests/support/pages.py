@@ -57,6 +57,22 @@ NOT_PAGES = {
         for name in ("refresh", "accept_drift", "connection_accept", "connection_reject")
     },
     "tokens:revoke": "POST only; answers with a redirect to the tokens page",
+    **{
+        f"scim:{name}": "SCIM 2.0 for the identity provider's client: JSON, with its secret"
+        for name in (
+            "root",
+            "search",
+            "users-search",
+            "users",
+            "groups-search",
+            "groups",
+            "me",
+            "bulk",
+            "service-provider-config",
+            "resource-types",
+            "schemas",
+        )
+    },
     "service_requests:delegation_revoke": "POST only; answers with a redirect to the "
     "delegations page",
     # The HTTP API answers JSON (test_api.py); its docs page is django-ninja's Swagger UI,
