@@ -16,6 +16,7 @@ allocated in one more pass there.
 
     .venv/bin/python bench/verify.py                      # PostgreSQL, database portal_bench
     .venv/bin/python bench/verify.py --database-url sqlite:///var/bench-history.sqlite3
+    .venv/bin/python bench/verify.py --people 10000    # and 10,000 people's rights to check
     .venv/bin/python bench/verify.py --database-url postgres://postgres@127.0.0.1:5432/mine \
         --requests 3000 --rounds 3 --checkpoint-file var/mine-checkpoints.jsonl
 
@@ -151,9 +152,15 @@ def first_verification(path):
     return peak_rss_kb() - before, report
 
 
-def check_report(report, events, requests, lines):
-    """Stop unless `report` says the whole log, every request and every line were checked."""
+def check_report(report, events, requests, lines, rights=None):
+    """Stop unless `report` says the whole log, every request and every line (and, given,
+    every rights row) were checked."""
     expect(report.ok, f"the portal's verification failed: {report}")
+    if rights is not None:
+        expect(
+            report.rights_checked == rights,
+            f"the portal checked {report.rights_checked:,} rights rows of {rights:,}",
+        )
     expect(
         report.events_checked == events,
         f"the portal checked {report.events_checked:,} events of {events:,}",
@@ -233,6 +240,33 @@ def memory(run, args, counts):
     )
 
 
+def add_people(wanted):
+    """Make sure `wanted` bench people exist, each granted as an organisation grants: an
+    approver (a group), a team's approver (a membership) and a write token, through the
+    portal's models, so that each grant is sealed as it is made; return the rights rows."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import transaction
+
+    from portal.api import services as tokens
+    from portal.audit import grants
+    from portal.teams.models import Membership, Role, Team
+
+    users = get_user_model()
+    have = users.objects.filter(username__startswith="bench-person-").count()
+    if have < wanted:
+        print(f"granting rights to {wanted - have} people (once; later runs reuse them)...")
+        approvers, _ = Group.objects.get_or_create(name="approvers")
+        team, _ = Team.objects.get_or_create(name="bench-team")
+        for number in range(have, wanted):
+            with transaction.atomic():
+                person = users.objects.create_user(f"bench-person-{number:06d}")
+                person.groups.add(approvers)
+                Membership.objects.create(team=team, user=person, role=Role.APPROVER)
+                tokens.token_create(user=person, name="bench", scope="write")
+    return sum(table.model.objects.count() for table in grants.TABLES.values())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/portal_bench")
@@ -241,6 +275,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="paired rounds, portal and floor")
     parser.add_argument("--checkpoint-file", default=str(ROOT / "var" / "bench-checkpoints.jsonl"))
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=0,
+        help="people granted rights (an approver, a team approver, a write token each)",
+    )
     parser.add_argument(
         "--memory-rounds", type=int, default=3, help="fresh processes measuring its memory"
     )
@@ -252,6 +292,7 @@ def main():
         return
     (ROOT / "var").mkdir(exist_ok=True)
     setup(args.database_url, args.requests)
+    rights = add_people(args.people)
 
     from django.db import connection
 
@@ -274,16 +315,19 @@ def main():
             events=events,
             requests=requests,
             checkpoint_lines=lines,
+            rights_rows=rights,
             checkpoint_mb=round(path.stat().st_size / 2**20, 1),
         )
         print(
             f"database: {connection.vendor}; events: {events:,}; requests: {requests:,}; "
-            f"checkpoint lines: {lines:,} ({path.stat().st_size / 2**20:.1f} MB)",
+            f"checkpoint lines: {lines:,} ({path.stat().st_size / 2**20:.1f} MB); "
+            f"rights rows: {rights:,}",
             flush=True,
         )
 
         def portal():
-            check_report(audit_chain_verify(checkpoint_file=path), events, requests, lines)
+            report = audit_chain_verify(checkpoint_file=path)
+            check_report(report, events, requests, lines, rights)
 
         def floor():
             checked = floor_walk()
