@@ -14,6 +14,7 @@
 It streams: memory stays flat however long the log.
 """
 
+import fcntl
 import hmac
 import itertools
 import json
@@ -87,32 +88,45 @@ def _checkpoint_mac(seq, digest, at, key_id, secrets=None):
 def audit_checkpoint_write(path=None):
     """Append the chain's head to the checkpoint file, if it moved; return the line or None.
 
-    The file only grows (O_APPEND, fsync): ship it to write-once storage.
+    The file only grows (O_APPEND, fsync): ship it to write-once storage. Writers (beat, and
+    workers covering a decision) take the file's lock, so lines never go back in the chain.
     """
     path = Path(path or settings.AUDIT_CHECKPOINT_FILE)
-    head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
-    if head is None or head.seq == 0:
-        return None
-    last = _last_checkpoint_seq(path)
-    if last is not None and last >= head.seq:
-        return None
-    at = timezone.now().isoformat(timespec="seconds")
-    key_id = chain.current_key_id()
-    line = {
-        "seq": head.seq,
-        "hash": head.hash,
-        "at": at,
-        "key_id": key_id,
-        "mac": _checkpoint_mac(head.seq, head.hash, at, key_id),
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        head = ChainHead.objects.filter(pk=ChainHead.ONLY).first()
+        if head is None or head.seq == 0:
+            return None
+        last = _last_checkpoint_seq(path)
+        if last is not None and last >= head.seq:
+            return None
+        at = timezone.now().isoformat(timespec="seconds")
+        key_id = chain.current_key_id()
+        line = {
+            "seq": head.seq,
+            "hash": head.hash,
+            "at": at,
+            "key_id": key_id,
+            "mac": _checkpoint_mac(head.seq, head.hash, at, key_id),
+        }
         os.write(descriptor, (json.dumps(line, sort_keys=True) + "\n").encode())
         os.fsync(descriptor)
+        return line
     finally:
-        os.close(descriptor)
-    return line
+        os.close(descriptor)  # and with it the lock
+
+
+def audit_checkpoint_cover(seq, path=None):
+    """Make sure a checkpoint line covers event #`seq` (written now if none does yet): what
+    a worker asks before it acts on a decision, so that the decision cannot be rolled back
+    unseen afterwards. Raises OSError if the file cannot be written (the act waits)."""
+    path = Path(path or settings.AUDIT_CHECKPOINT_FILE)
+    last = _last_checkpoint_seq(path)
+    if last is not None and last >= seq:
+        return
+    audit_checkpoint_write(path)
 
 
 def _last_checkpoint_seq(path, tail=65536):

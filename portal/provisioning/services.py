@@ -23,6 +23,7 @@ from portal.approvals import tasks as notices
 from portal.approvals.entitlement import Given, unentitled
 from portal.approvals.services import requests_reroute
 from portal.audit.actions import Action
+from portal.audit.services import audit_checkpoint_cover
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
@@ -206,6 +207,19 @@ def _explained(service_request):
     if reason:
         _refuse(service_request, reason)
         return False
+    if service_request.state == State.APPROVED:
+        # The decisions are covered by a checkpoint before the first act on them (a line
+        # written now, if beat's last one is older): after the cloud call, rolling the
+        # database back past them would disagree with the shipped file. A file that cannot be
+        # written fails the step; the request stays approved for the next try.
+        decided = (
+            service_request.events.filter(action__in=(Action.APPROVE, Action.APPROVAL_ADDED))
+            .order_by("-seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        if decided is not None:
+            audit_checkpoint_cover(decided)
     return True
 
 
