@@ -368,9 +368,10 @@ AUDIT_CHECKPOINT_FILE = env(
     "AUDIT_CHECKPOINT_FILE", default=str(VAR_DIR / "audit-checkpoints.jsonl")
 )
 AUDIT_CHECKPOINT_EVERY = env.float("AUDIT_CHECKPOINT_EVERY", default=60.0)
-# In production a missing checkpoint file is a finding, not a pass: it was deleted, or the
-# process that verifies (a worker) cannot see the file beat writes (mount it on both).
-AUDIT_CHECKPOINTS_REQUIRED = env.bool("AUDIT_CHECKPOINTS_REQUIRED", default=not DEBUG)
+# A missing checkpoint file is a finding, not a pass, in the embedded set-up too (beat writes
+# it there): it was deleted, or the process that verifies (a worker) cannot see the file beat
+# writes (mount it on both).
+AUDIT_CHECKPOINTS_REQUIRED = env.bool("AUDIT_CHECKPOINTS_REQUIRED", default=True)
 # Drift: every DRIFT_EVERY seconds each region's services are listed and compared with the
 # portal's records (DRIFT_REGIONS, default every region DescribeRegions names). Resource changes
 # do not show in the listing: each pass also re-reads the resources of up to
