@@ -20,7 +20,7 @@ from django_scim.adapters import SCIMGroup, SCIMUser
 
 from portal.accounts import roles
 from portal.accounts.backends import is_break_glass, issuer, username_problem
-from portal.accounts.models import DirectoryUser, Identity
+from portal.accounts.models import DirectoryGroup, DirectoryUser, Identity
 from portal.audit import chain, grants
 from portal.audit.actions import Action
 
@@ -129,7 +129,7 @@ def directory_user_apply(*, entry: DirectoryUser):
         "first_name": entry.first_name[:150],
         "last_name": entry.last_name[:150],
         "email": entry.email,
-        "is_active": entry.is_active,
+        "is_active": entry.is_active and (user.is_active or _provider_deactivated(user)),
     }
     changed = [name for name, value in fields.items() if getattr(user, name) != value]
     for name in changed:
@@ -138,6 +138,14 @@ def directory_user_apply(*, entry: DirectoryUser):
         user.save(update_fields=changed)
     entry.user = user
     return user
+
+
+def _provider_deactivated(user):
+    """Whether the provider (SCIM) is who last turned `user` off: then it may turn them on.
+    An account an administrator deactivated in the portal stays off whatever is pushed."""
+    if user.pk is None:
+        return True
+    return grants.newest_source("user", user) == SOURCE
 
 
 def _refuse_taken(username, *, by_other_than):
@@ -165,7 +173,36 @@ def directory_roles_sync(entries):
 # --- the adapters django-scim2 calls -------------------------------------------------------
 
 
-class DirectoryUserAdapter(SCIMUser):
+class _Checked:
+    """What both adapters check of a call's body before django-scim2 reads it: a body it
+    cannot use is a 400 naming what is wrong, never a 500."""
+
+    def validate_dict(self, d):
+        if not isinstance(d, dict):
+            raise exceptions.BadRequestError("the body must be a JSON object")
+        for name, kind in self.TYPES.items():
+            if name in d and d[name] is not None and not isinstance(d[name], kind):
+                raise exceptions.BadRequestError(f"{name} has the wrong type")
+        super().validate_dict(d)
+
+    def _default_validate_op(self, path, value, operation):
+        # django-scim2's own names operation["path"] in its message, which a path-less
+        # operation lacks (a KeyError, a 500).
+        active = path is not None and path.first_path == ("active", None, None)
+        if active and not isinstance(value, bool):
+            raise exceptions.BadRequestError("active must be true or false")
+
+    def handle_operations(self, operations):
+        if not isinstance(operations, list) or not all(
+            isinstance(op, dict) and isinstance(op.get("op"), str) for op in operations
+        ):
+            raise exceptions.BadRequestError("Operations must be a list of objects with an op")
+        super().handle_operations(operations)
+
+
+class DirectoryUserAdapter(_Checked, SCIMUser):
+    TYPES = {"userName": str, "externalId": str, "name": dict, "emails": (list, dict)}
+
     def from_dict(self, d):
         # A password is the provider's to check, never the portal's to keep.
         super().from_dict({name: value for name, value in d.items() if name != "password"})
@@ -180,6 +217,14 @@ class DirectoryUserAdapter(SCIMUser):
         ]
 
     def save(self):
+        # A PATCH sets attributes without from_dict's checks: the types are checked here.
+        if not isinstance(self.obj.username, str) or not self.obj.username:
+            raise exceptions.BadRequestError("userName must be a name")
+        if not isinstance(self.obj.is_active, bool):
+            raise exceptions.BadRequestError("active must be true or false")
+        for name in ("first_name", "last_name"):
+            if not isinstance(getattr(self.obj, name), str):
+                raise exceptions.BadRequestError(f"{name} must be text")
         with transaction.atomic(), grants.acting(source=SOURCE):
             directory_user_apply(entry=self.obj)
             self.obj.save()
@@ -199,7 +244,9 @@ class DirectoryUserAdapter(SCIMUser):
         return {**super().meta, "lastModified": self.obj.date_joined.isoformat()}
 
 
-class DirectoryGroupAdapter(SCIMGroup):
+class DirectoryGroupAdapter(_Checked, SCIMGroup):
+    TYPES = {"displayName": str, "externalId": str, "members": list}
+
     def from_dict(self, d):
         super().from_dict(d)
         if not self.obj.name:
@@ -244,11 +291,14 @@ class DirectoryGroupAdapter(SCIMGroup):
             ("displayName", None, None),
             ("name", None, None),
         ):
-            value = value[0].get("value") if isinstance(value, list) else value
+            if isinstance(value, list):
+                value = value[0].get("value") if value and isinstance(value[0], dict) else None
         else:
             raise exceptions.NotImplementedError
         if not isinstance(value, str) or not value:
             raise exceptions.BadRequestError("displayName must be a name")
+        if DirectoryGroup.objects.filter(name=value).exclude(pk=self.obj.pk).exists():
+            raise exceptions.IntegrityError(f"there is a group named {value!r} already")
         with grants.acting(source=SOURCE):
             self.obj.name = self.obj.scim_display_name = value
             self.obj.save()
@@ -262,8 +312,14 @@ def _boolean(value):
 
 
 def _entries(members):
-    """The directory users `members` ([{"value": id}, ...]) name; 400 for one unknown."""
-    ids = [str(member.get("value")) for member in members if isinstance(member, dict)]
+    """The directory users `members` ([{"value": id}, ...]) name; 400 for one unknown, and
+    for anything else than that list (a malformed list must not empty a group)."""
+    if not isinstance(members, list) or not all(
+        isinstance(member, dict) and isinstance(member.get("value"), str | int)
+        for member in members
+    ):
+        raise exceptions.BadRequestError('members must be a list of {"value": "<user id>"}')
+    ids = [str(member["value"]) for member in members]
     entries = list(DirectoryUser.objects.filter(scim_id__in=ids))
     if len(entries) != len(set(ids)):
         raise exceptions.BadRequestError("a member is not a user of this directory")

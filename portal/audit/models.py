@@ -2,6 +2,7 @@ import time
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from portal.audit.actions import Action
@@ -73,6 +74,14 @@ class AuditEvent(models.Model):
                 fields=["seq"],
                 condition=models.Q(action="right_recorded"),
                 name="audit_event_rights_idx",
+            ),
+            # A rights row's newest record, asked at every API call of a token (grants._newest).
+            models.Index(
+                KT("details__table"),
+                KT("details__key"),
+                models.F("seq").desc(),
+                condition=models.Q(action="right_recorded"),
+                name="audit_event_right_key_idx",
             ),
         ]
 

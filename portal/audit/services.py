@@ -434,7 +434,7 @@ def audit_chain_verify(*, checkpoint_file=None):
             for name, explain in EXPLAINERS.items():
                 setattr(report, f"{name}_checked", explain())
             report.rights_checked = grants.explain(
-                ledger, lambda message, seq: Broken(message, seq=seq)
+                ledger, lambda message, seq: Broken(message, seq=seq), recheck=snapshot is None
             )
     except Broken as broken:
         report.ok = False

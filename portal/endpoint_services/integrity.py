@@ -6,6 +6,40 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import Broken, chunks, explainer, no_events_of_deleted, within
 from portal.endpoint_services.models import EndpointService
 
+STEWARDSHIP = (
+    ("approved_digest", "approved configuration"),
+    ("owner", "owner"),
+    ("team", "owning team"),
+    ("managed", "management"),
+    ("service_id", "ServiceId"),
+    ("region_id", "region"),
+)
+
+
+def _difference(service, record):
+    now = service.stewardship()
+    for name, label in STEWARDSHIP:
+        if now.get(name) != record.get(name):
+            return f"the service's {label} differs from what its events recorded"
+    return None
+
+
+def service_events_problem(service):
+    """Why the events about `service` do not explain it as it is (owner, team, approved
+    configuration...), or None: one service's part of the whole log's check, which a worker
+    asks before it acts on a request about the service (whose owner may decide it)."""
+    record = (
+        AuditEvent.objects.filter(
+            service_id=service.pk, request_id__isnull=True, details__has_key="record"
+        )
+        .order_by("-seq")
+        .values_list("details__record", flat=True)
+        .first()
+    )
+    if record is None:
+        return "the service has no event that records it: the portal never made it"
+    return _difference(service, record)
+
 
 @explainer("services")
 def explain_services():
@@ -29,21 +63,9 @@ def explain_services():
                     service=service.pk,
                 )
             seq, record = recorded[service.pk]
-            now = service.stewardship()
-            for name, label in (
-                ("approved_digest", "approved configuration"),
-                ("owner", "owner"),
-                ("team", "owning team"),
-                ("managed", "management"),
-                ("service_id", "ServiceId"),
-                ("region_id", "region"),
-            ):
-                if now.get(name) != record.get(name):
-                    raise Broken(
-                        f"the service's {label} differs from what its events recorded",
-                        seq=seq,
-                        service=service.pk,
-                    )
+            problem = _difference(service, record)
+            if problem:
+                raise Broken(problem, seq=seq, service=service.pk)
             checked += 1
     no_events_of_deleted("service_id", EndpointService, "service")
     return checked

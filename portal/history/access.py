@@ -28,6 +28,19 @@ COLUMNS = [
 ]
 
 
+# What of a row is the right it grants: a change of anything else keeps the grant's event.
+SAME_RIGHT = {
+    "user": lambda row: row["is_superuser"],
+    "team_membership": lambda row: (row["team"], row["role"]),
+}
+# Who granted what no person wrote, by the source the event names.
+GRANTORS = {
+    "provider": "the identity provider (sign-in)",
+    "scim": "the identity provider (SCIM)",
+    grants.UPGRADE: "not recorded (held at upgrade)",
+}
+
+
 @dataclass
 class Held:
     person: str
@@ -71,11 +84,18 @@ def access_review(at) -> Review:
     )
     for seq, created_at, actor, details in events.iterator(chunk_size=2000):
         key = (details["table"], details["key"])
-        if details["row"] is None:
+        row = details["row"]
+        if row is None:
             standing.pop(key, None)
+            continue
+        before = standing.get(key)
+        same = SAME_RIGHT.get(details["table"], lambda row: row)
+        if before is not None and same(before[0]) == same(row):
+            # The right is as it was (a name or an unrelated flag changed): its grant stands.
+            standing[key] = (row, *before[1:])
         else:
-            grantor = actor or ("the identity provider" if details["source"] == "provider" else "")
-            standing[key] = (details["row"], seq, created_at, grantor, details["source"])
+            grantor = actor or GRANTORS.get(details["source"], "a shell or script")
+            standing[key] = (row, seq, created_at, grantor, details["source"])
     since = (
         AuditEvent.objects.filter(action=grants.RIGHT)
         .order_by("seq")
@@ -109,7 +129,7 @@ def _rights(standing, at):
                 right=right,
                 scope=scope,
                 account_active=accounts.get(person, {}).get("is_active", False),
-                granted_by=grantor or "a shell or script",
+                granted_by=grantor,
                 granted_at=created_at,
                 event_seq=seq,
                 source=source,
@@ -117,10 +137,8 @@ def _rights(standing, at):
         )
 
     for key, row, *grant in of("user"):
-        if row["is_superuser"]:
+        if row["is_superuser"]:  # the admin site is for superusers alone
             held(int(key), "admin", "", *grant)
-        elif row["is_staff"]:
-            held(int(key), "admin site (staff)", "", *grant)
     for _key, row, *grant in of("group_member"):
         right = roles.get(groups.get(row["group"]))
         if right:

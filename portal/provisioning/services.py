@@ -27,6 +27,7 @@ from portal.audit.services import audit_checkpoint_cover
 from portal.cloud import services as cloud
 from portal.endpoint_services import plans
 from portal.endpoint_services import services as endpoint_services
+from portal.endpoint_services.integrity import service_events_problem
 from portal.endpoint_services.tasks import refresh_service
 from portal.lib.queue import enqueue_on_commit
 from portal.service_requests.integrity import request_events_verify
@@ -193,8 +194,13 @@ def _unexplained(service_request):
             f"than the requester; the policy needs {needed}"
         )
     if service_request.state == State.APPROVED:
-        # Before the first act on the approvals: were they their givers' to give? (Later
-        # steps follow a start the log sealed after this was asked.)
+        # Before the first act on the approvals: were they their givers' to give, and is the
+        # service (whose owner may be the one who decided) what its events say? (Later steps
+        # follow a start the log sealed after this was asked.)
+        service = service_request.endpoint_service
+        problem = service and service_events_problem(service)
+        if problem:
+            return f"the service it is about is not what the log says: {problem}"
         return unentitled(service_request, list(counted.values()))
     return None
 

@@ -14,8 +14,15 @@ class TeamsConfig(AppConfig):
         grants.track(
             Membership,
             name="team_membership",
-            record=lambda row: {"team": row.team_id, "user": row.user_id, "role": row.role},
+            # The source too: a membership the provider gave, relabelled as an admin's, would
+            # outlive the provider's removal (team_memberships_sync leaves admins' alone).
+            record=lambda row: {
+                "team": row.team_id,
+                "user": row.user_id,
+                "role": row.role,
+                "source": row.source,
+            },
             holder=lambda row: row.user_id,
             label=lambda row: {"team": row.team.name, "user": row.user.get_username()},
-            fields=("team", "user", "role"),
+            fields=("team", "user", "role", "source"),
         )

@@ -227,3 +227,69 @@ def test_an_account_seeded_before_identities_is_bound_not_refused(client, reques
     assert AuditEvent.objects.get(action="identity_linked").details["new_account"] is False
     # Bound once: another subject with the name is refused from now on.
     assert scim(client, "POST", "Users", person("requester", "sub-other")).status_code == 409
+
+
+def test_an_account_deactivated_in_the_portal_stays_off_whatever_is_pushed(client, alice):
+    user = User.objects.get(username="alice")
+    user.is_active = False
+    user.save()  # an administrator, in the portal
+    renamed = person("alice", "sub-alice", **{"name": {"givenName": "Al", "familyName": "Doe"}})
+    assert scim(client, "PUT", f"Users/{alice}", renamed).status_code == 200
+    user.refresh_from_db()
+    assert not user.is_active and user.first_name == "Al"
+
+
+def test_a_legacy_account_deactivated_in_the_portal_is_bound_but_stays_off(client, requester):
+    requester.is_active = False
+    requester.save()
+    assert scim(client, "POST", "Users", person("requester", "sub-r")).status_code == 201
+    requester.refresh_from_db()
+    assert not requester.is_active
+
+
+def test_the_provider_turns_back_on_whom_it_turned_off(client, alice):
+    off = person("alice", "sub-alice", active=False)
+    assert scim(client, "PUT", f"Users/{alice}", off).status_code == 200
+    assert scim(client, "PUT", f"Users/{alice}", person("alice", "sub-alice")).status_code == 200
+    assert User.objects.get(username="alice").is_active
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "Users", {**person("bob", "sub-bob"), "userName": 5}),
+        ("POST", "Users", {**person("bob", "sub-bob"), "name": "Bob Doe"}),
+        ("POST", "Users", ["not", "an", "object"]),
+        ("PATCH", "Users/{alice}", {"Operations": "x"}),
+        ("PATCH", "Users/{alice}", {"Operations": [5]}),
+        ("PATCH", "Users/{alice}", {"Operations": [{"op": "replace", "value": {"active": 0}}]}),
+        (
+            "PATCH",
+            "Users/{alice}",
+            {"Operations": [{"op": "replace", "path": "userName", "value": 5}]},
+        ),
+        ("PUT", "Groups/{group}", {"displayName": "approvers", "members": "garbage"}),
+        ("PUT", "Groups/{group}", {"displayName": "approvers", "members": {"value": "1"}}),
+        ("PATCH", "Groups/{group}", {"Operations": [{"op": "add", "path": "members", "value": 5}]}),
+        (
+            "PATCH",
+            "Groups/{group}",
+            {"Operations": [{"op": "replace", "path": "displayName", "value": []}]},
+        ),
+    ],
+)
+def test_malformed_calls_are_400s_and_change_nothing(client, alice, method, path, body):
+    approvers = group(client, "approvers", alice)
+    answer = scim(client, method, path.format(alice=alice, group=approvers), body)
+    assert answer.status_code == 400, answer.content
+    user = User.objects.get(username="alice")
+    assert user.is_active and user.groups.filter(name="approvers").exists()
+
+
+def test_a_group_renamed_onto_another_is_a_409(client, alice):
+    group(client, "approvers", alice)
+    auditors = group(client, "auditors")
+    rename = {"Operations": [{"op": "replace", "path": "displayName", "value": "approvers"}]}
+    assert scim(client, "PATCH", f"Groups/{auditors}", rename).status_code == 409
+    found = scim(client, "GET", 'Groups?filter=displayName eq "auditors"').json()
+    assert found["totalResults"] == 1

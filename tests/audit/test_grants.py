@@ -269,3 +269,53 @@ def test_a_group_renamed_in_the_database_is_named(requester, groups):
     sql("UPDATE auth_group SET name = %s WHERE id = %s", ["auditors-x", groups["auditors"].pk])
     report = audit_chain_verify()
     assert not report.ok and f"group #{groups['auditors'].pk}" in report.message
+
+
+def test_a_staff_user_with_a_permission_written_in_the_database_gets_no_admin(client, groups):
+    from django.contrib.auth.models import Permission
+
+    staffer = UserFactory(username="staffer", is_staff=True)
+    change_user = Permission.objects.get(codename="change_user")
+    sql(
+        "INSERT INTO auth_user_user_permissions (user_id, permission_id) VALUES (%s, %s)",
+        [staffer.pk, change_user.pk],
+    )
+    client.force_login(staffer)
+    answer = client.get(f"/admin/auth/user/{staffer.pk}/change/")
+    assert answer.status_code == 302 and "/admin/login/" in answer.url
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_providers_membership_relabelled_as_an_admins_is_named(requester):
+    team = Team.objects.create(name="payments")
+    membership = Membership.objects.create(
+        team=team, user=requester, role=Role.APPROVER, source="provider"
+    )
+    sql("UPDATE teams_membership SET source = %s WHERE id = %s", ["admin", membership.pk])
+    report = audit_chain_verify()
+    assert not report.ok and "source=admin (recorded provider)" in report.message
+
+
+def test_a_right_granted_while_the_walk_reads_is_no_false_alarm(requester, monkeypatch):
+    from portal.audit import services
+
+    team = Team.objects.create(name="payments")
+    walk = services._walk_chain
+
+    def walk_then_grant(*args, **kwargs):
+        found = walk(*args, **kwargs)
+        # Someone signs in elsewhere while the walk reads (SQLite: no snapshot to share).
+        Membership.objects.create(team=team, user=requester, role=Role.APPROVER)
+        requester.groups.clear()
+        return found
+
+    monkeypatch.setattr(services, "_walk_chain", walk_then_grant)
+    report = audit_chain_verify()
+    assert report.ok, report.message
+    # ...while a row written behind the portal's back meanwhile is still named.
+    monkeypatch.setattr(
+        services,
+        "_walk_chain",
+        lambda *a, **k: (walk(*a, **k), sql("UPDATE auth_user SET is_staff = %s", [True]))[0],
+    )
+    assert not audit_chain_verify().ok

@@ -100,3 +100,31 @@ def test_a_day_to_come_is_refused_at_the_field(login, auditor):
 def test_only_auditors_and_admins_review_access(login, approver, requester):
     assert login(approver).get("/audit/access/").status_code == 403
     assert login(requester).get("/audit/access/", {"format": "csv"}).status_code == 403
+
+
+def test_the_admin_right_keeps_its_grantor_through_later_changes(requester):
+    granter = UserFactory(username="granter", is_superuser=True)
+    from portal.audit import grants
+
+    with grants.by(granter):
+        requester.is_superuser = True
+        requester.save()
+    requester.is_active = False
+    requester.save()  # a shell, later: not who made them an admin
+    requester.is_active = True
+    requester.save()
+    [admin] = [h for h in access_review(timezone.now()).rows if h.person == "requester"]
+    assert (admin.right, admin.granted_by) == ("admin", "granter")
+
+
+def test_the_provider_is_named_as_the_grantor_of_what_it_gave(client, groups):
+    from tests.accounts.test_scim import group, made
+
+    alice = made(client, "alice", "sub-alice")
+    group(client, "approvers", alice)
+    [held] = [h for h in access_review(timezone.now()).rows if h.person == "alice"]
+    assert (held.right, held.granted_by, held.source) == (
+        "approver",
+        "the identity provider (SCIM)",
+        "scim",
+    )

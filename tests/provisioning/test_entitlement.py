@@ -159,3 +159,27 @@ def test_a_token_whose_scope_was_raised_in_the_database_is_refused(client, appro
     assert call(client, "GET", "me", secret).status_code == 200
     AccessToken.objects.filter(prefix=secret.split("_")[1]).update(scope="write")
     assert call(client, "GET", "me", secret).status_code == 401
+
+
+def test_an_approval_by_an_owner_written_in_the_database_is_not_applied(
+    login, service, requester, simulator
+):
+    from tests.support.day2 import run
+    from tests.support.helpers import decide
+    from tests.teams.test_teams import ask_access
+
+    consumer, mallory = UserFactory(username="consumer"), UserFactory(username="mallory")
+    asking = ask_access(login(consumer), service)
+    sql(
+        "UPDATE endpoint_services_endpointservice SET owner_id = %s WHERE id = %s",
+        [mallory.pk, service.pk],
+    )
+    decide(login(mallory), asking, "approve")  # the pages believed the table
+    asking.refresh_from_db()
+    assert asking.state == State.APPROVED
+    run(provisioning.service_request_apply, asking.pk)
+    asking.refresh_from_db()
+    assert (asking.state, asking.error_code) == (State.FAILED, UNEXPLAINED_CODE)
+    assert "the service's owner differs from what its events recorded" in asking.error_message
+    # Nothing was applied: no start, so no cloud call.
+    assert not asking.events.filter(action__in=["start_applying", "cloud_call"]).exists()
