@@ -221,7 +221,7 @@ def _taken(username):
     )
 
 
-def _name_taken(users, username, *, by_other_than=None):
+def name_taken(users, username, *, by_other_than=None):
     """Whether an account (other than `by_other_than`) has `username`, in any case."""
     return users.objects.filter(username__iexact=username).exclude(pk=by_other_than).exists()
 
@@ -229,7 +229,7 @@ def _name_taken(users, username, *, by_other_than=None):
 def _refuse_taken(username, users):
     """Refuse a new subject a username an account already has (in any case): the name is
     another person's here, however the provider reuses it."""
-    if _name_taken(users, username):
+    if name_taken(users, username):
         raise _taken(username)
 
 
@@ -252,7 +252,7 @@ def _rename(user, username):
     """Take the provider's new name for a person, unless another account has it."""
     if user.get_username() == username:
         return
-    if _name_taken(type(user), username, by_other_than=user.pk):
+    if name_taken(type(user), username, by_other_than=user.pk):
         raise oidc.SignInRefused(
             f"{oidc.provider_name()} now calls you {username!r}, the name of another account "
             "in the portal. Ask an administrator."

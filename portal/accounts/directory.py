@@ -19,7 +19,7 @@ from django_scim import exceptions
 from django_scim.adapters import SCIMGroup, SCIMUser
 
 from portal.accounts import roles
-from portal.accounts.backends import is_break_glass, issuer, username_problem
+from portal.accounts.backends import is_break_glass, issuer, name_taken, username_problem
 from portal.accounts.models import DirectoryGroup, DirectoryUser, Identity
 from portal.audit import chain, grants
 from portal.audit.actions import Action
@@ -154,8 +154,7 @@ def _refuse_taken(username, *, by_other_than):
             f"{username} is a break-glass account of the portal's own: the provider cannot "
             "make or take it"
         )
-    taken = get_user_model().objects.filter(username__iexact=username)
-    if taken.exclude(pk=by_other_than).exists():
+    if name_taken(get_user_model(), username, by_other_than=by_other_than):
         raise exceptions.IntegrityError(
             f"the portal has another account named {username!r}, of another identity: it is "
             "not given to this one"
