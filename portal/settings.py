@@ -315,8 +315,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# PrivateLink: the simulator by default; the real cloud is an endpoint and credentials away.
-PRIVATELINK_ENDPOINT = env("PRIVATELINK_ENDPOINT", default=f"127.0.0.1:{SIMULATOR_PORT}")
+# PrivateLink: the simulator by default. Against the cloud, leave PRIVATELINK_ENDPOINT empty:
+# each product's SDK then calls each region at its own endpoint (privatelink.<region>.aliyuncs
+# .com); set, it is the one endpoint that answers for every product and region (the simulator).
+# PRIVATELINK_PROXY sends every call through an HTTP proxy instead (the simulator is one too).
+PRIVATELINK_ENDPOINT = env(
+    "PRIVATELINK_ENDPOINT", default=f"127.0.0.1:{SIMULATOR_PORT}" if DEBUG else ""
+)
+PRIVATELINK_PROXY = env("PRIVATELINK_PROXY", default="")
 PRIVATELINK_PROTOCOL = env("PRIVATELINK_PROTOCOL", default="http" if DEBUG else "https")
 PRIVATELINK_REGION_ID = env("PRIVATELINK_REGION_ID", default="cn-hangzhou")
 PRIVATELINK_TIMEOUT_MS = env.int("PRIVATELINK_TIMEOUT_MS", default=10000)
@@ -328,6 +334,10 @@ ALIBABA_CLOUD_ACCESS_KEY_ID = env(
 ALIBABA_CLOUD_ACCESS_KEY_SECRET = env(
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET", default="dev-access-key-secret" if DEBUG else None
 )
+# Each cloud account is reached through the RAM role its record names (AssumeRole, by the
+# identity above): the session's name in the accounts' logs, and how long a session lasts.
+CLOUD_ROLE_SESSION_NAME = env("CLOUD_ROLE_SESSION_NAME", default="privatelink-portal")
+CLOUD_ROLE_SESSION_SECONDS = env.int("CLOUD_ROLE_SESSION_SECONDS", default=3600)
 
 LOGGING = {
     "version": 1,
@@ -381,6 +391,9 @@ DRIFT_EVERY = env.float("DRIFT_EVERY", default=300.0)
 DRIFT_REGIONS = env.list("DRIFT_REGIONS", default=[])
 DRIFT_RESOURCE_SWEEP = env.int("DRIFT_RESOURCE_SWEEP", default=50)
 DRIFT_RESOURCE_MAX_AGE = env.int("DRIFT_RESOURCE_MAX_AGE", default=6 * 3600)
+# Nor do allow-lists: each pass reads those of DRIFT_ALLOW_LIST_SWEEP managed services per
+# account and region, read longest ago first (two calls each).
+DRIFT_ALLOW_LIST_SWEEP = env.int("DRIFT_ALLOW_LIST_SWEEP", default=50)
 # Connections: every CONNECTIONS_EVERY seconds the connections of up to CONNECTIONS_PASS_LIMIT
 # services that wait for their owner's acceptance (active, auto-accept off, someone on the
 # allow-list), least recently read first, are read; owners hear once of each waiting endpoint.

@@ -173,6 +173,23 @@ def team_refusal(user, team):
     return None
 
 
+def account_refusal(team, account, region_id):
+    """Why a new service of `team` may not live in cloud `account` in `region_id`, or None.
+    No account: the portal's own (a set-up without account records)."""
+    if account is None:
+        return None
+    if team is None:
+        return f"Name the owning team: services in {account.name} belong to its teams."
+    if not account.team_links.filter(team=team).exists():
+        return f"The {team} team does not file services in the {account.name} account."
+    if account.regions and region_id not in account.regions:
+        return (
+            f"The portal does not work in {region_id} in the {account.name} account: choose "
+            f"{', '.join(account.regions)}."
+        )
+    return None
+
+
 def transfer_refusal(user, service, team=None):
     """Return why `user` may not ask that `team` take `service` on (or, without `team`, ask
     for a transfer at all), or None."""

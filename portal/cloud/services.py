@@ -14,15 +14,20 @@ import re
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 from alibabacloud_alb20200616 import models as alb
 from alibabacloud_alb20200616.client import Client as AlbClient
+from alibabacloud_credentials.client import Client as CredentialClient
+from alibabacloud_credentials.models import CredentialModel
 from alibabacloud_nlb20220430 import models as nlb
 from alibabacloud_nlb20220430.client import Client as NlbClient
 from alibabacloud_privatelink20200415 import models as sdk
 from alibabacloud_privatelink20200415.client import Client
 from alibabacloud_slb20140515 import models as slb
 from alibabacloud_slb20140515.client import Client as SlbClient
+from alibabacloud_sts20150401 import models as sts
+from alibabacloud_sts20150401.client import Client as StsClient
 from alibabacloud_tea_openapi.exceptions import (
     AlibabaCloudException,
     ServerException,
@@ -47,6 +52,8 @@ TRANSIENT_CODES = {
     "EndpointServiceLocked",
     "ConcurrentCallNotSupported",
     "GenerateResourceIdFailed",
+    "AllowListNotCleared",
+    "InvalidSecurityToken.Expired",
     # The contract's retryable codes (Terraform retries exactly these): the service or an
     # endpoint is busy with another operation and will accept this one shortly.
     "EndpointServiceOperationDenied",
@@ -192,6 +199,24 @@ ERRORS = {
     "EndpointServiceLocked": ("The service is locked by another operation; it will retry.", None),
     "ConcurrentCallNotSupported": ("Another call is in progress; it will retry.", None),
     "Unreachable": ("The PrivateLink API cannot be reached; it will retry.", None),
+    "AllowListNotCleared": (
+        "The allow-list still admits the account after its removal; it will retry.",
+        None,
+    ),
+    "NoPermission": (
+        "The account's role does not trust the portal: add the portal's account to the "
+        "role's trust policy (cloud_preflight says which).",
+        None,
+    ),
+    "EntityNotExist.Role": (
+        "The RAM role the portal assumes in this account does not exist.",
+        None,
+    ),
+    "Forbidden.RAM": (
+        "The account's role does not allow this call: attach docs/ram-policy.json to it.",
+        None,
+    ),
+    "InvalidSecurityToken.Expired": ("The role session expired; it will retry.", None),
 }
 
 PARAMETER_FIELDS = {
@@ -225,6 +250,8 @@ class CallRecord:
     request_id: str = ""
     duration_ms: int = 0
     status: int | None = None
+    # The account's uid when the call was made in an account through its role.
+    account: str = ""
 
     def as_dict(self):
         return asdict(self)
@@ -288,77 +315,249 @@ class DryRunResult:
     at_fault: list = dataclasses.field(default_factory=list)
 
 
+# --- clients: one per product, account and region -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Reach:
+    """As whom the portal calls the cloud: an account's uid and the RAM role it assumes there.
+
+    The empty Reach is the portal's own identity (its AccessKey pair from settings, else the
+    SDK's default credential chain), with no role: the single account of older set-ups.
+    """
+
+    uid: str = ""
+    role_arn: str = ""
+
+
+HOME = Reach()
+# A role session is renewed this long before the cloud says it expires, so that no call
+# carries a token that lapses on the way.
+SESSION_MARGIN_SECONDS = 300
+
 _clients = threading.local()
+_sessions: dict = {}
+_sessions_lock = threading.Lock()
 
 
 def _configuration():
-    """What every client is made from: protocol and credentials, as settings say now."""
+    """What every client is made from, as settings say now: a change of any makes new ones."""
     return (
+        settings.PRIVATELINK_ENDPOINT,
+        settings.PRIVATELINK_PROXY,
         settings.PRIVATELINK_PROTOCOL,
         settings.ALIBABA_CLOUD_ACCESS_KEY_ID,
         settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
     )
 
 
-def _config(*, endpoint, region_id):
-    config = Config(endpoint=endpoint, protocol=settings.PRIVATELINK_PROTOCOL, region_id=region_id)
+def _own_identity():
+    """The portal's own credentials: the configured pair, else the SDK's default chain
+    (environment, an instance's RAM role, a profile): never a key from the database."""
     if settings.ALIBABA_CLOUD_ACCESS_KEY_ID:
-        config.access_key_id = settings.ALIBABA_CLOUD_ACCESS_KEY_ID
-        config.access_key_secret = settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET
-    else:
-        from alibabacloud_credentials.client import Client as CredentialClient
+        return StaticCredential(
+            settings.ALIBABA_CLOUD_ACCESS_KEY_ID, settings.ALIBABA_CLOUD_ACCESS_KEY_SECRET
+        )
+    return CredentialClient()
 
-        config.credential = CredentialClient()
+
+class StaticCredential:
+    """The configured AccessKey pair, as the SDK's credential interface hands it out."""
+
+    def __init__(self, access_key_id, access_key_secret):
+        self._model = CredentialModel(
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            type="access_key",
+            provider_name="portal-settings",
+        )
+
+    def get_credential(self):
+        return self._model
+
+
+class RoleSession:
+    """A RAM role's session in one account, as the SDK's credential interface: AssumeRole
+    through STS with the portal's own identity, once, and again shortly before it expires.
+
+    One per role and process, shared by every thread's clients: a worker assumes each role
+    about once an hour, whatever number of calls it makes.
+    """
+
+    def __init__(self, role_arn):
+        self.role_arn = role_arn
+        self._lock = threading.Lock()
+        self._credential = None
+        self._expires = 0.0
+        self.assumed = 0  # how many times this process assumed the role (the benchmark reads it)
+
+    def get_credential(self):
+        with self._lock:
+            if self._credential is None or _now() >= self._expires - SESSION_MARGIN_SECONDS:
+                self._assume()
+            return self._credential
+
+    def forget(self):
+        """Drop the session (the cloud refused its token): the next call assumes the role."""
+        with self._lock:
+            self._credential = None
+
+    def _assume(self):
+        request = sts.AssumeRoleRequest(
+            role_arn=self.role_arn,
+            role_session_name=settings.CLOUD_ROLE_SESSION_NAME,
+            duration_seconds=settings.CLOUD_ROLE_SESSION_SECONDS,
+        )
+        body, _record = call("AssumeRole", request, client=_sts_client())
+        credentials = body.get("Credentials") or {}
+        expiration = credentials.get("Expiration") or ""
+        try:
+            expires = datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            raise CloudError(
+                "InvalidAnswer",
+                f"AssumeRole answered no usable Expiration ({expiration[:40]!r})",
+                record=_record,
+                action="AssumeRole",
+            ) from None
+        self._credential = CredentialModel(
+            access_key_id=credentials.get("AccessKeyId"),
+            access_key_secret=credentials.get("AccessKeySecret"),
+            security_token=credentials.get("SecurityToken"),
+            type="sts",
+            provider_name="portal-assume-role",
+        )
+        self._expires = expires.timestamp()
+        self.assumed += 1
+        log.info("assumed %s until %s", self.role_arn, expiration)
+
+
+def _now():
+    return time.time()
+
+
+def role_session(role_arn):
+    """This process's session of a role (made on first use, shared by threads)."""
+    with _sessions_lock:
+        key = (role_arn, *_configuration())
+        session = _sessions.get(key)
+        if session is None:
+            session = _sessions[key] = RoleSession(role_arn)
+        return session
+
+
+def _credential(reach):
+    if reach.role_arn:
+        return role_session(reach.role_arn)
+    return _own_identity()
+
+
+def _config(*, reach, region_id, endpoint):
+    config = Config(
+        endpoint=endpoint,
+        protocol=settings.PRIVATELINK_PROTOCOL,
+        region_id=region_id,
+        credential=_credential(reach),
+    )
     return config
 
 
-def get_client():
-    """Return this thread's SDK client for the configured endpoint and credentials."""
-    key = (settings.PRIVATELINK_ENDPOINT, *_configuration())
-    if getattr(_clients, "key", None) != key:
-        config = _config(
-            endpoint=settings.PRIVATELINK_ENDPOINT, region_id=settings.PRIVATELINK_REGION_ID
-        )
-        _clients.client, _clients.key = Client(config), key
-    return _clients.client
+def _forced_endpoint():
+    """The one endpoint that answers for every product and region (the simulator), or None:
+    each product's SDK then calls its own regional endpoint from the SDK's map. A cloud
+    endpoint (`*.aliyuncs.com`, as older set-ups were told to set) is one region's: not forced
+    on the others."""
+    endpoint = settings.PRIVATELINK_ENDPOINT
+    return None if not endpoint or endpoint.endswith(".aliyuncs.com") else endpoint
+
+
+def _client(kind, make, *, reach, region_id):
+    key = (kind, reach.role_arn, region_id, *_configuration())
+    clients = _clients.__dict__.setdefault("clients", {})
+    if key not in clients:
+        if len(clients) > 256:
+            clients.clear()  # settings changed under a long-lived thread (tests)
+        clients[key] = make()
+    return clients[key]
+
+
+def get_client(reach=HOME, region_id=None):
+    """This thread's PrivateLink client for an account and region: the region's own endpoint
+    (privatelink.<region>.aliyuncs.com, from the SDK's map) unless one is forced."""
+    region_id = region_id or settings.PRIVATELINK_REGION_ID
+    return _client(
+        "privatelink",
+        lambda: Client(_config(reach=reach, region_id=region_id, endpoint=_forced_endpoint())),
+        reach=reach,
+        region_id=region_id,
+    )
+
+
+def _sts_client():
+    """The STS client, signing as the portal's own identity (never as a role's session)."""
+    region_id = settings.PRIVATELINK_REGION_ID
+    return _client(
+        "sts",
+        lambda: StsClient(_config(reach=HOME, region_id=region_id, endpoint=_forced_endpoint())),
+        reach=HOME,
+        region_id=region_id,
+    )
 
 
 LOAD_BALANCER_SDKS = {"slb": SlbClient, "alb": AlbClient, "nlb": NlbClient}
 
 
 def load_balancer_endpoint():
-    """Where the load balancer products are called: where PrivateLink is, when that is the
-    simulator (or a proxy) answering for every product; against the cloud (`*.aliyuncs.com`),
-    None, and each product's SDK picks its own regional endpoint."""
-    endpoint = settings.PRIVATELINK_ENDPOINT
-    return None if endpoint.endswith(".aliyuncs.com") else endpoint
+    """Where the load balancer products are called: the forced endpoint when there is one (the
+    simulator answering for every product), else None: each product's regional endpoint."""
+    return _forced_endpoint()
 
 
-def load_balancer_client(resource_type, region_id):
-    """Return this thread's SDK client of a load balancer product for a region."""
-    endpoint = load_balancer_endpoint()
-    key = (resource_type, region_id, endpoint, *_configuration())
-    clients = _clients.__dict__.setdefault("load_balancers", {})
-    if key not in clients:
-        config = _config(endpoint=endpoint, region_id=region_id)
+def load_balancer_client(resource_type, region_id, reach=HOME):
+    """This thread's SDK client of a load balancer product for an account and region."""
+
+    def make():
+        endpoint = load_balancer_endpoint()
+        config = _config(reach=reach, region_id=region_id, endpoint=endpoint)
         if endpoint and resource_type == "alb":
             # ALB's calls carry no region: the cloud reads it from the regional endpoint.
             # One endpoint answering for every region is told it as RegionId.
             config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
-        clients[key] = LOAD_BALANCER_SDKS[resource_type](config)
-    return clients[key]
+        return LOAD_BALANCER_SDKS[resource_type](config)
+
+    return _client(resource_type, make, reach=reach, region_id=region_id)
 
 
 def _runtime():
     timeout = settings.PRIVATELINK_TIMEOUT_MS
-    return RuntimeOptions(read_timeout=timeout, connect_timeout=min(timeout, 5000), autoretry=False)
+    return RuntimeOptions(
+        read_timeout=timeout,
+        connect_timeout=min(timeout, 5000),
+        autoretry=False,
+        http_proxy=settings.PRIVATELINK_PROXY or None,
+    )
 
 
-def call(action, sdk_request, client=None):
-    """Call one operation (of PrivateLink, unless another product's `client` is given); return
-    (body as a dict, CallRecord) or raise CloudError."""
-    method = getattr(client or get_client(), f"{_snake(action)}_with_options")
-    record = CallRecord(action=action, parameters=sdk_request.to_map())
+def call(action, sdk_request, client=None, *, reach=HOME):
+    """Call one operation as `reach`; return (body as a dict, CallRecord) or raise CloudError.
+
+    PrivateLink's, at the region the request names, unless another product's `client` is
+    given. A role session whose token the cloud refuses is assumed afresh, once.
+    """
+    if client is None:
+        client = get_client(reach, getattr(sdk_request, "region_id", None))
+    try:
+        return _call(action, sdk_request, client, reach)
+    except CloudError as error:
+        if not (reach.role_arn and error.code.startswith("InvalidSecurityToken")):
+            raise
+        role_session(reach.role_arn).forget()
+        return _call(action, sdk_request, client, reach)
+
+
+def _call(action, sdk_request, client, reach):
+    method = getattr(client, f"{_snake(action)}_with_options")
+    record = CallRecord(action=action, parameters=sdk_request.to_map(), account=reach.uid)
     started = time.monotonic()
     try:
         response = method(sdk_request, _runtime())
@@ -434,7 +633,7 @@ def about_a_resource(code, field_name):
     return field_name == "resources" or code in RESOURCE_CODES
 
 
-def resources_refused(*, fields, resources, tags, code):
+def resources_refused(*, fields, resources, tags, code, reach=HOME):
     """Return ([indexes], [CallRecord]): the resources the cloud refuses with `code` on their
     own, and the calls that asked.
 
@@ -446,7 +645,7 @@ def resources_refused(*, fields, resources, tags, code):
         return [0], []
     rows, records = [], []
     for i, row in enumerate(resources):
-        alone = _create_dry_run(fields, [row], tags)
+        alone = _create_dry_run(fields, [row], tags, reach)
         records.append(alone.record)
         if alone.code == code:
             rows.append(i)
@@ -464,15 +663,15 @@ def _blame(message, rows, resources):
     return f"{named[0].upper()}{named[1:]}: {message}"
 
 
-def endpoint_service_dry_run(*, fields, resources, tags):
+def endpoint_service_dry_run(*, fields, resources, tags, reach=HOME):
     """Ask the cloud whether it would create this service: DryRunOperation means yes.
 
     A refusal about a resource names the rows at fault (`at_fault`, and in the message).
     """
-    result = _create_dry_run(fields, resources, tags)
+    result = _create_dry_run(fields, resources, tags, reach)
     if not result.ok and not result.transient and about_a_resource(result.code, result.field):
         rows, records = resources_refused(
-            fields=fields, resources=resources, tags=tags, code=result.code
+            fields=fields, resources=resources, tags=tags, code=result.code, reach=reach
         )
         if records:
             result.records = [r.as_dict() for r in (result.record, *records) if r is not None]
@@ -482,10 +681,10 @@ def endpoint_service_dry_run(*, fields, resources, tags):
     return result
 
 
-def _create_dry_run(fields, resources, tags):
+def _create_dry_run(fields, resources, tags, reach):
     request = build_create_request(fields, resources, tags, dry_run=True)
     try:
-        _body, record = call("CreateVpcEndpointService", request)
+        _body, record = call("CreateVpcEndpointService", request, reach=reach)
     except CloudError as error:
         if error.code == DRY_RUN_PASSED:
             return DryRunResult(
@@ -620,11 +819,12 @@ def _load_balancer(item, zones, problem):
     }
 
 
-def _clbs(region_id):
+def _clbs(region_id, reach):
     body, _record = call(
         "DescribeLoadBalancers",
         slb.DescribeLoadBalancersRequest(region_id=region_id, page_size=PICKER_PAGE),
-        load_balancer_client("slb", region_id),
+        load_balancer_client("slb", region_id, reach),
+        reach=reach,
     )
     items = (body.get("LoadBalancers") or {}).get("LoadBalancer") or []
     found = [
@@ -636,10 +836,13 @@ def _clbs(region_id):
     return found, body.get("TotalCount", len(found))
 
 
-def _albs(region_id):
-    client = load_balancer_client("alb", region_id)
+def _albs(region_id, reach):
+    client = load_balancer_client("alb", region_id, reach)
     body, _record = call(
-        "ListLoadBalancers", alb.ListLoadBalancersRequest(max_results=PICKER_PAGE), client
+        "ListLoadBalancers",
+        alb.ListLoadBalancersRequest(max_results=PICKER_PAGE),
+        client,
+        reach=reach,
     )
     found = []
     for item in body.get("LoadBalancers") or []:
@@ -649,6 +852,7 @@ def _albs(region_id):
                 "GetLoadBalancerAttribute",
                 alb.GetLoadBalancerAttributeRequest(load_balancer_id=item["LoadBalancerId"]),
                 client,
+                reach=reach,
             )
         except CloudError as error:
             if error.code == "ResourceNotFound.LoadBalancer":
@@ -659,11 +863,12 @@ def _albs(region_id):
     return found, body.get("TotalCount", len(found))
 
 
-def _nlbs(region_id):
+def _nlbs(region_id, reach):
     body, _record = call(
         "ListLoadBalancers",
         nlb.ListLoadBalancersRequest(region_id=region_id, max_results=PICKER_PAGE),
-        load_balancer_client("nlb", region_id),
+        load_balancer_client("nlb", region_id, reach),
+        reach=reach,
     )
     found = [
         # No documented limit of NLB service resources shows in the listing: the dry run says.
@@ -676,7 +881,7 @@ def _nlbs(region_id):
 LISTINGS = {"slb": _clbs, "alb": _albs, "nlb": _nlbs}
 
 
-def load_balancers(*, resource_type, region_id):
+def load_balancers(*, resource_type, region_id, reach=HOME):
     """Return ({"load_balancers": [...], "total": n}, warning): the first page of the
     account's load balancers of a type in a region, each {id, name, zones, privatelink,
     why_not}; cached for a minute, the last good list while the product does not answer.
@@ -684,14 +889,15 @@ def load_balancers(*, resource_type, region_id):
 
     def fetch():
         try:
-            found, total = LISTINGS[resource_type](region_id)
+            found, total = LISTINGS[resource_type](region_id, reach)
         except CloudError as error:
             error.message = error.code  # the plain messages speak of PrivateLink
             raise
         return {"load_balancers": found, "total": total}
 
     return _cached(
-        f"load-balancers:{resource_type}:{region_id}",
+        # Per account: each account lists its own load balancers.
+        f"load-balancers:{reach.uid}:{resource_type}:{region_id}",
         fetch,
         seconds=LOAD_BALANCER_CACHE_SECONDS,
         source=f"The {PRODUCT_NAMES[resource_type]} API",
@@ -699,28 +905,28 @@ def load_balancers(*, resource_type, region_id):
     )
 
 
-def endpoint_service_create(*, fields, resources, tags, client_token):
+def endpoint_service_create(*, fields, resources, tags, client_token, reach=HOME):
     """Create the endpoint service; the same ClientToken always means the same service.
 
     A refusal about a resource names the rows at fault in its message.
     """
     request = build_create_request(fields, resources, tags, client_token=client_token)
     try:
-        return call("CreateVpcEndpointService", request)
+        return call("CreateVpcEndpointService", request, reach=reach)
     except CloudError as error:
         if not error.transient and about_a_resource(error.code, error.field):
             rows, error.row_checks = resources_refused(
-                fields=fields, resources=resources, tags=tags, code=error.code
+                fields=fields, resources=resources, tags=tags, code=error.code, reach=reach
             )
             if rows:
                 error.message = _blame(error.message, rows, resources)
         raise
 
 
-def endpoint_service_get(*, region_id, service_id):
+def endpoint_service_get(*, region_id, service_id, reach=HOME):
     """Return (attributes, CallRecord) of an endpoint service."""
     request = sdk.GetVpcEndpointServiceAttributeRequest(region_id=region_id, service_id=service_id)
-    return call("GetVpcEndpointServiceAttribute", request)
+    return call("GetVpcEndpointServiceAttribute", request, reach=reach)
 
 
 # --- day 2: reading a service, and the operations of a plan ------------------------------
@@ -793,9 +999,17 @@ OPERATIONS = {
 
 
 def endpoint_service_operation(
-    *, action, region_id, service_id, params, client_token=None, dry_run=False
+    *, action, region_id, service_id, params, client_token=None, dry_run=False, reach=HOME
 ):
     """Call one write of a plan on a service; return (body, CallRecord) or raise CloudError."""
+    if action == "RemoveUserFromVpcEndpointService" and not dry_run and params["user_id"] != "*":
+        return endpoint_service_account_remove(
+            region_id=region_id,
+            service_id=service_id,
+            user_id=params["user_id"],
+            client_token=client_token,
+            reach=reach,
+        )
     request = OPERATIONS[action](params)
     request.region_id = region_id
     if action in ("TagResources", "UntagResources"):
@@ -804,14 +1018,19 @@ def endpoint_service_operation(
         request.service_id = service_id
     request.client_token = client_token
     request.dry_run = True if dry_run else None
-    return call(action, request)
+    return call(action, request, reach=reach)
 
 
-def endpoint_service_operation_dry_run(*, action, region_id, service_id, params):
+def endpoint_service_operation_dry_run(*, action, region_id, service_id, params, reach=HOME):
     """Ask the cloud whether it would accept one operation now: DryRunOperation means yes."""
     try:
         _body, record = endpoint_service_operation(
-            action=action, region_id=region_id, service_id=service_id, params=params, dry_run=True
+            action=action,
+            region_id=region_id,
+            service_id=service_id,
+            params=params,
+            dry_run=True,
+            reach=reach,
         )
     except CloudError as error:
         ok = error.code == DRY_RUN_PASSED
@@ -835,7 +1054,9 @@ def endpoint_service_operation_dry_run(*, action, region_id, service_id, params)
     )
 
 
-def endpoint_services_page(*, region_id, next_token=None, max_results=1000, service_id=None):
+def endpoint_services_page(
+    *, region_id, next_token=None, max_results=1000, service_id=None, reach=HOME
+):
     """Return (body, CallRecord) of one page of ListVpcEndpointServices, tags included."""
     request = sdk.ListVpcEndpointServicesRequest(
         region_id=region_id,
@@ -843,21 +1064,21 @@ def endpoint_services_page(*, region_id, next_token=None, max_results=1000, serv
         next_token=next_token or None,
         service_id=service_id,
     )
-    return call("ListVpcEndpointServices", request)
+    return call("ListVpcEndpointServices", request, reach=reach)
 
 
-def _pages(action, make_request, key):
+def _pages(action, make_request, key, reach=HOME):
     """Yield (items, CallRecord) of every page of a NextToken-paged list."""
     next_token = None
     while True:
-        body, record = call(action, make_request(next_token))
+        body, record = call(action, make_request(next_token), reach=reach)
         yield body.get(key) or [], record
         next_token = body.get("NextToken")
         if not next_token:
             return
 
 
-def endpoint_service_resources(*, region_id, service_id):
+def endpoint_service_resources(*, region_id, service_id, reach=HOME):
     """Return ([resource rows], [CallRecord]) of ListVpcEndpointServiceResources, all pages."""
     rows, records = [], []
     for items, record in _pages(
@@ -866,6 +1087,7 @@ def endpoint_service_resources(*, region_id, service_id):
             region_id=region_id, service_id=service_id, max_results=50, next_token=token
         ),
         "Resources",
+        reach,
     ):
         records.append(record)
         rows += [
@@ -884,10 +1106,12 @@ def endpoint_service_resources(*, region_id, service_id):
     return rows, records
 
 
-def endpoint_service_users(*, region_id, service_id):
-    """Return ([account ids, "*" for every account], [CallRecord]) of the allow-list."""
-    users, records = [], []
-    for list_type, key in (("Users", "Users"), ("UserARNs", "UserARNs")):
+def endpoint_service_users(*, region_id, service_id, reach=HOME):
+    """Return ([entries], [CallRecord]) of the allow-list, each entry as the cloud keeps it:
+    {"user_id": uid} or {"user_arn": arn}, plus "account": the account it admits ("*" for
+    every account). An ARN names an account, or a principal in it (acs:ram:*:<uid>:*)."""
+    entries, records = [], []
+    for list_type in ("Users", "UserARNs"):
         for items, record in _pages(
             "ListVpcEndpointServiceUsers",
             lambda token, list_type=list_type: sdk.ListVpcEndpointServiceUsersRequest(
@@ -897,21 +1121,88 @@ def endpoint_service_users(*, region_id, service_id):
                 max_results=1000,
                 next_token=token,
             ),
-            key,
+            list_type,
+            reach,
         ):
             records.append(record)
             for item in items:
                 if "UserId" in item:
-                    users.append(str(item["UserId"]))
+                    entries.append({"user_id": str(item["UserId"]), "account": str(item["UserId"])})
                 elif item.get("UserARN"):
-                    account = (
-                        item["UserARN"].split(":")[3] if item["UserARN"].count(":") >= 4 else ""
-                    )
-                    users.append(account or item["UserARN"])
-    return sorted(set(users)), records
+                    arn = item["UserARN"]
+                    parts = arn.split(":")
+                    account = parts[3] if len(parts) >= 5 and parts[3] else arn
+                    entries.append({"user_arn": arn, "account": account})
+    unique = {(e.get("user_id"), e.get("user_arn")): e for e in entries}
+    return sorted(unique.values(), key=lambda e: (e["account"], e.get("user_arn", ""))), records
 
 
-def endpoint_connections(*, region_id, service_id):
+def allowed_accounts(entries):
+    """The accounts an allow-list admits ("*": every account), from its entries."""
+    return sorted({entry["account"] for entry in entries})
+
+
+def endpoint_service_account_remove(
+    *, region_id, service_id, user_id, client_token=None, reach=HOME
+):
+    """Take an account off the allow-list: every entry that admits it (its UserId, and each
+    UserARN in it, which the console or Terraform may have added), then read the list back.
+
+    Returns (body, CallRecord) like one call: the record names each entry removed and the
+    RequestId of every call. Raises CloudError `AllowListNotCleared` (retried) if the list
+    still admits the account afterwards.
+    """
+    entries, reads = endpoint_service_users(region_id=region_id, service_id=service_id, reach=reach)
+    mine = [e for e in entries if e["account"] == user_id] or [{"user_id": user_id}]
+    started = time.monotonic()
+    removed, request_ids, body = [], [], {}
+    for entry in mine:
+        request = sdk.RemoveUserFromVpcEndpointServiceRequest(
+            region_id=region_id,
+            service_id=service_id,
+            user_id=int(entry["user_id"]) if "user_id" in entry else None,
+            user_arn=entry.get("user_arn"),
+            # One token per entry: a retried revoke repeats each removal, never mixes them.
+            client_token=_derived_token(client_token, entry),
+        )
+        body, record = call("RemoveUserFromVpcEndpointService", request, reach=reach)
+        removed.append(entry.get("user_arn") or entry["user_id"])
+        request_ids.append(record.request_id)
+    after, more = endpoint_service_users(region_id=region_id, service_id=service_id, reach=reach)
+    record = CallRecord(
+        action="RemoveUserFromVpcEndpointService",
+        parameters={
+            "RegionId": region_id,
+            "ServiceId": service_id,
+            "UserId": user_id,
+            "Removed": removed,
+            "ListedBy": [r.request_id for r in (*reads, *more)],
+        },
+        request_id=",".join(request_ids),
+        duration_ms=round((time.monotonic() - started) * 1000),
+        status=200,
+        account=reach.uid,
+    )
+    still = [e.get("user_arn") or e["user_id"] for e in after if e["account"] == user_id]
+    if still:
+        record.outcome = "AllowListNotCleared"
+        raise CloudError(
+            "AllowListNotCleared",
+            f"after the removal the allow-list still admits {user_id}: {', '.join(still)}",
+            record=record,
+            action="RemoveUserFromVpcEndpointService",
+        )
+    return body, record
+
+
+def _derived_token(client_token, entry):
+    if not client_token:
+        return None
+    which = entry.get("user_arn") or entry["user_id"]
+    return hashlib.sha256(f"{client_token}:{which}".encode()).hexdigest()[:40]
+
+
+def endpoint_connections(*, region_id, service_id, reach=HOME):
     """Return ([connection rows], [CallRecord]) of ListVpcEndpointConnections for a service."""
     rows, records = [], []
     for items, record in _pages(
@@ -920,6 +1211,7 @@ def endpoint_connections(*, region_id, service_id):
             region_id=region_id, service_id=service_id, max_results=1000, next_token=token
         ),
         "Connections",
+        reach,
     ):
         records.append(record)
         rows += [
@@ -942,7 +1234,9 @@ def endpoint_connections(*, region_id, service_id):
     return rows, records
 
 
-def endpoint_connection_decide(*, accept, region_id, service_id, endpoint_id, client_token):
+def endpoint_connection_decide(
+    *, accept, region_id, service_id, endpoint_id, client_token, reach=HOME
+):
     """Accept (EnableVpcEndpointConnection) or reject (DisableVpcEndpointConnection) one
     endpoint's connection to a service; return (body, CallRecord) or raise CloudError."""
     model = (
@@ -957,7 +1251,7 @@ def endpoint_connection_decide(*, accept, region_id, service_id, endpoint_id, cl
         client_token=client_token,
     )
     action = "EnableVpcEndpointConnection" if accept else "DisableVpcEndpointConnection"
-    return call(action, request)
+    return call(action, request, reach=reach)
 
 
 def service_attributes(item):

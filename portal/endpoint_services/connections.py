@@ -80,7 +80,7 @@ def connections_read(service):
     not answer; the rows keep the last reading then.
     """
     items, _records = cloud.endpoint_connections(
-        region_id=service.region_id, service_id=service.service_id
+        region_id=service.region_id, service_id=service.service_id, reach=service.reach()
     )
     now = timezone.now()
     listed = {item["endpoint_id"]: _row(item) for item in items if item["endpoint_id"]}
@@ -277,6 +277,7 @@ def connection_decide(*, service, endpoint_id, actor, accept):
             service_id=service.service_id,
             endpoint_id=endpoint_id,
             client_token=token,
+            reach=service.reach(),
         )
     except cloud.CloudError as error:
         with transaction.atomic():

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditedSubject
+from portal.cloud import services as cloud
 from portal.lib.digests import content_digest
 
 
@@ -72,6 +73,14 @@ class EndpointService(AuditedSubject):
         related_name="services",
         help_text="The team that owns the service: any member looks after it.",
     )
+    cloud_account = models.ForeignKey(
+        "teams.CloudAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+        help_text="The account the service lives in; none: the portal's own account.",
+    )
 
     # The attributes, as last read.
     service_description = models.CharField(max_length=256, blank=True)
@@ -91,6 +100,12 @@ class EndpointService(AuditedSubject):
     allowed_users = models.JSONField(
         default=list, blank=True, help_text="Account ids on the allow-list, as last read."
     )
+    allow_entries = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The allow-list as the cloud keeps it: [{user_id} or {user_arn}], as last read.",
+    )
+    users_read_at = models.DateTimeField(null=True, blank=True)
     cloud_created_at = models.CharField(max_length=32, blank=True)
 
     approved = models.JSONField(
@@ -165,7 +180,13 @@ class EndpointService(AuditedSubject):
             "managed": self.managed,
             "service_id": self.service_id,
             "region_id": self.region_id,
+            # Only once it has one: older events' records stay as they were.
+            **({"account": self.cloud_account_id} if self.cloud_account_id is not None else {}),
         }
+
+    def reach(self):
+        """As whom and where the cloud layer calls about this service."""
+        return self.cloud_account.reach() if self.cloud_account_id else cloud.HOME
 
     def resources_by_zone(self):
         """Return [(zone, [resource rows])] for the page."""

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal.audit.actions import Action
@@ -65,7 +66,9 @@ def _apply_reading(service, attributes, *, resources=None, users=None, now=None)
         service.zones = sorted({r["zone_id"] for r in resources if r["zone_id"]})
         service.resources_read_at = now
     if users is not None:
-        service.allowed_users = users
+        service.allow_entries = users
+        service.allowed_users = cloud.allowed_accounts(users)
+        service.users_read_at = now
 
 
 def _drift_lines(service):
@@ -202,8 +205,9 @@ def endpoint_service_read(service):
     Returns (attributes or None when the cloud no longer knows it, resources, users, records).
     Raises CloudError when the cloud does not answer.
     """
+    reach = service.reach()
     body, record = cloud.endpoint_services_page(
-        region_id=service.region_id, service_id=service.service_id, max_results=1
+        region_id=service.region_id, service_id=service.service_id, max_results=1, reach=reach
     )
     records = [record]
     items = [i for i in body.get("Services") or [] if i.get("ServiceId") == service.service_id]
@@ -211,10 +215,10 @@ def endpoint_service_read(service):
         return None, None, None, records
     attributes = cloud.service_attributes(items[0])
     resources, more = cloud.endpoint_service_resources(
-        region_id=service.region_id, service_id=service.service_id
+        region_id=service.region_id, service_id=service.service_id, reach=reach
     )
     users, most = cloud.endpoint_service_users(
-        region_id=service.region_id, service_id=service.service_id
+        region_id=service.region_id, service_id=service.service_id, reach=reach
     )
     return attributes, resources, users, [*records, *more, *most]
 
@@ -290,26 +294,34 @@ def _accept_drift_refusal(service):
         )
 
 
-def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
-    """Compare every service of a region in the cloud with the portal's records.
+def endpoint_services_drift_pass(
+    *, region_id, account=None, resource_sweep=None, allow_list_sweep=None
+):
+    """Compare every service of an account's region in the cloud with the portal's records.
 
+    `account` is a CloudAccount (None: the portal's own account, reached without a role).
     One ListVpcEndpointServices call per 1,000 services; then one resources read for each
     service whose listing changed (or that is new), plus up to `resource_sweep` of those whose
-    resources were read longest ago (resource changes do not show in the listing). Returns a
-    summary dict.
+    resources were read longest ago (resource changes do not show in the listing), and the
+    allow-lists of up to `allow_list_sweep` services, read longest ago first (nor do they).
+    Returns a summary dict.
     """
     sweep = settings.DRIFT_RESOURCE_SWEEP if resource_sweep is None else resource_sweep
+    users_sweep = settings.DRIFT_ALLOW_LIST_SWEEP if allow_list_sweep is None else allow_list_sweep
+    reach = account.reach() if account is not None else cloud.HOME
+    mine = EndpointService.objects.filter(region_id=region_id, cloud_account=account)
     known = {
         service_id: (pk, digest)
-        for service_id, pk, digest in EndpointService.objects.filter(region_id=region_id)
-        .exclude(status=ServiceStatus.DELETED)
+        for service_id, pk, digest in mine.exclude(status=ServiceStatus.DELETED)
         .values_list("service_id", "pk", "list_digest")
         .iterator(chunk_size=5000)
     }
     seen, changed, new = set(), [], []
     calls, next_token = 0, None
     while True:
-        body, _record = cloud.endpoint_services_page(region_id=region_id, next_token=next_token)
+        body, _record = cloud.endpoint_services_page(
+            region_id=region_id, next_token=next_token, reach=reach
+        )
         calls += 1
         for item in body.get("Services") or []:
             service_id = item.get("ServiceId", "")
@@ -321,9 +333,9 @@ def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
         next_token = body.get("NextToken")
         if not next_token:
             break
-    calls += _reread(changed, region_id)
+    calls += _reread(changed, region_id, reach)
     for attributes in new:
-        calls += _discover(attributes, region_id)
+        calls += _discover(attributes, region_id, account)
     gone = [pk for service_id, (pk, _digest) in known.items() if service_id not in seen]
     for pk in gone:
         with transaction.atomic():
@@ -337,25 +349,59 @@ def endpoint_services_drift_pass(*, region_id, resource_sweep=None):
     if sweep:
         done = {pk for pk, _id, _attributes in changed}
         oldest = list(
-            EndpointService.objects.filter(region_id=region_id, resources_read_at__lt=stale)
+            mine.filter(resources_read_at__lt=stale)
             .exclude(status=ServiceStatus.DELETED)
             .exclude(pk__in=done)
             .order_by("resources_read_at")
             .values_list("pk", "service_id")[:sweep]
         )
-        calls += _reread([(pk, service_id, None) for pk, service_id in oldest], region_id)
+        calls += _reread([(pk, service_id, None) for pk, service_id in oldest], region_id, reach)
+    users_read = []
+    if users_sweep:
+        users_read = list(
+            mine.filter(managed=True, service_id__in=seen)
+            .exclude(status=ServiceStatus.DELETED)
+            .order_by(F("users_read_at").asc(nulls_first=True), "pk")
+            .values_list("pk", "service_id")[:users_sweep]
+        )
+        calls += _reread_users(users_read, region_id, reach)
     return {
+        "account": account.uid if account is not None else "",
         "region_id": region_id,
         "listed": len(seen),
         "changed": len(changed),
         "new": len(new),
         "gone": len(gone),
         "swept": len(oldest),
+        "allow_lists": len(users_read),
         "calls": calls,
     }
 
 
-def _reread(services, region_id, batch=100):
+def _reread_users(services, region_id, reach):
+    """Read the allow-lists of (pk, ServiceId) and note any drift. Returns the calls made."""
+    calls = 0
+    for pk, service_id in services:
+        try:
+            users, records = cloud.endpoint_service_users(
+                region_id=region_id, service_id=service_id, reach=reach
+            )
+        except cloud.CloudError as error:
+            if error.code != "EndpointServiceNotFound":
+                raise
+            continue  # deleted since it was listed: the next pass sees it gone
+        calls += len(records)
+        with transaction.atomic():
+            service = _locked(pk)
+            service.allow_entries = users
+            service.allowed_users = cloud.allowed_accounts(users)
+            service.users_read_at = timezone.now()
+            service.save(update_fields=["allow_entries", "allowed_users", "users_read_at"])
+            _note_drift(service)
+    return calls
+
+
+def _reread(services, region_id, reach=cloud.HOME, batch=100):
     """Read the resources of (pk, ServiceId, attributes or None) and update each record.
 
     The cloud is read first, outside any transaction; the records are then written a batch
@@ -367,7 +413,7 @@ def _reread(services, region_id, batch=100):
         readings = []
         for pk, service_id, attributes in chunk:
             resources, records = cloud.endpoint_service_resources(
-                region_id=region_id, service_id=service_id
+                region_id=region_id, service_id=service_id, reach=reach
             )
             calls += len(records)
             readings.append((pk, attributes, resources))
@@ -394,15 +440,24 @@ def _reread(services, region_id, batch=100):
     return calls
 
 
-def _discover(attributes, region_id):
-    """Record a service found in the cloud that the portal did not know: unmanaged."""
+def _discover(attributes, region_id, account=None):
+    """Record a service found in the cloud that the portal did not know: unmanaged, in the
+    account whose listing showed it."""
+    other = (
+        EndpointService.objects.filter(service_id=attributes["service_id"])
+        .exclude(cloud_account=account)
+        .exists()
+    )
+    if other:
+        return 0  # another account's record (one account reached two ways): not this one's
+    reach = account.reach() if account is not None else cloud.HOME
     resources, records = cloud.endpoint_service_resources(
-        region_id=region_id, service_id=attributes["service_id"]
+        region_id=region_id, service_id=attributes["service_id"], reach=reach
     )
     with transaction.atomic():
         service, created = EndpointService.objects.get_or_create(
             service_id=attributes["service_id"],
-            defaults={"region_id": region_id, "managed": False},
+            defaults={"region_id": region_id, "managed": False, "cloud_account": account},
         )
         service = _locked(service.pk)
         _apply_reading(service, attributes, resources=resources)
@@ -414,6 +469,7 @@ def _discover(attributes, region_id):
                 details={
                     "service_id": service.service_id,
                     "region_id": region_id,
+                    **({"account": account.uid} if account is not None else {}),
                     "record": service.stewardship(),
                 },
             )
@@ -497,11 +553,11 @@ def endpoint_service_deleted(*, pk):
     return service
 
 
-def connected_endpoints(region_id, service_id):
+def connected_endpoints(region_id, service_id, reach=cloud.HOME):
     """Say which endpoints still hold a connection to a service, for a refusal's message."""
     try:
         connections, _records = cloud.endpoint_connections(
-            region_id=region_id, service_id=service_id
+            region_id=region_id, service_id=service_id, reach=reach
         )
     except cloud.CloudError:
         return ""

@@ -24,14 +24,29 @@ def refresh_service(pk):
 
 @shared_task(ignore_result=True)
 def drift_pass():
-    """Compare every region's services in the cloud with the portal's records."""
-    regions = settings.DRIFT_REGIONS or [region_id for region_id, _name in cloud.regions()[0]]
+    """Compare the services of every account's regions in the cloud with the portal's records:
+    each cloud account's regions through its role, and the portal's own account (DRIFT_REGIONS,
+    else every region) while there are no account records or services made before them."""
+    from portal.endpoint_services.models import EndpointService
+    from portal.teams.models import CloudAccount
+
+    walks = [
+        (account, region_id)
+        for account in CloudAccount.objects.all()
+        for region_id in account.regions
+    ]
+    if not walks or EndpointService.objects.filter(cloud_account=None).exists():
+        regions = settings.DRIFT_REGIONS or [region_id for region_id, _name in cloud.regions()[0]]
+        walks += [(None, region_id) for region_id in regions]
     summaries = []
-    for region_id in regions:
+    for account, region_id in walks:
         try:
-            summaries.append(services.endpoint_services_drift_pass(region_id=region_id))
+            summaries.append(
+                services.endpoint_services_drift_pass(region_id=region_id, account=account)
+            )
         except cloud.CloudError as error:
-            log.warning("drift pass of %s stopped: %s", region_id, error)
+            where = f"{account.name}/{region_id}" if account is not None else region_id
+            log.warning("drift pass of %s stopped: %s", where, error)
     log.info("drift pass: %s", summaries)
     return summaries
 

@@ -147,7 +147,9 @@ def _handle_error(pk, error, next_step, **extra):
             message = error.message
             if error.code == "EndpointServiceConnectionDependence":
                 message += endpoint_services.connected_endpoints(
-                    service_request.region_id, service_request.service_id
+                    service_request.region_id,
+                    service_request.service_id,
+                    service_request.reach(),
                 )
             if not service_request.is_create:
                 message = f"{message} {_progress(service_request)}"
@@ -274,6 +276,7 @@ def service_request_provision(*, pk, attempt=0, token=""):
             resources=resources,
             tags=tags,
             client_token=service_request.client_token,
+            reach=service_request.reach(),
         )
     except cloud.CloudError as error:
         retry = Step("provision", retry_delay(attempt, error.retry_after), attempt + 1)
@@ -365,7 +368,9 @@ def service_request_poll(*, pk, attempt=0, token=""):
         return None
     try:
         body, record = cloud.endpoint_service_get(
-            region_id=service_request.region_id, service_id=service_request.service_id
+            region_id=service_request.region_id,
+            service_id=service_request.service_id,
+            reach=service_request.reach(),
         )
     except cloud.CloudError as error:
         retry = Step("poll", retry_delay(attempt, error.retry_after), attempt + 1)
@@ -462,6 +467,7 @@ def _call_operation(pk, operation, attempt):
             service_id=service_request.service_id,
             params=operation.params,
             client_token=operation.client_token,
+            reach=service_request.reach(),
         )
     except cloud.CloudError as error:
         if error.already_done:
@@ -525,7 +531,9 @@ def _wait_for_service(pk, operation, attempt):
     service_request = operation.request
     try:
         body, record = cloud.endpoint_service_get(
-            region_id=service_request.region_id, service_id=service_request.service_id
+            region_id=service_request.region_id,
+            service_id=service_request.service_id,
+            reach=service_request.reach(),
         )
     except cloud.CloudError as error:
         if error.code == "EndpointServiceNotFound" and operation.action == plans.DELETE:

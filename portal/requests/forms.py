@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
 
+from portal.approvals import policy
 from portal.cloud import services as cloud
 from portal.lib.text import shown_as_typed, single_line
 from portal.service_requests.models import (
@@ -23,7 +24,7 @@ from portal.service_requests.models import (
     ServiceRequest,
 )
 from portal.teams import services as teams
-from portal.teams.models import Team
+from portal.teams.models import CloudAccount, Team
 
 MAX_RESOURCES = 10
 # A service holds at most 20 resource rows; Create takes at most 10 of them.
@@ -57,13 +58,25 @@ class ServiceRequestForm(forms.ModelForm):
         help_text="The team that will own the service: any of its members looks after it.",
     )
 
-    def __init__(self, *args, regions=(), teams=None, **kwargs):
+    cloud_account = forms.ModelChoiceField(
+        queryset=CloudAccount.objects.none(),
+        label="Cloud account",
+        empty_label="Choose an account…",
+        help_text="The account the service lives in: one of your team's.",
+    )
+
+    def __init__(self, *args, regions=(), teams=None, accounts=None, **kwargs):
         super().__init__(*args, **kwargs)
         if teams is None or not teams.exists():
             # Someone in no team owns what they ask for until it is transferred to a team.
             del self.fields["team"]
         else:
             self.fields["team"].queryset = teams
+        if accounts is None or not accounts.exists():
+            # No account records (one account, the portal's own) or none of the person's.
+            del self.fields["cloud_account"]
+        else:
+            self.fields["cloud_account"].queryset = accounts
         self.fields["service_description"].validators.append(single_line)
         self.fields["justification"].validators.append(shown_as_typed)
         choices = list(regions)
@@ -85,6 +98,11 @@ class ServiceRequestForm(forms.ModelForm):
             self.add_error(
                 "address_ip_version", "DualStack is only available for nlb and gwlb services."
             )
+        account = data.get("cloud_account")
+        if account is not None and "team" in self.fields and data.get("region_id"):
+            refusal = policy.account_refusal(data.get("team"), account, data["region_id"])
+            if refusal:
+                self.add_error("cloud_account", refusal)
         return data
 
 
@@ -379,6 +397,7 @@ class RequestEditor:
                 instance=self.instance,
                 regions=self.regions,
                 teams=teams.teams_of(requester) if requester is not None else None,
+                accounts=teams.accounts_of(requester) if requester is not None else None,
             )
             region_id = data.get("region_id", "")
             service_type = data.get("service_resource_type")
@@ -414,6 +433,8 @@ class RequestEditor:
             _posted(data, ["justification"], vars(instance))
             if instance.target_team_id:
                 data["team"] = str(instance.target_team_id)
+            if instance.cloud_account_id:
+                data["cloud_account"] = str(instance.cloud_account_id)
             resources = [
                 {
                     "resource_type": r.resource_type,
@@ -437,6 +458,9 @@ class RequestEditor:
             mine = list(teams.teams_of(self.requester)[:2]) if self.requester else []
             if len(mine) == 1:
                 data["team"] = str(mine[0].pk)
+            accounts = list(teams.accounts_of(self.requester)[:2]) if self.requester else []
+            if len(accounts) == 1:
+                data["cloud_account"] = str(accounts[0].pk)
             resources = [{"resource_type": "slb", "resource_id": "", "zone_id": ""}]
             tags = []
         data.update(management_data("resources", resources))
@@ -565,6 +589,8 @@ class RequestEditor:
         fields["justification"] = self.form.cleaned_data.get("justification", "")
         if not self.is_change:
             fields["target_team"] = self.form.cleaned_data.get("team")
+            if "cloud_account" in self.form.fields:
+                fields["cloud_account"] = self.form.cleaned_data.get("cloud_account")
         resources = [
             {
                 "resource_type": f.cleaned_data["resource_type"],

@@ -21,6 +21,7 @@ from portal.service_requests.models import (
     ResourceType,
     ServiceRequest,
 )
+from portal.teams import services as teams
 
 
 def request_for_user(user, pk):
@@ -146,7 +147,15 @@ def require_requester(user):
         raise PermissionDenied("Auditors do not make requests.")
 
 
-def load_balancer_picker(region_id, resource_type, *, error=""):
+def picker_account(user, pk):
+    """The cloud account a picker lists for `user`: one of their teams' (by pk), else None
+    (the portal's own account)."""
+    if not str(pk or "").isdigit():
+        return None
+    return teams.accounts_of(user).filter(pk=int(pk)).first()
+
+
+def load_balancer_picker(region_id, resource_type, *, error="", account=None):
     """What the load balancer picker shows for a region and a service resource type: the
     account's load balancers of that type there, each with its zones, or why there are none."""
     picker = {"region_id": region_id, "resource_type": resource_type, "error": error}
@@ -161,8 +170,11 @@ def load_balancer_picker(region_id, resource_type, *, error=""):
         )
         return picker
     found, picker["warning"] = cloud.load_balancers(
-        resource_type=resource_type, region_id=region_id
+        resource_type=resource_type,
+        region_id=region_id,
+        reach=account.reach() if account is not None else cloud.HOME,
     )
+    picker["account"] = account
     zone_names = dict(cloud.zones(region_id)[0])
     picker["load_balancers"] = [
         {**lb, "zone_choices": [(zone, zone_names.get(zone, zone)) for zone in lb["zones"]]}

@@ -140,7 +140,9 @@ def _created(requester, submission_key, **fields):
 def service_request_create(*, requester, fields, resources, tags, submission_key=None):
     if rights.is_read_only(requester):
         raise NotAllowed("Auditors do not make requests.")
-    refusal = policy.team_refusal(requester, fields.get("target_team"))
+    refusal = policy.team_refusal(requester, fields.get("target_team")) or policy.account_refusal(
+        fields.get("target_team"), fields.get("cloud_account"), fields.get("region_id")
+    )
     if refusal:
         raise NotAllowed(refusal)
     service_request = _created(requester, submission_key, **fields)
@@ -342,6 +344,14 @@ def service_request_update(*, pk, actor, fields, resources, tags, expected_revis
         refusal = policy.team_refusal(actor, fields["target_team"])
         if refusal:
             raise NotAllowed(refusal)
+    if "cloud_account" in fields:
+        refusal = policy.account_refusal(
+            fields.get("target_team", service_request.target_team),
+            fields["cloud_account"],
+            fields.get("region_id", service_request.region_id),
+        )
+        if refusal:
+            raise NotAllowed(refusal)
     before = service_request.content()
     discarded = service_request.current_approvals().count()
     for name, value in fields.items():
@@ -370,6 +380,12 @@ def service_request_clone(*, source, actor):
     fields["justification"] = source.justification
     if source.target_team is not None and policy.team_refusal(actor, source.target_team) is None:
         fields["target_team"] = source.target_team
+        if (
+            source.cloud_account is not None
+            and policy.account_refusal(source.target_team, source.cloud_account, source.region_id)
+            is None
+        ):
+            fields["cloud_account"] = source.cloud_account
     clone = service_request_create(requester=actor, fields=fields, resources=resources, tags=tags)
     clone.record(Action.CLONED, actor=actor, details={"source": source.pk})
     return clone
@@ -379,7 +395,7 @@ def service_request_clone(*, source, actor):
 RESOURCE_FIELDS = ("resource_type", "resource_id", "zone_id")
 
 
-def dry_run_operations(*, region_id, service_id, operations):
+def dry_run_operations(*, region_id, service_id, operations, reach=cloud.HOME):
     """Dry-run each operation of a plan in order; return the first refusal, or a pass.
 
     `operations` are plain dicts of action and params. The result's `records` hold every call.
@@ -395,7 +411,11 @@ def dry_run_operations(*, region_id, service_id, operations):
             # DualStack waits for the resources this plan attaches; the cloud checks it then.
             continue
         result = cloud.endpoint_service_operation_dry_run(
-            action=op["action"], region_id=region_id, service_id=service_id, params=op["params"]
+            action=op["action"],
+            region_id=region_id,
+            service_id=service_id,
+            params=op["params"],
+            reach=reach,
         )
         records.append(result.record.as_dict())
         if not result.ok:
@@ -408,7 +428,9 @@ def dry_run_operations(*, region_id, service_id, operations):
                 step = f"{step} of {row['resource_id']}{where}"
             result.message = f"Step {position + 1} ({step}): {result.message}"
             if result.code == "EndpointServiceConnectionDependence":
-                result.message += endpoint_services.connected_endpoints(region_id, service_id)
+                result.message += endpoint_services.connected_endpoints(
+                    region_id, service_id, reach
+                )
             break
     if result is None:
         result = cloud.DryRunResult(
@@ -426,7 +448,9 @@ def service_request_dry_run(*, service_request, actor):
     """Dry-run the saved request, keep the answer on it and in the audit trail."""
     if service_request.kind == Kind.CREATE:
         fields, resources, tags = service_request.create_parameters()
-        result = cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
+        result = cloud.endpoint_service_dry_run(
+            fields=fields, resources=resources, tags=tags, reach=service_request.reach()
+        )
         # Several calls when the refusal's rows were looked for.
         calls = result.records or ([result.record.as_dict()] if result.record else [])
     elif service_request.kind == Kind.ADOPT:
@@ -444,6 +468,7 @@ def service_request_dry_run(*, service_request, actor):
             region_id=service_request.region_id,
             service_id=service_request.service_id,
             operations=[op.content() for op in service_request.operations.all()],
+            reach=service_request.reach(),
         )
         calls = result.records
     with transaction.atomic():
@@ -482,7 +507,11 @@ def _submission_refusal(service_request):
         return "Add at least one resource, then submit."
     if service_request.kind == Kind.CREATE:
         # Named when the draft was made; the requester may have left the team since.
-        refusal = policy.team_refusal(service_request.requester, service_request.target_team)
+        refusal = policy.team_refusal(
+            service_request.requester, service_request.target_team
+        ) or policy.account_refusal(
+            service_request.target_team, service_request.cloud_account, service_request.region_id
+        )
         if refusal:
             return refusal
     service = service_request.endpoint_service
@@ -645,6 +674,7 @@ def service_request_cancel(*, pk, actor):
 def create_fields_from(fields):
     """Keep only the model's fields from an editor's cleaned data."""
     kept = {name: fields[name] for name in EDITABLE_FIELDS}
-    if "target_team" in fields:
-        kept["target_team"] = fields["target_team"]
+    for name in ("target_team", "cloud_account"):
+        if name in fields:
+            kept[name] = fields[name]
     return kept

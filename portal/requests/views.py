@@ -142,6 +142,11 @@ def render_request_form(request, editor, *, dry_run=None, status=200):
             editor.resources.region_id or "",
             editor.resources.service_resource_type or "",
             error=editor.picker_error,
+            account=(
+                editor.service.cloud_account
+                if editor.is_change
+                else selectors.picker_account(request.user, editor.data.get("cloud_account"))
+            ),
         )
     context = {
         "editor": editor,
@@ -161,7 +166,13 @@ def _validate_unsaved(editor):
     """Dry-run what the form holds, without saving it."""
     fields, resources, tags = editor.cleaned()
     if not editor.is_change:
-        return cloud.endpoint_service_dry_run(fields=fields, resources=resources, tags=tags)
+        account = fields.get("cloud_account")
+        return cloud.endpoint_service_dry_run(
+            fields=fields,
+            resources=resources,
+            tags=tags,
+            reach=account.reach() if account is not None else cloud.HOME,
+        )
     operations = plans.change_plan(
         editor.service.config(), {**fields, "resources": resources, "tags": tags}
     )
@@ -169,6 +180,7 @@ def _validate_unsaved(editor):
         region_id=editor.service.region_id,
         service_id=editor.service.service_id,
         operations=[{"action": op.action, "params": op.params} for op in operations],
+        reach=editor.service.reach(),
     )
 
 
@@ -300,7 +312,8 @@ def load_balancer_list(request: HttpRequest):
     resource_type = request.GET.get("service_resource_type", "")
     if (refused := cloud_budget_refusal(request, request.get_full_path())) is not None:
         return refused
-    context = {"picker": selectors.load_balancer_picker(region_id, resource_type)}
+    account = selectors.picker_account(request.user, request.GET.get("cloud_account"))
+    context = {"picker": selectors.load_balancer_picker(region_id, resource_type, account=account)}
     if request.htmx:
         # The choice is posted with the form the fragment is shown in, to that form's view.
         form_url = _picker_form(request.htmx.current_url_abs_path or "")

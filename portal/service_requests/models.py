@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from portal.audit.actions import Action
 from portal.audit.models import AuditedSubject
+from portal.cloud import services as cloud
 from portal.lib.digests import content_digest
 from portal.service_requests.signals import pending_changed
 
@@ -264,6 +265,14 @@ class ServiceRequest(AuditedSubject):
         related_name="+",
         help_text="The team that will own the service (creation, adoption, transfer).",
     )
+    cloud_account = models.ForeignKey(
+        "teams.CloudAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The account a create request makes its service in; none: the portal's own.",
+    )
     # Who decides the request, as policy.route said when it was last submitted ("": not
     # routed, as requests submitted before routing were: policy.routed asks route).
     decided_by = models.CharField(max_length=12, choices=Deciders.choices, blank=True, default="")
@@ -374,6 +383,13 @@ class ServiceRequest(AuditedSubject):
     @property
     def is_create(self):
         return self.kind == Kind.CREATE
+
+    def reach(self):
+        """As whom and where the cloud layer calls for this request: its service's account,
+        else (a create request) the account it names, else the portal's own."""
+        if self.endpoint_service_id is not None:
+            return self.endpoint_service.reach()
+        return self.cloud_account.reach() if self.cloud_account_id else cloud.HOME
 
     @property
     def transitions(self):
@@ -498,6 +514,7 @@ class ServiceRequest(AuditedSubject):
             # Only the kinds that have one: older requests' digests stay as they were.
             **({"account_id": self.account_id} if self.kind in ACCOUNT_KINDS else {}),
             **({"target_team": self.target_team_id} if self.target_team_id else {}),
+            **({"cloud_account": self.cloud_account_id} if self.cloud_account_id else {}),
         }
 
     def digest(self):

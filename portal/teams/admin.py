@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from portal.audit import chain
 from portal.audit.actions import Action
-from portal.teams.models import Membership, Source, Team
+from portal.teams.models import AccountTeam, CloudAccount, Membership, Source, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,3 +76,21 @@ class TeamAdmin(admin.ModelAdmin):
             and not obj.services.exists()
             and super().has_delete_permission(request, obj)
         )
+
+
+class AccountTeamInline(admin.TabularInline):
+    model = AccountTeam
+    extra = 1
+    fields = ["team"]
+    autocomplete_fields = ["team"]
+
+
+@admin.register(CloudAccount)
+class CloudAccountAdmin(admin.ModelAdmin):
+    """The cloud accounts the portal works in, the role it assumes in each, and the teams
+    that file services there. Every change is a sealed event (the rights log); before go-live,
+    `manage.py cloud_preflight` says whether each role lets the portal do its work."""
+
+    list_display = ["name", "uid", "role_arn", "regions"]
+    search_fields = ["name", "uid"]
+    inlines = [AccountTeamInline]

@@ -8,7 +8,7 @@ class TeamsConfig(AppConfig):
 
     def ready(self):
         from portal.audit import grants
-        from portal.teams.models import Membership
+        from portal.teams.models import AccountTeam, CloudAccount, Membership
 
         # Who is in which team, and who among them approves: sealed however written.
         grants.track(
@@ -25,4 +25,22 @@ class TeamsConfig(AppConfig):
             holder=lambda row: row.user_id,
             label=lambda row: {"team": row.team.name, "user": row.user.get_username()},
             fields=("team", "user", "role", "source"),
+        )
+        # Which cloud accounts the portal works in, as whom, and which teams file services
+        # there: a forged row would send a team's services into another account.
+        grants.track(
+            CloudAccount,
+            name="cloud_account",
+            record=lambda row: row.as_record(),
+            holder=lambda row: None,
+            label=lambda row: {"account": row.name},
+            fields=("uid", "name", "role_arn", "regions"),
+        )
+        grants.track(
+            AccountTeam,
+            name="cloud_account_team",
+            record=lambda row: {"account": row.account_id, "team": row.team_id},
+            holder=lambda row: None,
+            label=lambda row: {"account": row.account.name, "team": row.team.name},
+            fields=("account", "team"),
         )

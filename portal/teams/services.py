@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from portal.teams.models import Membership, Role, Source, Team
+from portal.teams.models import CloudAccount, Membership, Role, Source, Team
 
 TEAM_NAME_MAX = Team._meta.get_field("name").max_length
 
@@ -72,3 +72,12 @@ def approving_team_ids(user):
 
 def teams_of(user):
     return Team.objects.filter(memberships__user=user).order_by("name")
+
+
+def accounts_of(user):
+    """The cloud accounts `user` may file services in: those of their teams."""
+    return (
+        CloudAccount.objects.filter(team_links__team__memberships__user=user)
+        .distinct()
+        .order_by("name")
+    )

@@ -315,14 +315,17 @@ def test_decommission_refused_while_an_endpoint_is_connected_then_deleted(
 
 def test_a_drift_pass_reads_only_what_changed(requester, service, simulator, settings):
     settings.DRIFT_RESOURCE_SWEEP = 0
+    settings.DRIFT_ALLOW_LIST_SWEEP = 0
     quiet = endpoint_services_drift_pass(region_id=REGION)
     assert quiet == {
+        "account": "",
         "region_id": REGION,
         "listed": 1,
         "changed": 0,
         "new": 0,
         "gone": 0,
         "swept": 0,
+        "allow_lists": 0,
         "calls": 1,
     }
     sdk(
