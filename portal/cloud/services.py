@@ -493,15 +493,26 @@ def get_client(reach=HOME, region_id=None):
     )
 
 
-def _sts_client():
-    """The STS client, signing as the portal's own identity (never as a role's session)."""
+def _sts_client(reach=HOME):
+    """An STS client: the portal's own identity assumes roles (never a role's session)."""
     region_id = settings.PRIVATELINK_REGION_ID
     return _client(
         "sts",
-        lambda: StsClient(_config(reach=HOME, region_id=region_id, endpoint=_forced_endpoint())),
-        reach=HOME,
+        lambda: StsClient(_config(reach=reach, region_id=region_id, endpoint=_forced_endpoint())),
+        reach=reach,
         region_id=region_id,
     )
+
+
+def caller_identity(reach=HOME):
+    """Return ({account_id, arn, identity_type}, CallRecord): who the cloud takes a call as
+    (the portal's own identity, or a role's session), from STS GetCallerIdentity."""
+    body, record = call("GetCallerIdentity", None, _sts_client(reach), reach=reach)
+    return {
+        "account_id": str(body.get("AccountId", "")),
+        "arn": body.get("Arn", ""),
+        "identity_type": body.get("IdentityType", ""),
+    }, record
 
 
 LOAD_BALANCER_SDKS = {"slb": SlbClient, "alb": AlbClient, "nlb": NlbClient}
@@ -557,10 +568,14 @@ def call(action, sdk_request, client=None, *, reach=HOME):
 
 def _call(action, sdk_request, client, reach):
     method = getattr(client, f"{_snake(action)}_with_options")
-    record = CallRecord(action=action, parameters=sdk_request.to_map(), account=reach.uid)
+    parameters = sdk_request.to_map() if sdk_request is not None else {}
+    record = CallRecord(action=action, parameters=parameters, account=reach.uid)
     started = time.monotonic()
     try:
-        response = method(sdk_request, _runtime())
+        # An operation with no parameters (STS GetCallerIdentity) takes no request.
+        response = (
+            method(sdk_request, _runtime()) if sdk_request is not None else method(_runtime())
+        )
     except AlibabaCloudException as error:
         record.duration_ms = round((time.monotonic() - started) * 1000)
         record.outcome = error.code or "Error"

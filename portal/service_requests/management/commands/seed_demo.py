@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.accounts.rights import APPROVERS_GROUP, AUDITORS_GROUP
+from portal.teams.models import AccountTeam, CloudAccount, Team
 
 PASSWORD = "portal-demo"
 USERS = [
@@ -24,6 +25,15 @@ USERS = [
     ),
     ("admin", (), "Superuser: Django admin."),
     ("breakglass", (), "Superuser with a local password, for when the provider is down."),
+]
+
+
+# The simulator's organization (simulator/inventory.json): the platform's networking account,
+# which the portal's own keys belong to, and the payments team's account; the portal reaches
+# both through the role PrivateLinkPortal, which trusts the networking account.
+ACCOUNTS = [
+    ("networking", "1000000000000001", ["cn-hangzhou", "cn-shanghai"], ["payments", "checkout"]),
+    ("payments-prod", "1000000000000004", ["cn-shanghai", "cn-hangzhou"], ["payments"]),
 ]
 
 
@@ -49,6 +59,20 @@ class Command(BaseCommand):
             user.is_superuser = user.is_staff = username in ("admin", "breakglass")
             user.save()
             user.groups.set(Group.objects.filter(name__in=groups))
+        for name, uid, regions, team_names in ACCOUNTS:
+            # Made once: an administrator's later changes in the admin are theirs to keep.
+            account, created = CloudAccount.objects.get_or_create(
+                uid=uid,
+                defaults={
+                    "name": name,
+                    "role_arn": f"acs:ram::{uid}:role/PrivateLinkPortal",
+                    "regions": regions,
+                },
+            )
+            if created:
+                for team_name in team_names:
+                    team, _ = Team.objects.get_or_create(name=team_name)
+                    AccountTeam.objects.create(account=account, team=team)
         self.stdout.write(
             f"Demo logins: 'Sign in with {settings.OIDC_PROVIDER_NAME}' at {settings.OIDC_ISSUER}"
             f", password {PASSWORD!r} (breakglass: the password form, same password):"
