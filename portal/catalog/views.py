@@ -27,6 +27,7 @@ from portal.lib.limits import cloud_budget_refusal
 from portal.lib.paging import page_number
 from portal.service_requests.models import LIVE_STATES, State
 from portal.service_requests.selectors import access_requests_by_account, service_requests_listed
+from portal.teams import services as teams
 
 PAGE_SIZE = 50
 # A service page follows its requests while one can still move (a decision, the worker).
@@ -86,8 +87,10 @@ def _connections(request, service):
     count = queryset.count()
     offset, number, pages = _part(request, "cpage", count, CONNECTIONS_PAGE)
     rows = list(connections_listed(service)[offset : offset + CONNECTIONS_PAGE])
+    names = teams.account_names()
     for row in rows:
         row.admitted = connections.admitted(service, row)
+        row.account_name = names.get(row.endpoint_owner_id, "")
     in_flight = queryset.filter(Q(status__in=CONNECTION_IN_FLIGHT) | ~Q(pending_action="")).exists()
     return {"rows": rows, "count": count, "page": number, "pages": pages, "in_flight": in_flight}
 
@@ -99,8 +102,16 @@ def _allow_list(request, service):
     offset, number, pages = _part(request, "apage", len(accounts), ALLOW_LIST_PAGE)
     shown = accounts[offset : offset + ALLOW_LIST_PAGE]
     asked = access_requests_by_account(service, shown)
+    names = teams.account_names()
+    entries = {}
+    for entry in service.allow_entries:
+        entries.setdefault(entry["account"], []).append(entry.get("user_arn") or "UserId")
     return {
-        "rows": [(account, asked.get(account)) for account in shown],
+        # (account, the request that asked for it, its name in the company, its entries)
+        "rows": [
+            (account, asked.get(account), names.get(account, ""), entries.get(account, []))
+            for account in shown
+        ],
         "count": len(accounts),
         "page": number,
         "pages": pages,

@@ -699,22 +699,28 @@ def account_id_field(**kwargs):
         label="Consumer's account id",
         max_length=32,
         validators=[single_line],
+        # The company's accounts are offered by name (company-accounts, a datalist).
         widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
+            attrs={"autocomplete": "off", "spellcheck": "false", "list": "company-accounts"}
         ),
         **kwargs,
     )
 
 
 def clean_account_id(value):
+    """An account id as typed: 16 digits, `*`, or a company account's name (as listed)."""
     value = value.strip()
     if value == "*":
         return value
+    named = teams.account_by_name(value)
+    if named is not None:
+        return named
     digits = value.replace(" ", "")
     if not ACCOUNT_ID.match(digits):
         raise forms.ValidationError(
             "An Alibaba Cloud account id is 16 digits, such as 1000000000000003 (the console "
-            "shows it under the account's avatar); or * for every account."
+            "shows it under the account's avatar), or the name of one of the company's "
+            "accounts; or * for every account."
         )
     return digits
 

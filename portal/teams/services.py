@@ -81,3 +81,17 @@ def accounts_of(user):
         .distinct()
         .order_by("name")
     )
+
+
+def account_names():
+    """{uid: name} of the company's cloud accounts (a few rows): how pages name an account."""
+    return dict(CloudAccount.objects.values_list("uid", "name"))
+
+
+def account_by_name(text):
+    """The uid of a company account named `text` ("payments-prod", or as a list shows it:
+    "payments-prod (1000000000000004)"), or None."""
+    name = text.strip()
+    if name.endswith(")") and " (" in name:
+        name = name.rsplit(" (", 1)[0]
+    return CloudAccount.objects.filter(name__iexact=name).values_list("uid", flat=True).first()

@@ -182,3 +182,42 @@ def test_an_account_the_team_may_not_use_is_refused_at_the_field(login, requeste
     }[case]
     assert expected in html
     assert not ServiceRequest.objects.exists()
+
+
+def test_a_company_account_is_asked_for_by_name_and_shown_by_name(
+    client, requester, requester2, service, simulator
+):
+    account(name="analytics", uid="1000000000000003")
+    client.force_login(requester2)
+    page = client.get(f"/services/{service.service_id}/access/").content.decode()
+    assert '<datalist id="company-accounts"><option value="analytics (1000000000000003)">' in page
+    response = client.post(
+        f"/services/{service.service_id}/access/",
+        {
+            "account_id": "analytics (1000000000000003)",
+            "justification": "Reports read orders.",
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert ServiceRequest.objects.get(kind="access").account_id == "1000000000000003"
+
+
+def test_the_allow_list_names_company_accounts_and_shows_entries_by_arn(
+    client, requester, service, simulator
+):
+    from tests.support.day2 import sdk
+
+    account(name="analytics", uid="1000000000000003")
+    sdk(
+        simulator,
+        "AddUserToVpcEndpointService",
+        service_id=service.service_id,
+        user_arn="acs:ram:*:1000000000000003:*",
+    )
+    client.force_login(requester)
+    client.post(f"/services/{service.service_id}/refresh/")
+    html = client.get(f"/services/{service.service_id}/").content.decode()
+    row = html[html.index('id="allowed-1000000000000003"') :][:600]
+    assert "<strong>analytics</strong> <code>1000000000000003</code>" in row
+    assert "by ARN <code>acs:ram:*:1000000000000003:*</code>" in row
