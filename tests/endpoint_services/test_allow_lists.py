@@ -5,13 +5,12 @@ The official SDK against the simulator over HTTP; the worker's steps are called 
 """
 
 import pytest
-from alibabacloud_privatelink20200415 import models
 
 from portal.cloud import services as cloud
 from portal.endpoint_services.services import endpoint_services_drift_pass
 from portal.provisioning import services as provisioning
 from portal.service_requests.models import Kind, ServiceRequest, State
-from tests.endpoint_services.test_consumers import CONSUMER, client_for, decide, grant  # noqa: F401
+from tests.endpoint_services.test_consumers import CONSUMER, decide, grant
 from tests.support.day2 import REGION, run, sdk
 
 pytestmark = pytest.mark.django_db
@@ -72,18 +71,18 @@ def test_a_drift_pass_reads_allow_lists_and_sees_an_account_added_outside(
 
 
 def test_a_revoke_removes_the_arn_entry_too_and_reads_the_list_back(
-    client_for, service, requester, requester2, approver, simulator
+    login, service, requester, requester2, approver, simulator
 ):
-    grant(client_for, service, requester2, requester)
+    grant(login, service, requester2, requester)
     add_arn_outside(simulator, service)  # the same account, a second way in
     assert cloud_entries(simulator, service) == sorted([CONSUMER, CONSUMER_ARN])
-    response = client_for(requester).post(
+    response = login(requester).post(
         f"/services/{service.service_id}/revoke/",
         {"account_id": CONSUMER, "justification": "Billing moved away.", "action": "submit"},
     )
     assert response.status_code == 302
     revoke = ServiceRequest.objects.get(kind=Kind.REVOKE)
-    decide(client_for(approver), revoke)
+    decide(login(approver), revoke)
     run(provisioning.service_request_apply, revoke.pk)
     revoke.refresh_from_db()
     assert revoke.state == State.APPLIED
