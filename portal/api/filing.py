@@ -11,7 +11,7 @@ from ninja import Status
 from portal.api.errors import Invalid
 from portal.requests.forms import RequestEditor, posted_data
 from portal.service_requests.models import Approval
-from portal.teams.models import Team
+from portal.teams.models import CloudAccount, Team
 
 
 def rows(items):
@@ -54,10 +54,21 @@ def team_heard(editor, named):
         )
 
 
+def account_pk(name):
+    """The id of the cloud account called `name`, or a 422 at `cloud_account`."""
+    account = CloudAccount.objects.filter(name=name).first()
+    if account is None:
+        raise Invalid([("cloud_account", f"No cloud account is called {name!r}.")])
+    return account.pk
+
+
 def valid_editor(values, names, resources, tags, service=None, requester=None):
     if values.get("team"):
         values = {**values, "team": team_pk(values["team"])}
         names = [*names, "team"]
+    if values.get("cloud_account"):
+        values = {**values, "cloud_account": account_pk(values["cloud_account"])}
+        names = [*names, "cloud_account"]
     editor = RequestEditor(
         posted_data(names, values, resources, tags), service=service, requester=requester
     )

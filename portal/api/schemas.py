@@ -90,6 +90,11 @@ class CreateIn(Schema):
         description="The team that will own the service, by name: one of yours (required "
         "when you are in any team).",
     )
+    cloud_account: str | None = Field(
+        None,
+        description="The cloud account the service lives in, by name: one of your team's "
+        "(required when your teams have any).",
+    )
 
 
 class ChangeIn(Schema):
@@ -116,6 +121,7 @@ class EditIn(Schema):
 
     revision: int = Field(description="The revision the edit was made on (409 if it moved).")
     team: str | None = Field(None, description="A create request's owning team, by name.")
+    cloud_account: str | None = Field(None, description="A create request's account, by name.")
     region_id: str | None = None
     service_description: str | None = None
     auto_accept_enabled: bool | None = None
@@ -284,6 +290,9 @@ class RequestOut(RequestSummary):
     account_id: str
     target_owner: str | None
     target_team: str | None = Field(description="The team it is for (create, adopt, transfer).")
+    cloud_account: str | None = Field(
+        description="The cloud account it is about, by name (none: the portal's own)."
+    )
     deciders: DecidersOut
     justification: str
     resources: list[ResourceOut]
@@ -315,6 +324,14 @@ class RequestOut(RequestSummary):
     def resolve_target_team(service_request):
         team = service_request.target_team
         return team.name if team else None
+
+    @staticmethod
+    def resolve_cloud_account(service_request):
+        if service_request.endpoint_service_id is not None:
+            account = service_request.endpoint_service.cloud_account
+        else:
+            account = service_request.cloud_account
+        return account.name if account else None
 
     @staticmethod
     def resolve_deciders(service_request):
@@ -462,6 +479,8 @@ class ServiceSummary(Schema):
 
 
 class ServiceOut(ServiceSummary):
+    cloud_account: str | None = Field(description="The account it lives in, by name.")
+    cloud_account_id: str | None = Field(description="That account's uid.")
     payer: str
     auto_accept_enabled: bool
     zone_affinity_enabled: bool
@@ -475,6 +494,14 @@ class ServiceOut(ServiceSummary):
     drifted: bool
     drift: list[str]
     read_at: datetime | None
+
+    @staticmethod
+    def resolve_cloud_account(service):
+        return service.cloud_account.name if service.cloud_account_id else None
+
+    @staticmethod
+    def resolve_cloud_account_id(service):
+        return service.cloud_account.uid if service.cloud_account_id else None
 
 
 class ServiceFilterIn(Schema):

@@ -8,6 +8,7 @@ from ninja.pagination import paginate
 from portal.api import auth, schemas
 from portal.api.errors import BODY_ERRORS, ERRORS, Invalid, cloud_budget
 from portal.api.filing import (
+    account_pk,
     created,
     editor_errors,
     fresh,
@@ -94,6 +95,12 @@ def request_edit(request, pk: int, payload: schemas.EditIn):
         names = [*names, "team"]
         values["team"] = (
             team_pk(given["team"]) if given.get("team") else service_request.target_team_id
+        )
+        names = [*names, "cloud_account"]
+        values["cloud_account"] = (
+            account_pk(given["cloud_account"])
+            if given.get("cloud_account")
+            else service_request.cloud_account_id
         )
     editor = RequestEditor(
         posted_data(names, values, given.get("resources", resources), given.get("tags", tags)),
