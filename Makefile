@@ -12,6 +12,9 @@ PORT ?= 8000
 SIMULATOR_PORT ?= $(shell echo $$(( $(PORT) + 765 )))
 IDP_PORT ?= $(shell echo $$(( $(PORT) + 766 )))
 PORTS_ENV := PORTAL_PORT=$(PORT) SIMULATOR_PORT=$(SIMULATOR_PORT) IDP_PORT=$(IDP_PORT)
+# `make run` calls each region at its own endpoint, as production does, through the simulator
+# acting as the HTTP proxy: its log shows the endpoint (host=privatelink.cn-shanghai...).
+CLOUD_ENV := PRIVATELINK_ENDPOINT= PRIVATELINK_PROXY=http://127.0.0.1:$(SIMULATOR_PORT)
 SERVICES_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 
@@ -29,7 +32,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "Open http://127.0.0.1:$(PORT)/ once the processes below are up; Ctrl-C stops them all."
-	$(PORTS_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	$(PORTS_ENV) $(CLOUD_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 simulator: install
 	$(BIN)/python -m simulator --port $(SIMULATOR_PORT) --state var/simulator.sqlite3 --create-delay 3

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .connections import ConnectionOperations
 from .consumer import EndpointOperations
-from .load_balancers import LoadBalancerOperations
+from .load_balancers import ALB_VERSION, NLB_VERSION, SLB_VERSION, LoadBalancerOperations
 from .model import (
     DEFAULT_RESOURCE_GROUP,
     GONE,
@@ -32,6 +32,7 @@ from .model import (
 )
 from .owner import ServiceOperations
 from .params import ApiError, illegal, missing, parse_bool, parse_client_token, scalar
+from .sts import STS_VERSION, StsOperations, load_roles
 
 __all__ = [
     "API_VERSION",
@@ -74,6 +75,8 @@ class Account:
     access_key_secret: str
     payer_allowed: bool = True
     uid: str = ""
+    # Live endpoint services per region; None: the simulator's --quota.
+    quota: int | None = None
 
     def __post_init__(self):
         if not self.uid:
@@ -145,10 +148,27 @@ def load_inventory(path=DEFAULT_INVENTORY):
         "regions": {r["RegionId"]: r for r in data["regions"]},
         "resources": resources,
         "accounts": data.get("accounts", []),
+        "roles": data.get("roles", []),
     }
 
 
-class Backend(ServiceOperations, ConnectionOperations, EndpointOperations, LoadBalancerOperations):
+# The RAM product name of each API version, for a session's policy.
+PRODUCT_NAMES = {
+    API_VERSION: "privatelink",
+    SLB_VERSION: "slb",
+    ALB_VERSION: "alb",
+    NLB_VERSION: "nlb",
+    STS_VERSION: "sts",
+}
+
+
+class Backend(
+    ServiceOperations,
+    ConnectionOperations,
+    EndpointOperations,
+    LoadBalancerOperations,
+    StsOperations,
+):
     """The state of every simulated account, in memory and written through to SQLite."""
 
     def __init__(
@@ -178,15 +198,21 @@ class Backend(ServiceOperations, ConnectionOperations, EndpointOperations, LoadB
                 item["access_key_secret"],
                 item.get("payer_allowed", True),
                 item.get("uid", ""),
+                item.get("quota"),
             )
             self.accounts.setdefault(account.access_key_id, account)
         self.accounts_by_id = {}
         for account in self.accounts.values():
             self.accounts_by_id.setdefault(account.account_id, account)
+        self.roles = load_roles(self.inventory.get("roles", []))
         # One lock over the whole model: every operation is short, and this makes racing
         # calls with one ClientToken trivially safe within the simulator's process.
         self._lock = threading.RLock()
         self.store = Store(state, legacy_delay=create_delay)
+        # Who the call under the lock is made by (the operations read it to scope what an
+        # account sees, such as its own load balancers): set by call().
+        self._acting = None
+        self._calling_session = None
 
     # --- accounts ----------------------------------------------------------------------
 
@@ -210,17 +236,33 @@ class Backend(ServiceOperations, ConnectionOperations, EndpointOperations, LoadB
 
     # --- dispatch ----------------------------------------------------------------------
 
+    def quota_of(self, account):
+        return self.quota if account.quota is None else account.quota
+
+    def owns_load_balancer(self, item):
+        """Whether the account making the call owns an inventory load balancer (an item with
+        no "Account" is the default account's); outside a call (control paths), any does."""
+        if self._acting is None:
+            return True
+        return item.get("Account", "dev") == self._acting.account_id
+
     def reset(self):
         with self._lock:
             self.store.clear()
+            self._forget_sessions()
             self.faults = Faults()
 
     def actions_for(self, version):
-        """The operations answered under an API version: a load balancer product's, else
-        PrivateLink's (whose version the gateway checks)."""
+        """The operations answered under an API version: a load balancer product's or STS's,
+        else PrivateLink's (whose version the gateway checks)."""
+        if version == STS_VERSION:
+            return self.STS_ACTIONS
         return self.PRODUCTS.get(version, self.ACTIONS)
 
-    def call(self, account, action, params, version=API_VERSION):
+    def product_of(self, version):
+        return PRODUCT_NAMES.get(version, "privatelink")
+
+    def call(self, account, action, params, version=API_VERSION, session=None):
         handler = self.actions_for(version).get(action)
         if handler is None:
             raise ApiError(
@@ -229,7 +271,11 @@ class Backend(ServiceOperations, ConnectionOperations, EndpointOperations, LoadB
                 status=404,
             )
         with self._lock:
-            return handler(self, account, params)
+            self._acting, self._calling_session = account, session
+            try:
+                return handler(self, account, params)
+            finally:
+                self._acting = self._calling_session = None
 
     def _once(self, account, action, params, act, spec=None):
         """Run a write `act(dry_run)` under ClientToken idempotence.

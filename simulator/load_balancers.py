@@ -8,7 +8,8 @@ a load balancer PrivateLink refuses is listed as the cloud would show why (an in
 address), per the documented limits of service resources.
 
 A mixin of `Backend`: every method takes (account, params) and runs under the backend's lock.
-Load balancers are not owned by accounts here: every account lists the region's inventory.
+Each load balancer belongs to one account (the inventory's "Account", else the default `dev`):
+an account lists its own, and Create and Attach take no other account's.
 """
 
 import hashlib
@@ -40,7 +41,9 @@ class LoadBalancerOperations:
         return [
             item
             for (region, _id), item in self.inventory["resources"].items()
-            if region == region_id and item["ResourceType"] == resource_type
+            if region == region_id
+            and item["ResourceType"] == resource_type
+            and self.owns_load_balancer(item)
         ]
 
     # --- CLB -----------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class LoadBalancerOperations:
         region_id = self._region(params)
         resource_id = scalar(params, "LoadBalancerId", required=True)
         item = self.inventory["resources"].get((region_id, resource_id))
-        if item is None or item["ResourceType"] != "alb":
+        if item is None or item["ResourceType"] != "alb" or not self.owns_load_balancer(item):
             raise ApiError(
                 "ResourceNotFound.LoadBalancer",
                 f"The specified resource {resource_id} is not found.",

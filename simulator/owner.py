@@ -256,6 +256,8 @@ class ServiceOperations:
     def _find_lb(self, region_id, resource_id, resource_type, zone_id):
         """The inventory's load balancer, checked as Create and Attach check it."""
         found = self._lb(region_id, resource_id)
+        if found is not None and not self.owns_load_balancer(found):
+            found = None  # another account's: as the cloud answers, it is not found
         if found is None or found["ResourceType"] != resource_type:
             if resource_type == "alb":
                 raise ApiError("AlbNotFound", f"The ALB instance {resource_id} is not found.")
@@ -296,10 +298,13 @@ class ServiceOperations:
                         f"The resource {resource_id} already backs the endpoint service "
                         f"{other.service_id}.",
                     )
-            if len(self._live_services(account.account_id, region_id, now)) >= self.quota:
+            if len(self._live_services(account.account_id, region_id, now)) >= self.quota_of(
+                account
+            ):
                 raise ApiError(
                     "QuotaMisMatched",
-                    f"The quota of {self.quota} endpoint services in {region_id} is used up.",
+                    f"The quota of {self.quota_of(account)} endpoint services in {region_id} is "
+                    "used up.",
                 )
             if dry_run:
                 raise dry_run_passed()

@@ -4,6 +4,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,14 @@ from .protocol import (
 
 log = logging.getLogger("simulator")
 MAX_BODY = 1024 * 1024
+# A product's regional endpoint (privatelink.cn-shanghai.aliyuncs.com), as a client that
+# reaches the simulator as its HTTP proxy sends it: the region of a call that names none.
+REGIONAL_HOST = re.compile(r"^[a-z]+\.(?P<region>[a-z]{2}(?:-[a-z0-9]+)+)\.aliyuncs\.com(?::\d+)?$")
+
+
+def region_of(host):
+    match = REGIONAL_HOST.match(host or "")
+    return match["region"] if match else ""
 
 
 class Gateway:
@@ -32,24 +41,24 @@ class Gateway:
         self.nonces = NonceCache()
 
     def secret_for(self, access_key_id):
+        """The secret a key signs with: an account's own, or an STS session's."""
         account = self.backend.account_for_key(access_key_id)
-        return account.access_key_secret if account else None
+        if account is not None:
+            return account.access_key_secret
+        session = self.backend.session_for_key(access_key_id)
+        return session.access_key_secret if session else None
 
     def handle(self, *, method, path, query, headers, body):
         """Answer one API request: return (status, extra headers, JSON body)."""
         request_id = new_request_id()
         host = headers.get("host", "")
+        who = action = region = ""
         try:
             query_params, flat = parse_params(query, body, headers.get("content-type", ""))
-            access_key_id = verify_signature(
-                method=method,
-                path=path,
-                query_params=query_params,
-                headers=headers,
-                body=body,
-                secret_for=self.secret_for,
-                nonces=self.nonces,
+            access_key_id, security_token = self.authenticate(
+                method, path, query_params, flat, headers, body
             )
+            who = access_key_id
             action = headers.get("x-acs-action") or flat.pop("Action", "")
             version = headers.get("x-acs-version") or flat.pop("Version", "")
             actions = self.backend.actions_for(version)
@@ -61,14 +70,44 @@ class Gateway:
                 )
             if actions is self.backend.ACTIONS and version != API_VERSION:
                 raise ApiError("InvalidVersion", f"Specified version {version!r} is not valid.")
+            account, session = self.backend.caller(
+                access_key_id, security_token, self.backend.clock()
+            )
+            who = f"account={account.uid} " + (
+                f"session={session.arn}" if session else f"key={access_key_id}"
+            )
+            if "RegionId" not in flat and region_of(host):
+                flat["RegionId"] = region_of(host)  # as the cloud reads it from the endpoint
+            region = flat.get("RegionId", "")
+            self.backend.check_permission(session, self.backend.product_of(version), action)
             self.inject_faults(action)
-            account = self.backend.account_for_key(access_key_id)
-            answer = self.backend.call(account, action, nest(flat), version)
-            log.info("%s %s ok %s", action, access_key_id, request_id)
+            answer = self.backend.call(account, action, nest(flat), version, session=session)
+            log.info("%s %s region=%s host=%s ok %s", action, who, region, host, request_id)
             return 200, {}, success_body(answer, request_id)
         except ApiError as error:
-            log.info("%s %s %s", headers.get("x-acs-action"), error.code, request_id)
+            log.info(
+                "%s %s region=%s host=%s %s %s",
+                action or headers.get("x-acs-action"),
+                who,
+                region,
+                host,
+                error.code,
+                request_id,
+            )
             return error.status, error.headers, error_body(error, request_id, host)
+
+    def authenticate(self, method, path, query_params, flat, headers, body):
+        """Check the request's signature; return (AccessKey id, security token or None)."""
+        access_key_id = verify_signature(
+            method=method,
+            path=path,
+            query_params=query_params,
+            headers=headers,
+            body=body,
+            secret_for=self.secret_for,
+            nonces=self.nonces,
+        )
+        return access_key_id, headers.get("x-acs-security-token")
 
     def inject_faults(self, action):
         faults = self.backend.faults

@@ -334,6 +334,14 @@ HOME = Reach()
 # A role session is renewed this long before the cloud says it expires, so that no call
 # carries a token that lapses on the way.
 SESSION_MARGIN_SECONDS = 300
+# A role session's key or token the cloud no longer takes (expired early, revoked, or a
+# restarted simulator): assumed afresh, once.
+SESSION_REFUSED = {
+    "InvalidSecurityToken.Expired",
+    "InvalidSecurityToken.MismatchWithAccessKey",
+    "InvalidSecurityToken.Malformed",
+    "InvalidAccessKeyId.NotFound",
+}
 
 _clients = threading.local()
 _sessions: dict = {}
@@ -446,9 +454,20 @@ def role_session(role_arn):
         return session
 
 
+class RoleCredential:
+    """What a client of an account holds: its role's current session, looked up at each call,
+    so that a session dropped (refused, renewed) is never pinned by a cached client."""
+
+    def __init__(self, role_arn):
+        self.role_arn = role_arn
+
+    def get_credential(self):
+        return role_session(self.role_arn).get_credential()
+
+
 def _credential(reach):
     if reach.role_arn:
-        return role_session(reach.role_arn)
+        return RoleCredential(reach.role_arn)
     return _own_identity()
 
 
@@ -560,7 +579,7 @@ def call(action, sdk_request, client=None, *, reach=HOME):
     try:
         return _call(action, sdk_request, client, reach)
     except CloudError as error:
-        if not (reach.role_arn and error.code.startswith("InvalidSecurityToken")):
+        if not (reach.role_arn and error.code in SESSION_REFUSED):
             raise
         role_session(reach.role_arn).forget()
         return _call(action, sdk_request, client, reach)
@@ -593,6 +612,9 @@ def _call(action, sdk_request, client, reach):
             action=action,
         ) from error
     except (UnretryableException, OSError) as error:
+        inner = getattr(error, "inner_exception", None)
+        if isinstance(inner, CloudError):
+            raise inner from error  # the role's session could not be had (AssumeRole refused)
         record.duration_ms = round((time.monotonic() - started) * 1000)
         record.outcome = "Unreachable"
         raise CloudError("Unreachable", str(error)[:500], record=record, action=action) from error

@@ -136,6 +136,7 @@ def endpoint_service_from_create(*, service_request, body):
             "cloud_status": body.get("ServiceStatus", ""),
             "owner_id": service_request.requester_id,
             "team_id": service_request.target_team_id,
+            "cloud_account_id": service_request.cloud_account_id,
             "service_description": fields["service_description"],
             "service_resource_type": fields["service_resource_type"],
             "payer": fields["payer"],

@@ -142,7 +142,8 @@ def test_control_path_lists_services_with_their_owner(clocked_simulator):
     sim = clocked_simulator
     service_id = create_service(sim.client)
     consumer = sim.make_client(*CONSUMER)
-    other = create_service(consumer, resources=((pool(1), ZH),))
+    # Its own load balancer: another account's is not found (tests/simulator/test_sts.py).
+    other = create_service(consumer, resources=(("nlb-hzcon000000000000001", ZH),))
     owners = {s["ServiceId"]: (s["AccountId"], s["AccountUid"]) for s in sim.services()}
     assert owners == {
         service_id: ("dev", str(DEV_UID)),
@@ -849,7 +850,9 @@ def _tag_code(sim, ids, tags, resource_type="vpcendpointservice"):
 def test_tag_refusals(clocked_simulator):
     sim = clocked_simulator
     service_id = active_service(sim)
-    other_account = create_service(sim.make_client(*CONSUMER), resources=((pool(1), ZH),))
+    other_account = create_service(
+        sim.make_client(*CONSUMER), resources=(("nlb-hzcon000000000000001", ZH),)
+    )
     ids = [service_id]
     T = models.TagResourcesRequestTag
     assert _tag_code(sim, ids, [T(value="v")]) == "MissingTagKeyParam"
