@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from .backend import API_VERSION, ApiError
+from .legacy import COMMON, verify_legacy_signature
 from .protocol import (
     NonceCache,
     error_body,
@@ -97,7 +98,15 @@ class Gateway:
             return error.status, error.headers, error_body(error, request_id, host)
 
     def authenticate(self, method, path, query_params, flat, headers, body):
-        """Check the request's signature; return (AccessKey id, security token or None)."""
+        """Check the request's signature, ACS3 or the legacy version 1.0 (whose parameters
+        are then taken out of `flat`); return (AccessKey id, security token or None)."""
+        if not headers.get("authorization") and "Signature" in flat:
+            signed = verify_legacy_signature(
+                method=method, params=flat, secret_for=self.secret_for, nonces=self.nonces
+            )
+            for name in COMMON:
+                flat.pop(name, None)
+            return signed
         access_key_id = verify_signature(
             method=method,
             path=path,
@@ -159,6 +168,8 @@ class Gateway:
             return 200, {"status": "reset"}
         if path == "/_simulator/services" and method == "GET":
             return 200, {"Services": backend.snapshot()}
+        if path == "/_simulator/accounts" and method == "GET":
+            return 200, {"Accounts": backend.organization()}
         if path == "/_simulator/endpoints" and method == "GET":
             return 200, {"Endpoints": backend.endpoint_snapshot()}
         if path == "/_simulator/bulk-services" and method == "POST":

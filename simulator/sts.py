@@ -129,6 +129,25 @@ class StsOperations:
                 status=403,
             )
 
+    def organization(self):
+        """Every account with its uid and the roles it holds, for the control path."""
+        return [
+            {
+                "account_id": account.account_id,
+                "uid": account.uid,
+                "roles": [
+                    {
+                        "arn": role.arn(account.uid),
+                        "trusted": role.trusted,
+                        "actions": role.actions,
+                    }
+                    for (holder, _name), role in sorted(self.roles.items())
+                    if holder == account.account_id
+                ],
+            }
+            for account in sorted(self.accounts_by_id.values(), key=lambda a: a.uid)
+        ]
+
     # --- the operations ----------------------------------------------------------------
 
     def assume_role(self, account, params):

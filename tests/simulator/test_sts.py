@@ -226,3 +226,13 @@ def test_sessions_survive_a_restart_on_the_same_state_file(tmp_path):
     finally:
         second.server.shutdown()
         second.server.server_close()
+
+
+def test_the_control_path_lists_the_organization(clocked_simulator):
+    accounts = {a["uid"]: a for a in clocked_simulator.control("accounts")["Accounts"]}
+    assert accounts[PAYMENTS_UID]["account_id"] == "payments"
+    arns = {role["arn"]: role for role in accounts[PAYMENTS_UID]["roles"]}
+    assert arns[PORTAL_ROLE.replace("PrivateLinkPortal", "privatelinkportal")]["trusted"] == [
+        "1000000000000001"
+    ]
+    assert accounts["1000000000000003"]["roles"][0]["trusted"] == ["1000000000000003"]
