@@ -227,3 +227,27 @@ def test_the_preflight_says_when_a_role_is_in_another_account(capsys):
     assert (
         "the role is in account 1000000000000004, not 1000000000000006" in capsys.readouterr().out
     )
+
+
+def test_the_preflight_takes_a_refusal_behind_the_permission_as_allowed(payments, capsys):
+    """A dry run refused for what it asks (its load balancer in use) was let through RAM."""
+    reach = payments.reach()
+    lb = first_load_balancer(reach)
+    cloud.endpoint_service_create(
+        fields={"region_id": SHANGHAI, "service_resource_type": "slb"},
+        resources=[{"resource_type": "slb", "resource_id": lb["id"], "zone_id": ""}],
+        tags=[],
+        client_token="in-use",
+        reach=reach,
+    )
+    call_command("cloud_preflight")
+    create = next(line for line in capsys.readouterr().out.splitlines() if "a create" in line)
+    assert " ok " in create and "allowed (EndpointServiceExist)" in create
+
+
+def test_the_preflight_stops_when_the_portals_own_identity_fails(settings, capsys):
+    settings.PRIVATELINK_ENDPOINT = "127.0.0.1:9"
+    with pytest.raises(CommandError, match="own identity does not work"):
+        call_command("cloud_preflight")
+    out = capsys.readouterr().out
+    assert "own identity" in out and "Unreachable" in out and "PRIVATELINK_ENDPOINT" in out

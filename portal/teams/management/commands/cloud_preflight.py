@@ -8,6 +8,7 @@ printed with what to fix. The exit status is 1 when anything was refused.
 """
 
 import json
+import logging
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -31,8 +32,20 @@ FIXES = {
     "Unreachable": "the API cannot be reached from here: check PRIVATELINK_ENDPOINT, "
     "PRIVATELINK_PROXY and the network",
 }
-# A dry run that reached the checks behind the permission: the role may make the call.
-PERMITTED = {"DryRunOperation", "EndpointServiceNotFound", "LoadBalancerNotFound"}
+# What says the portal may not make the call (its identity, the role, the policy, the product,
+# the network); any other answer of a dry run (DryRunOperation, EndpointServiceNotFound for the
+# probe, a load balancer in use...) came from the checks behind the permission: it may.
+NOT_PERMITTED = {
+    "Forbidden.RAM",
+    "NoPermission",
+    "EntityNotExist.Role",
+    "InvalidAccessKeyId.NotFound",
+    "SignatureDoesNotMatch",
+    "InvalidSecurityToken.Expired",
+    "InvalidSecurityToken.MismatchWithAccessKey",
+    "NeedOpenProduct",
+    "Unreachable",
+}
 PROBE_SERVICE = "epsrv-preflight0000000000000"  # answers EndpointServiceNotFound when allowed
 
 
@@ -46,6 +59,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, account=None, as_json=False, **options):
+        # The report says what each call answered: the cloud layer's own lines would only
+        # interleave with it.
+        logging.getLogger("portal.cloud.services").setLevel(logging.WARNING)
         self.as_json, self.refused = as_json, 0
         accounts = CloudAccount.objects.all()
         if account:
@@ -154,7 +170,7 @@ class Command(BaseCommand):
         self.dry_run(where, region_id, "dry-run a change", change, context)
 
     def dry_run(self, where, region_id, name, result, context):
-        if result.ok or result.code in PERMITTED:
+        if result.ok or not (result.transient or result.code in NOT_PERMITTED):
             detail = "the cloud would accept it" if result.ok else f"allowed ({result.code})"
             self.line(where, region_id, name, "ok", detail)
             return
@@ -178,9 +194,10 @@ class Command(BaseCommand):
     def failed(self, where, region_id, name, error, context):
         self.refused += 1
         fix = FIXES.get(error.code, "")
-        detail = f"{error.code}: {error.cloud_message or error.message}"
-        if fix and context:
-            detail += f" Fix: {fix.format(**context)}"
+        said = error.message if error.code == "Unreachable" else error.cloud_message
+        detail = f"{error.code}: {said or error.message}"
+        if fix:
+            detail += f" Fix: {fix.format(**{'portal': '?', 'uid': '?', 'role': '?', **context})}"
         self.line(where, region_id, name, "refused", detail)
 
     def line(self, where, region_id, name, outcome, detail):
