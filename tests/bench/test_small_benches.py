@@ -13,12 +13,12 @@ from contextlib import contextmanager
 import pytest
 from django.http import HttpResponse
 
-from bench import drift, poll, service_page, services_list, soak, step_log, support
+from bench import assume_role, drift, poll, service_page, services_list, soak, step_log, support
 from bench import simulator as simulator_bench
 from bench.report import NotMeasured
 from portal.catalog.views import ALLOW_LIST_PAGE, CONNECTIONS_PAGE, PAGE_SIZE
 
-BENCHES = [drift, poll, service_page, services_list, simulator_bench, soak, step_log]
+BENCHES = [assume_role, drift, poll, service_page, services_list, simulator_bench, soak, step_log]
 
 
 @contextmanager
@@ -325,3 +325,21 @@ def test_the_pipelines_requests_are_made_as_people_make_them(simulator):
     )
     assert len(made) == 2 and all(token for _pk, token in made)
     assert set(ServiceRequest.objects.values_list("state", flat=True)) == {State.APPROVED}
+
+
+def test_the_role_bench_refuses_a_session_in_another_account(monkeypatch, simulator):
+    """bench/assume_role.py times calls through the payments role only once the cloud takes
+    its session for one in the payments account."""
+    from bench import assume_role
+    from portal.cloud import services as cloud
+
+    def elsewhere(reach=cloud.HOME):
+        return {
+            "account_id": "1000000000000003",
+            "arn": "acs:ram::1:root",
+            "identity_type": "",
+        }, None
+
+    monkeypatch.setattr(cloud, "caller_identity", elsewhere)
+    with not_measured("not a session in 1000000000000004"):
+        assume_role.measure(None, cloud, type("Args", (), {"calls": 1, "rounds": 1}))
