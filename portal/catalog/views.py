@@ -52,7 +52,9 @@ def _page(request, queryset):
 @login_required
 @require_GET
 def service_list(request: HttpRequest):
-    queryset = EndpointService.objects.filter(managed=True).select_related("owner", "team")
+    queryset = EndpointService.objects.filter(managed=True).select_related(
+        "owner", "team", "cloud_account"
+    )
     if not request.GET.getlist("status"):
         queryset = queryset.exclude(status=ServiceStatus.DELETED)
     services_filter = ServiceFilter(request.GET, queryset=queryset, request=request)

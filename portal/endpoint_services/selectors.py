@@ -45,6 +45,7 @@ def unmanaged_services(user):
     return (
         EndpointService.objects.filter(managed=False)
         .exclude(status=ServiceStatus.DELETED)
+        .select_related("cloud_account")
         .order_by("region_id", "service_id")
     )
 

@@ -221,3 +221,19 @@ def test_the_allow_list_names_company_accounts_and_shows_entries_by_arn(
     row = html[html.index('id="allowed-1000000000000003"') :][:600]
     assert "<strong>analytics</strong> <code>1000000000000003</code>" in row
     assert "by ARN <code>acs:ram:*:1000000000000003:*</code>" in row
+
+
+def test_the_catalog_and_a_request_name_their_account(login, requester):
+    from portal.endpoint_services.models import EndpointService
+
+    team = member(requester)
+    mine = account(teams=[team])
+    EndpointService.objects.create(
+        service_id="epsrv-accountnamed0000000", region_id="cn-shanghai", cloud_account=mine
+    )
+    listed = login(requester).get("/services/").content.decode()
+    row = listed[listed.index("epsrv-accountnamed0000000") :][:1500]
+    assert "payments-prod<br><small" in row and "1000000000000004" in row
+    response = login(requester).post("/requests/new/", _create_form(team, mine.pk))
+    page = login(requester).get(response.url).content.decode()
+    assert 'id="request-account">payments-prod <small class="muted">(1000000000000004)' in page
