@@ -22,6 +22,7 @@ from portal.approvals import notifications, policy
 from portal.approvals import tasks as notices
 from portal.approvals.entitlement import Given, unentitled
 from portal.approvals.services import requests_reroute
+from portal.audit import grants
 from portal.audit.actions import Action
 from portal.audit.services import audit_checkpoint_cover
 from portal.cloud import services as cloud
@@ -39,6 +40,7 @@ from portal.service_requests.models import (
     ServiceRequest,
     State,
 )
+from portal.teams.models import AccountTeam
 
 log = logging.getLogger(__name__)
 TIMEOUT_CODE = "ProvisioningTimeout"
@@ -203,7 +205,32 @@ def _unexplained(service_request):
         problem = service and service_events_problem(service)
         if problem:
             return f"the service it is about is not what the log says: {problem}"
+        problem = _account_problem(service_request, service)
+        if problem:
+            return problem
         return unentitled(service_request, list(counted.values()))
+    return None
+
+
+def _account_problem(service_request, service):
+    """Why the cloud account this request would act in is not the one the log granted, or
+    None: its record (uid, role) must be its newest sealed one, and a create request's team
+    must still be granted the account (a row written behind the portal's back would send the
+    work, through another role, into another account)."""
+    account = service.cloud_account if service else service_request.cloud_account
+    if account is None:
+        return None
+    if not grants.explains("cloud_account", account):
+        return f"the cloud account {account.name} is not what the log recorded of it"
+    if service is None and service_request.target_team_id is not None:
+        link = AccountTeam.objects.filter(
+            account=account, team_id=service_request.target_team_id
+        ).first()
+        if link is None or not grants.explains("cloud_account_team", link):
+            return (
+                f"the {service_request.target_team} team is not granted the cloud account "
+                f"{account.name} by the log"
+            )
     return None
 
 

@@ -251,3 +251,36 @@ def test_the_preflight_stops_when_the_portals_own_identity_fails(settings, capsy
         call_command("cloud_preflight")
     out = capsys.readouterr().out
     assert "own identity" in out and "Unreachable" in out and "PRIVATELINK_ENDPOINT" in out
+
+
+@pytest.mark.parametrize("forgery", ["role", "link"])
+def test_an_account_forged_in_the_database_stops_the_worker_before_it_acts(
+    requester, payments, simulator, forgery
+):
+    from django.db import connection
+
+    lb = first_load_balancer(payments.reach())
+    request = ServiceRequestFactory(
+        requester=requester,
+        state=State.APPROVED,
+        region_id=SHANGHAI,
+        service_resource_type="slb",
+        cloud_account=payments,
+        target_team=Team.objects.get(name="payments"),
+        resources=[{"resource_type": "slb", "resource_id": lb["id"], "zone_id": ""}],
+    )
+    with connection.cursor() as cursor:
+        if forgery == "role":
+            # Another account's role that trusts the portal: the work would land there.
+            cursor.execute(
+                "UPDATE teams_cloudaccount SET role_arn = %s WHERE id = %s",
+                [role(NETWORKING), payments.pk],
+            )
+        else:
+            cursor.execute("DELETE FROM teams_accountteam WHERE account_id = %s", [payments.pk])
+    run(provisioning.service_request_provision, request.pk)
+    request.refresh_from_db()
+    assert request.state == State.FAILED
+    expected = "not what the log recorded" if forgery == "role" else "not granted the cloud account"
+    assert expected in request.error_message
+    assert simulator.services() == []
