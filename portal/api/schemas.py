@@ -617,6 +617,9 @@ class OwnerQueueItem(RequestSummary):
 class LoadBalancersIn(Schema):
     region_id: str = Field(pattern=r"^[a-z]{2}(-[a-z0-9]+)+$", description="cn-hangzhou...")
     service_resource_type: ResourceType
+    cloud_account: str | None = Field(
+        None, description="Whose load balancers, by account name: one of your teams' accounts."
+    )
 
 
 class LoadBalancerOut(Schema):

@@ -58,3 +58,24 @@ def test_an_account_left_out_or_not_the_teams_is_refused_at_the_field(
     errors = response.json()["errors"]
     assert any(e["field"] == "cloud_account" and message in e["message"] for e in errors), errors
     assert not ServiceRequest.objects.exists()
+
+
+def test_the_load_balancers_of_a_teams_account_and_no_other(client, requester, payments):
+    secret = token(requester)
+    query = "load-balancers?region_id=cn-hangzhou&service_resource_type=slb"
+    own = call(client, "GET", query, secret)
+    assert own.status_code == 200
+    assert "lb-hzpay0000000000000001" not in {lb["id"] for lb in own.json()["load_balancers"]}
+    payments_prod = CloudAccount.objects.create(
+        name="payments-prod",
+        uid="1000000000000004",
+        role_arn="acs:ram::1000000000000004:role/PrivateLinkPortal",
+        regions=["cn-hangzhou"],
+    )
+    AccountTeam.objects.create(account=payments_prod, team=payments[0])
+    theirs = call(client, "GET", f"{query}&cloud_account=payments-prod", secret)
+    assert theirs.status_code == 200
+    assert {lb["id"] for lb in theirs.json()["load_balancers"]} == {"lb-hzpay0000000000000001"}
+    other = call(client, "GET", f"{query}&cloud_account=elsewhere", secret)
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["field"] == "cloud_account"

@@ -3,8 +3,9 @@
 from ninja import Query, Router
 
 from portal.api import schemas
-from portal.api.errors import ERRORS, cloud_budget
+from portal.api.errors import ERRORS, Invalid, cloud_budget
 from portal.requests import selectors
+from portal.teams import services as teams
 
 router = Router(tags=["requests"])
 
@@ -14,8 +15,17 @@ def load_balancer_list(request, filters: Query[schemas.LoadBalancersIn]):
     """The account's load balancers of a type in a region, each with its zones and whether
     PrivateLink takes it: what a request's resources name (not for auditors)."""
     selectors.require_requester(request.user)
+    account = None
+    if filters.cloud_account:
+        account = teams.accounts_of(request.user).filter(name=filters.cloud_account).first()
+        if account is None:
+            raise Invalid(
+                [("cloud_account", f"None of your teams has an account {filters.cloud_account!r}.")]
+            )
     cloud_budget(request)
-    picker = selectors.load_balancer_picker(filters.region_id, filters.service_resource_type.value)
+    picker = selectors.load_balancer_picker(
+        filters.region_id, filters.service_resource_type.value, account=account
+    )
     return {
         "region_id": filters.region_id,
         "service_resource_type": filters.service_resource_type,
