@@ -14,10 +14,9 @@ import base64
 import hashlib
 import hmac
 import time
-from calendar import timegm
 
 from .params import ApiError
-from .protocol import MAX_CLOCK_SKEW, encode
+from .protocol import check_fresh, encode
 
 # The parameters of the signature itself, which the operation never sees.
 COMMON = {
@@ -76,15 +75,5 @@ def verify_legacy_signature(*, method, params, secret_for, nonces, now=None):
     stamp = params.get("Timestamp")
     if not stamp:
         raise ApiError("MissingParam.Timestamp", "The parameter Timestamp is mandatory.")
-    try:
-        signed_at = timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
-    except ValueError:
-        raise ApiError("InvalidTimeStamp.Format", "The Timestamp is malformed.") from None
-    if abs(now - signed_at) > MAX_CLOCK_SKEW:
-        raise ApiError("InvalidTimeStamp.Expired", "The Timestamp is out of date.")
-    nonce = params.get("SignatureNonce")
-    if not nonce:
-        raise ApiError("MissingParam.SignatureNonce", "The signature nonce is mandatory.")
-    if not nonces.add(nonce, now):
-        raise ApiError("SignatureNonceUsed", "The request signature nonce has been used.")
+    check_fresh(stamp, params.get("SignatureNonce"), nonces=nonces, now=now, named="The Timestamp")
     return access_key_id, params.get("SecurityToken") or None

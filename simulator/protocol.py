@@ -143,19 +143,29 @@ def verify_signature(*, method, path, query_params, headers, body, secret_for, n
             "The request signature does not conform to Aliyun standards. "
             f"server string to sign is:{string_to_sign}",
         )
-    date = headers.get("x-acs-date", "")
+    check_fresh(
+        headers.get("x-acs-date", ""),
+        headers.get("x-acs-signature-nonce"),
+        nonces=nonces,
+        now=now,
+        named="The x-acs-date header",
+    )
+    return access_key_id
+
+
+def check_fresh(stamp, nonce, *, nonces, now, named):
+    """A signed request's time (`named` in the messages) is within the skew and its nonce new:
+    a replay, whichever signature it carries, is refused."""
     try:
-        signed_at = timegm(time.strptime(date, "%Y-%m-%dT%H:%M:%SZ"))
+        signed_at = timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
-        raise ApiError("InvalidTimeStamp.Format", "The x-acs-date header is malformed.") from None
+        raise ApiError("InvalidTimeStamp.Format", f"{named} is malformed.") from None
     if abs(now - signed_at) > MAX_CLOCK_SKEW:
-        raise ApiError("InvalidTimeStamp.Expired", "The x-acs-date header is out of date.")
-    nonce = headers.get("x-acs-signature-nonce")
+        raise ApiError("InvalidTimeStamp.Expired", f"{named} is out of date.")
     if not nonce:
         raise ApiError("MissingParam.SignatureNonce", "The signature nonce is mandatory.")
     if not nonces.add(nonce, now):
         raise ApiError("SignatureNonceUsed", "The request signature nonce has been used.")
-    return access_key_id
 
 
 def success_body(body, request_id):
