@@ -490,37 +490,32 @@ def _forced_endpoint():
     return None if not endpoint or endpoint.endswith(".aliyuncs.com") else endpoint
 
 
-def _client(kind, make, *, reach, region_id):
-    key = (kind, reach.role_arn, region_id, *_configuration())
+def _client(sdk_class, *, reach, region_id):
+    """This thread's client of a product's SDK for an account and region (made once)."""
+    key = (sdk_class, reach.role_arn, region_id, *_configuration())
     clients = _clients.__dict__.setdefault("clients", {})
     if key not in clients:
         if len(clients) > 256:
             clients.clear()  # settings changed under a long-lived thread (tests)
-        clients[key] = make()
+        endpoint = _forced_endpoint()
+        config = _config(reach=reach, region_id=region_id, endpoint=endpoint)
+        if endpoint and sdk_class is AlbClient:
+            # ALB's calls carry no region: the cloud reads it from the regional endpoint.
+            # One endpoint answering for every region is told it as RegionId.
+            config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
+        clients[key] = sdk_class(config)
     return clients[key]
 
 
 def get_client(reach=HOME, region_id=None):
     """This thread's PrivateLink client for an account and region: the region's own endpoint
     (privatelink.<region>.aliyuncs.com, from the SDK's map) unless one is forced."""
-    region_id = region_id or settings.PRIVATELINK_REGION_ID
-    return _client(
-        "privatelink",
-        lambda: Client(_config(reach=reach, region_id=region_id, endpoint=_forced_endpoint())),
-        reach=reach,
-        region_id=region_id,
-    )
+    return _client(Client, reach=reach, region_id=region_id or settings.PRIVATELINK_REGION_ID)
 
 
 def _sts_client(reach=HOME):
     """An STS client: the portal's own identity assumes roles (never a role's session)."""
-    region_id = settings.PRIVATELINK_REGION_ID
-    return _client(
-        "sts",
-        lambda: StsClient(_config(reach=reach, region_id=region_id, endpoint=_forced_endpoint())),
-        reach=reach,
-        region_id=region_id,
-    )
+    return _client(StsClient, reach=reach, region_id=settings.PRIVATELINK_REGION_ID)
 
 
 def caller_identity(reach=HOME):
@@ -545,17 +540,7 @@ def load_balancer_endpoint():
 
 def load_balancer_client(resource_type, region_id, reach=HOME):
     """This thread's SDK client of a load balancer product for an account and region."""
-
-    def make():
-        endpoint = load_balancer_endpoint()
-        config = _config(reach=reach, region_id=region_id, endpoint=endpoint)
-        if endpoint and resource_type == "alb":
-            # ALB's calls carry no region: the cloud reads it from the regional endpoint.
-            # One endpoint answering for every region is told it as RegionId.
-            config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
-        return LOAD_BALANCER_SDKS[resource_type](config)
-
-    return _client(resource_type, make, reach=reach, region_id=region_id)
+    return _client(LOAD_BALANCER_SDKS[resource_type], reach=reach, region_id=region_id)
 
 
 def _runtime():

@@ -52,6 +52,20 @@ def first_load_balancer(reach, resource_type="slb", region_id=SHANGHAI):
     return usable[0]
 
 
+def approved_in(account, requester):
+    """An approved create request for one of `account`'s Shanghai load balancers."""
+    lb = first_load_balancer(account.reach())
+    return ServiceRequestFactory(
+        requester=requester,
+        state=State.APPROVED,
+        region_id=SHANGHAI,
+        service_resource_type="slb",
+        cloud_account=account,
+        target_team=Team.objects.get(name="payments"),
+        resources=[{"resource_type": "slb", "resource_id": lb["id"], "zone_id": ""}],
+    )
+
+
 def test_a_role_session_is_assumed_once_and_speaks_for_its_account(payments):
     reach = payments.reach()
     who, record = cloud.caller_identity(reach)
@@ -157,17 +171,7 @@ def test_each_region_is_called_at_its_own_endpoint(settings, simulator, caplog):
 def test_a_create_request_in_a_teams_account_goes_active_through_its_role(
     requester, payments, simulator
 ):
-    reach = payments.reach()
-    lb = first_load_balancer(reach)
-    request = ServiceRequestFactory(
-        requester=requester,
-        state=State.APPROVED,
-        region_id=SHANGHAI,
-        service_resource_type="slb",
-        cloud_account=payments,
-        target_team=Team.objects.get(name="payments"),
-        resources=[{"resource_type": "slb", "resource_id": lb["id"], "zone_id": ""}],
-    )
+    request = approved_in(payments, requester)
     run(provisioning.service_request_provision, request.pk)
     request.refresh_from_db()
     assert request.state == State.ACTIVE, (request.error_code, request.error_message)
@@ -259,16 +263,7 @@ def test_an_account_forged_in_the_database_stops_the_worker_before_it_acts(
 ):
     from django.db import connection
 
-    lb = first_load_balancer(payments.reach())
-    request = ServiceRequestFactory(
-        requester=requester,
-        state=State.APPROVED,
-        region_id=SHANGHAI,
-        service_resource_type="slb",
-        cloud_account=payments,
-        target_team=Team.objects.get(name="payments"),
-        resources=[{"resource_type": "slb", "resource_id": lb["id"], "zone_id": ""}],
-    )
+    request = approved_in(payments, requester)
     with connection.cursor() as cursor:
         if forgery == "role":
             # Another account's role that trusts the portal: the work would land there.
