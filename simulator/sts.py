@@ -35,6 +35,7 @@ class Role:
     trusted: list = field(default_factory=list)  # account uids that may assume it
     actions: list = field(default_factory=lambda: ["*"])  # RAM action patterns it allows
     max_session_duration: int = 3600
+    external_id: str = ""  # what its trust policy requires as sts:ExternalId, if anything
 
     def arn(self, uid):
         return f"acs:ram::{uid}:role/{self.name.lower()}"
@@ -67,6 +68,7 @@ def load_roles(items):
             trusted=[str(uid) for uid in item.get("trusted", [])],
             actions=list(item.get("actions", ["*"])),
             max_session_duration=int(item.get("max_session_duration", 3600)),
+            external_id=item.get("external_id", ""),
         )
         for item in items
     }
@@ -176,6 +178,15 @@ class StsOperations:
                 "NoPermission",
                 "You are not authorized to do this action. You should be authorized by RAM. "
                 f"(the trust policy of {role.arn(target.uid)} does not name {account.uid})",
+                status=403,
+            )
+        if role.external_id and not secrets.compare_digest(
+            scalar(params, "ExternalId") or "", role.external_id
+        ):
+            raise ApiError(
+                "NoPermission",
+                "You are not authorized to do this action. You should be authorized by RAM. "
+                f"(the trust policy of {role.arn(target.uid)} requires its sts:ExternalId)",
                 status=403,
             )
         duration = scalar(params, "DurationSeconds") or str(DEFAULT_DURATION)

@@ -328,6 +328,9 @@ class Reach:
 
     uid: str = ""
     role_arn: str = ""
+    # What the role's trust policy asks the portal to present (sts:ExternalId), if anything:
+    # against the confused deputy, another party that may assume roles cannot name this one.
+    external_id: str = ""
 
 
 HOME = Reach()
@@ -392,8 +395,9 @@ class RoleSession:
     about once an hour, whatever number of calls it makes.
     """
 
-    def __init__(self, role_arn):
+    def __init__(self, role_arn, external_id=""):
         self.role_arn = role_arn
+        self.external_id = external_id
         self._lock = threading.Lock()
         self._credential = None
         self._expires = 0.0
@@ -415,6 +419,7 @@ class RoleSession:
             role_arn=self.role_arn,
             role_session_name=settings.CLOUD_ROLE_SESSION_NAME,
             duration_seconds=settings.CLOUD_ROLE_SESSION_SECONDS,
+            external_id=self.external_id or None,
         )
         body, _record = call("AssumeRole", request, client=_sts_client())
         credentials = body.get("Credentials") or {}
@@ -444,13 +449,13 @@ def _now():
     return time.time()
 
 
-def role_session(role_arn):
+def role_session(role_arn, external_id=""):
     """This process's session of a role (made on first use, shared by threads)."""
     with _sessions_lock:
-        key = (role_arn, *_configuration())
+        key = (role_arn, external_id, *_configuration())
         session = _sessions.get(key)
         if session is None:
-            session = _sessions[key] = RoleSession(role_arn)
+            session = _sessions[key] = RoleSession(role_arn, external_id)
         return session
 
 
@@ -458,16 +463,17 @@ class RoleCredential:
     """What a client of an account holds: its role's current session, looked up at each call,
     so that a session dropped (refused, renewed) is never pinned by a cached client."""
 
-    def __init__(self, role_arn):
+    def __init__(self, role_arn, external_id=""):
         self.role_arn = role_arn
+        self.external_id = external_id
 
     def get_credential(self):
-        return role_session(self.role_arn).get_credential()
+        return role_session(self.role_arn, self.external_id).get_credential()
 
 
 def _credential(reach):
     if reach.role_arn:
-        return RoleCredential(reach.role_arn)
+        return RoleCredential(reach.role_arn, reach.external_id)
     return _own_identity()
 
 
@@ -492,7 +498,7 @@ def _forced_endpoint():
 
 def _client(sdk_class, *, reach, region_id):
     """This thread's client of a product's SDK for an account and region (made once)."""
-    key = (sdk_class, reach.role_arn, region_id, *_configuration())
+    key = (sdk_class, reach, region_id, *_configuration())
     clients = _clients.__dict__.setdefault("clients", {})
     if key not in clients:
         if len(clients) > 256:
@@ -566,7 +572,7 @@ def call(action, sdk_request, client=None, *, reach=HOME):
     except CloudError as error:
         if not (reach.role_arn and error.code in SESSION_REFUSED):
             raise
-        role_session(reach.role_arn).forget()
+        role_session(reach.role_arn, reach.external_id).forget()
         return _call(action, sdk_request, client, reach)
 
 

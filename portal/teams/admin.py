@@ -92,5 +92,6 @@ class CloudAccountAdmin(admin.ModelAdmin):
     `manage.py cloud_preflight` says whether each role lets the portal do its work."""
 
     list_display = ["name", "uid", "role_arn", "regions"]
+    fields = ["name", "uid", "role_arn", "external_id", "regions"]
     search_fields = ["name", "uid"]
     inlines = [AccountTeamInline]

@@ -34,7 +34,7 @@ class TeamsConfig(AppConfig):
             record=lambda row: row.as_record(),
             holder=lambda row: None,
             label=lambda row: {"account": row.name},
-            fields=("uid", "name", "role_arn", "regions"),
+            fields=("uid", "name", "role_arn", "external_id", "regions"),
         )
         grants.track(
             AccountTeam,

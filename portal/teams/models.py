@@ -97,6 +97,15 @@ class CloudAccount(models.Model):
         help_text="acs:ram::<account id>:role/<name>: the role the portal assumes there. It "
         "must trust the portal's own account and carry docs/ram-policy.json.",
     )
+    external_id = models.CharField(
+        "external id",
+        max_length=1224,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[A-Za-z0-9+=,.@:/_-]{2,1224}$", "2-1224 of A-Za-z0-9+=,.@:/_-")
+        ],
+        help_text="What the role's trust policy requires as sts:ExternalId, if it does.",
+    )
     regions = models.JSONField(
         default=list,
         blank=True,
@@ -134,7 +143,7 @@ class CloudAccount(models.Model):
 
     def reach(self):
         """As whom and where the cloud layer calls this account."""
-        return cloud.Reach(uid=self.uid, role_arn=self.role_arn)
+        return cloud.Reach(uid=self.uid, role_arn=self.role_arn, external_id=self.external_id)
 
     def as_record(self):
         return {
@@ -142,6 +151,8 @@ class CloudAccount(models.Model):
             "name": self.name,
             "role_arn": self.role_arn,
             "regions": list(self.regions),
+            # Only when set: the records of accounts without one stay as they were sealed.
+            **({"external_id": self.external_id} if self.external_id else {}),
         }
 
 

@@ -279,3 +279,22 @@ def test_an_account_forged_in_the_database_stops_the_worker_before_it_acts(
     expected = "not what the log recorded" if forgery == "role" else "not granted the cloud account"
     assert expected in request.error_message
     assert simulator.services() == []
+
+
+def test_a_role_that_asks_for_an_external_id_is_assumed_with_it_only():
+    vendor = role(PAYMENTS, "VendorPortal")
+    with pytest.raises(cloud.CloudError) as refused:
+        cloud.caller_identity(cloud.Reach(uid=PAYMENTS, role_arn=vendor))
+    assert refused.value.code == "NoPermission"
+    wrong = cloud.Reach(uid=PAYMENTS, role_arn=vendor, external_id="someone-elses")
+    with pytest.raises(cloud.CloudError):
+        cloud.caller_identity(wrong)
+    account = CloudAccount.objects.create(
+        name="payments-vendor",
+        uid=PAYMENTS,
+        role_arn=vendor,
+        external_id="privatelink-portal-7f3a",
+        regions=[SHANGHAI],
+    )
+    who, _record = cloud.caller_identity(account.reach())
+    assert who["arn"].startswith(f"acs:ram::{PAYMENTS}:assumed-role/vendorportal/")

@@ -236,3 +236,14 @@ def test_the_control_path_lists_the_organization(clocked_simulator):
         "1000000000000001"
     ]
     assert accounts["1000000000000003"]["roles"][0]["trusted"] == ["1000000000000003"]
+
+
+def test_a_role_that_asks_for_an_external_id_is_refused_without_it(clocked_simulator):
+    vendor = f"acs:ram::{PAYMENTS_UID}:role/VendorPortal"
+    assert refusal(lambda: assume(clocked_simulator, vendor)) == ("NoPermission", 403)
+    answer = StsClient(config(clocked_simulator, *DEV)).assume_role(
+        sts_models.AssumeRoleRequest(
+            role_arn=vendor, role_session_name="vendor", external_id="privatelink-portal-7f3a"
+        )
+    )
+    assert answer.body.credentials.access_key_id.startswith("STS.")

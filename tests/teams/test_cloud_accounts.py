@@ -237,3 +237,17 @@ def test_the_catalog_and_a_request_name_their_account(login, requester):
     response = login(requester).post("/requests/new/", _create_form(team, mine.pk))
     page = login(requester).get(response.url).content.decode()
     assert 'id="request-account">payments-prod <small class="muted">(1000000000000004)' in page
+
+
+def test_an_external_id_is_part_of_the_sealed_record_once_set():
+    made = account()
+    assert "external_id" not in recorded("cloud_account")[-1]["row"]
+    made.external_id = "privatelink-portal-7f3a"
+    made.save()
+    assert recorded("cloud_account")[-1]["row"]["external_id"] == "privatelink-portal-7f3a"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE teams_cloudaccount SET external_id = %s WHERE id = %s", ["guessed", made.pk]
+        )
+    report = audit_chain_verify()
+    assert not report.ok and "external_id" in report.message

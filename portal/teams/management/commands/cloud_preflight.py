@@ -104,7 +104,7 @@ class Command(BaseCommand):
     def assume(self, account, portal):
         where = f"{account.name} ({account.uid})"
         try:
-            cloud.role_session(account.role_arn).get_credential()
+            cloud.role_session(account.role_arn, account.external_id).get_credential()
             who, _record = cloud.caller_identity(account.reach())
         except cloud.CloudError as error:
             self.failed(where, "-", "assume role", error, self.context(account, portal))
