@@ -18,7 +18,13 @@ from pathlib import Path
 
 from .connections import ConnectionOperations
 from .consumer import EndpointOperations
-from .load_balancers import ALB_VERSION, NLB_VERSION, SLB_VERSION, LoadBalancerOperations
+from .load_balancers import (
+    ALB_VERSION,
+    GWLB_VERSION,
+    NLB_VERSION,
+    SLB_VERSION,
+    LoadBalancerOperations,
+)
 from .model import (
     DEFAULT_RESOURCE_GROUP,
     GONE,
@@ -158,6 +164,7 @@ PRODUCT_NAMES = {
     SLB_VERSION: "slb",
     ALB_VERSION: "alb",
     NLB_VERSION: "nlb",
+    GWLB_VERSION: "gwlb",
     STS_VERSION: "sts",
 }
 

@@ -1,11 +1,11 @@
 """The load balancer products, as far as a picker reads them: their listings.
 
 CLB (`slb`, API 2014-05-15) DescribeLoadBalancers, ALB (2020-06-16) ListLoadBalancers and
-GetLoadBalancerAttribute, NLB (2022-04-30) ListLoadBalancers, answered in those products'
-own shapes from the inventory that CreateVpcEndpointService and Attach check resources
-against, so what they list is what PrivateLink accepts. The products have no PrivateLink flag:
-a load balancer PrivateLink refuses is listed as the cloud would show why (an internet-facing
-address), per the documented limits of service resources.
+GetLoadBalancerAttribute, NLB (2022-04-30) and GWLB (2024-04-15) ListLoadBalancers, answered
+in those products' own shapes from the inventory that CreateVpcEndpointService and Attach
+check resources against, so what they list is what PrivateLink accepts. The products have no
+PrivateLink flag: a load balancer PrivateLink refuses is listed as the cloud would show why (an
+internet-facing address), per the documented limits of service resources.
 
 A mixin of `Backend`: every method takes (account, params) and runs under the backend's lock.
 Each load balancer belongs to one account (the inventory's "Account", else the default `dev`):
@@ -20,6 +20,7 @@ from .params import ApiError, Paging, illegal, parse_int, parse_list, scalar
 SLB_VERSION = "2014-05-15"
 ALB_VERSION = "2020-06-16"
 NLB_VERSION = "2022-04-30"
+GWLB_VERSION = "2024-04-15"
 CREATED = "2024-01-02T03:04:05Z"
 # ALB and NLB page with MaxResults 1-100 (default 20); CLB with PageSize 1-100 (default 10).
 MAX_PAGE = 100
@@ -219,6 +220,40 @@ class LoadBalancerOperations:
         region_id = self._region(params)
         return self._listed(params, region_id, "nlb", self._describe_nlb)
 
+    def _describe_gwlb(self, item):
+        vpc_id = network_of(item["RegionId"], item["ResourceId"], item["Zones"][0], item)[0]
+        return {
+            "LoadBalancerId": item["ResourceId"],
+            "LoadBalancerName": item.get("LoadBalancerName", item["ResourceId"]),
+            "LoadBalancerStatus": "Active",
+            "LoadBalancerBusinessStatus": "Normal",
+            "AddressIpVersion": "DualStack" if item.get("DualStack") else "IPv4",
+            "VpcId": vpc_id,
+            "CreateTime": CREATED,
+            "ResourceGroupId": "rg-acfmxazb4ph6aiy",
+            "Tags": [],
+            "ZoneMappings": [
+                {
+                    "ZoneId": zone,
+                    "VSwitchId": network_of(item["RegionId"], item["ResourceId"], zone, item)[1],
+                    "LoadBalancerAddresses": [
+                        {
+                            "EniId": f"eni-{item['ResourceId'][-12:]}{index:02d}",
+                            "PrivateIpv4Address": _address(
+                                item["RegionId"], item["ResourceId"], zone
+                            ),
+                        }
+                    ],
+                }
+                for index, zone in enumerate(item["Zones"])
+            ],
+        }
+
+    def list_gwlb_load_balancers(self, account, params):
+        # Like ALB's, a GWLB call names no region: the cloud takes it from the endpoint.
+        region_id = self._region(params)
+        return self._listed(params, region_id, "gwlb", self._describe_gwlb)
+
     # The operations of each product, by the API version its SDK sends.
     PRODUCTS = {
         SLB_VERSION: {"DescribeLoadBalancers": describe_load_balancers},
@@ -227,4 +262,5 @@ class LoadBalancerOperations:
             "GetLoadBalancerAttribute": get_alb_load_balancer_attribute,
         },
         NLB_VERSION: {"ListLoadBalancers": list_nlb_load_balancers},
+        GWLB_VERSION: {"ListLoadBalancers": list_gwlb_load_balancers},
     }

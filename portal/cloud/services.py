@@ -20,6 +20,8 @@ from alibabacloud_alb20200616 import models as alb
 from alibabacloud_alb20200616.client import Client as AlbClient
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import CredentialModel
+from alibabacloud_gwlb20240415 import models as gwlb
+from alibabacloud_gwlb20240415.client import Client as GwlbClient
 from alibabacloud_nlb20220430 import models as nlb
 from alibabacloud_nlb20220430.client import Client as NlbClient
 from alibabacloud_privatelink20200415 import models as sdk
@@ -505,8 +507,9 @@ def _client(sdk_class, *, reach, region_id):
             clients.clear()  # settings changed under a long-lived thread (tests)
         endpoint = _forced_endpoint()
         config = _config(reach=reach, region_id=region_id, endpoint=endpoint)
-        if endpoint and sdk_class is AlbClient:
-            # ALB's calls carry no region: the cloud reads it from the regional endpoint.
+        if endpoint and sdk_class in (AlbClient, GwlbClient):
+            # ALB's and GWLB's calls carry no region: the cloud reads it from the regional
+            # endpoint.
             # One endpoint answering for every region is told it as RegionId.
             config.global_parameters = GlobalParameters(queries={"RegionId": region_id})
         clients[key] = sdk_class(config)
@@ -535,7 +538,7 @@ def caller_identity(reach=HOME):
     }, record
 
 
-LOAD_BALANCER_SDKS = {"slb": SlbClient, "alb": AlbClient, "nlb": NlbClient}
+LOAD_BALANCER_SDKS = {"slb": SlbClient, "alb": AlbClient, "nlb": NlbClient, "gwlb": GwlbClient}
 
 
 def load_balancer_endpoint():
@@ -810,7 +813,7 @@ def zones(region_id):
 PICKER_PAGE = 50
 # A load balancer made in the console shows in the picker within a minute.
 LOAD_BALANCER_CACHE_SECONDS = 60
-PRODUCT_NAMES = {"slb": "CLB", "alb": "ALB", "nlb": "NLB"}
+PRODUCT_NAMES = {"slb": "CLB", "alb": "ALB", "nlb": "NLB", "gwlb": "GWLB"}
 
 
 def _is(value, expected):
@@ -906,7 +909,21 @@ def _nlbs(region_id, reach):
     return found, body.get("TotalCount", len(found))
 
 
-LISTINGS = {"slb": _clbs, "alb": _albs, "nlb": _nlbs}
+def _gwlbs(region_id, reach):
+    body, _record = call(
+        "ListLoadBalancers",
+        gwlb.ListLoadBalancersRequest(max_results=PICKER_PAGE),
+        load_balancer_client("gwlb", region_id, reach),
+        reach=reach,
+    )
+    found = [
+        _load_balancer(item, [z.get("ZoneId") for z in item.get("ZoneMappings") or []], "")
+        for item in body.get("LoadBalancers") or []
+    ]
+    return found, body.get("TotalCount", len(found))
+
+
+LISTINGS = {"slb": _clbs, "alb": _albs, "nlb": _nlbs, "gwlb": _gwlbs}
 
 
 def load_balancers(*, resource_type, region_id, reach=HOME):

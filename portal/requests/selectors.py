@@ -163,12 +163,6 @@ def load_balancer_picker(region_id, resource_type, *, error="", account=None):
         picker["note"] = "Choose the region and the service resource type first."
         return picker
     picker["type_label"] = ResourceType(resource_type).label
-    if resource_type not in cloud.LISTINGS:
-        picker["note"] = (
-            "Gateway load balancers are not listed here: type the gwlb's id and a zone in a "
-            "resource row."
-        )
-        return picker
     found, picker["warning"] = cloud.load_balancers(
         resource_type=resource_type,
         region_id=region_id,

@@ -14,7 +14,14 @@ from pathlib import Path
 from portal.cloud import services as cloud
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTS = {"sdk": "privatelink", "slb": "slb", "alb": "alb", "nlb": "nlb", "sts": "sts"}
+PRODUCTS = {
+    "sdk": "privatelink",
+    "slb": "slb",
+    "alb": "alb",
+    "nlb": "nlb",
+    "gwlb": "gwlb",
+    "sts": "sts",
+}
 
 
 def actions_called():
@@ -50,6 +57,7 @@ def test_the_extraction_sees_the_calls_it_must():
         "slb:DescribeLoadBalancers",
         "alb:GetLoadBalancerAttribute",
         "nlb:ListLoadBalancers",
+        "gwlb:ListLoadBalancers",
         "sts:AssumeRole",
     } <= called
 

@@ -69,10 +69,11 @@ def test_the_page_without_htmx_is_a_table_to_read_ids_from(login, requester):
     assert '<option value="cn-hangzhou" selected>' in html
 
 
-def test_gwlb_is_typed_by_id_with_a_note(login, requester, simulator):
+def test_gwlb_is_listed_like_the_others(login, requester, simulator):
     html = picker(login(requester), service_resource_type="gwlb").content.decode()
-    assert "Gateway load balancers are not listed here" in html
-    assert 'name="pick_resource_id"' not in html
+    assert "Gateway load balancers are not listed here" not in html
+    assert 'value="gwlb-hz000000000000001"' in html
+    assert "hz-inspection-gwlb" in html
 
 
 def test_without_region_or_type_it_says_what_to_choose(login, requester):

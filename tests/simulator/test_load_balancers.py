@@ -216,3 +216,25 @@ def _runtime():
     from darabonba.runtime import RuntimeOptions
 
     return RuntimeOptions(autoretry=False)
+
+
+def test_gwlb_lists_its_gateway_load_balancers_through_the_official_sdk(simulator):
+    from alibabacloud_gwlb20240415 import models as gwlb_models
+    from alibabacloud_gwlb20240415.client import Client as GwlbClient
+    from alibabacloud_tea_openapi.models import Config, GlobalParameters
+
+    config = Config(
+        access_key_id="dev-access-key-id",
+        access_key_secret="dev-access-key-secret",
+        endpoint=simulator.endpoint,
+        protocol="http",
+        region_id="cn-hangzhou",
+    )
+    # Its calls name no region (the cloud reads the endpoint's): told it as RegionId here.
+    config.global_parameters = GlobalParameters(queries={"RegionId": "cn-hangzhou"})
+    body = GwlbClient(config).list_load_balancers(gwlb_models.ListLoadBalancersRequest()).body
+    assert body.total_count == 1
+    [found] = body.load_balancers
+    assert found.load_balancer_id == "gwlb-hz000000000000001"
+    assert [z.zone_id for z in found.zone_mappings] == ["cn-hangzhou-h", "cn-hangzhou-i"]
+    assert found.address_ip_version == "DualStack"
