@@ -66,7 +66,9 @@ def verify_legacy_signature(*, method, params, secret_for, nonces, now=None):
     signed = string_to_sign(method, params)
     digest = hmac.new(f"{secret}&".encode(), signed.encode(), hashlib.sha1).digest()
     expected = base64.b64encode(digest).decode()
-    if not hmac.compare_digest(expected, params.get("Signature", "")):
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a forged
+    # Signature may carry.
+    if not hmac.compare_digest(expected.encode(), params.get("Signature", "").encode()):
         raise ApiError(
             "SignatureDoesNotMatch",
             "Specified signature is not matched with our calculation. "

@@ -239,3 +239,28 @@ def test_a_role_session_signs_the_legacy_way_with_its_token(simulator):
     created = json.loads(client.do_action_with_exception(request))
     owners = {s["ServiceId"]: s["AccountUid"] for s in simulator.services()}
     assert owners[created["ServiceId"]] == "1000000000000004"
+
+
+def signed_url(params, secret=DEV_KEY_SECRET, method="GET"):
+    """A URL the legacy SDK signed, for the wire-level tests."""
+    from aliyunsdkcore.auth.composer import rpc_signature_composer
+
+    url, _signed = rpc_signature_composer.get_signed_url(
+        dict(params), DEV_KEY_ID, secret, "JSON", method, {}
+    )
+    return url
+
+
+def test_a_non_ascii_signature_is_a_mismatch_not_a_crash(simulator):
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = signed_url(
+        {"Action": "ListVpcEndpointServices", "Version": "2020-04-15", "RegionId": REGION}
+    )
+    forged = url.split("&Signature=")[0] + "&Signature=" + urllib.parse.quote("é")
+    with pytest.raises(urllib.error.HTTPError) as refused_call:
+        urllib.request.urlopen(f"http://{simulator.endpoint}{forged}", timeout=10)
+    assert refused_call.value.code == 400
+    assert json.loads(refused_call.value.read())["Code"] == "SignatureDoesNotMatch"
