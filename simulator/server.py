@@ -60,8 +60,7 @@ class Gateway:
                 method, path, query_params, flat, headers, body
             )
             who = access_key_id
-            action = headers.get("x-acs-action") or flat.pop("Action", "")
-            version = headers.get("x-acs-version") or flat.pop("Version", "")
+            action, version = self.action_and_version(flat, headers)
             actions = self.backend.actions_for(version)
             if action not in actions:
                 raise ApiError(
@@ -117,6 +116,17 @@ class Gateway:
             nonces=self.nonces,
         )
         return access_key_id, headers.get("x-acs-security-token")
+
+    @staticmethod
+    def action_and_version(flat, headers):
+        """The operation a request names, taken out of `flat`. Clients of the legacy signature
+        (the new SDK's v2, Terraform's) send it both as parameters and as x-acs-* headers;
+        the parameters are what that signature covers, the headers what ACS3 covers."""
+        named = flat.pop("Action", ""), flat.pop("Version", "")
+        sent = headers.get("x-acs-action", ""), headers.get("x-acs-version", "")
+        if headers.get("authorization"):
+            return sent[0] or named[0], sent[1] or named[1]
+        return named[0] or sent[0], named[1] or sent[1]
 
     def inject_faults(self, action):
         faults = self.backend.faults

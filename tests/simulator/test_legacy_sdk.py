@@ -264,3 +264,19 @@ def test_a_non_ascii_signature_is_a_mismatch_not_a_crash(simulator):
         urllib.request.urlopen(f"http://{simulator.endpoint}{forged}", timeout=10)
     assert refused_call.value.code == 400
     assert json.loads(refused_call.value.read())["Code"] == "SignatureDoesNotMatch"
+
+
+def test_the_signed_action_runs_not_an_unsigned_header(simulator):
+    """The version 1.0 signature covers the parameters, not the x-acs-* headers that some
+    clients (Terraform's, the new SDK's) send beside them: the signed Action is the one run."""
+    import urllib.request
+
+    url = signed_url(
+        {"Action": "ListVpcEndpointServices", "Version": "2020-04-15", "RegionId": REGION}
+    )
+    request = urllib.request.Request(
+        f"http://{simulator.endpoint}{url}",
+        headers={"x-acs-action": "DeleteVpcEndpointService", "x-acs-version": "2020-04-15"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.loads(answer.read())["TotalCount"] == 0
