@@ -280,3 +280,37 @@ def test_the_signed_action_runs_not_an_unsigned_header(simulator):
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.loads(answer.read())["TotalCount"] == 0
+
+
+def active(sim, service_id):
+    deadline = time.monotonic() + 10
+    while True:
+        got = send(legacy(GetVpcEndpointServiceAttributeRequest, sim, ServiceId=service_id))
+        if got["ServiceStatus"] == "Active" or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def test_values_the_encoding_treats_apart_sign_alike(simulator):
+    """Space, `*`, `~`, `/`, `+`, `&`, `=`, `%` and non-ASCII text: the legacy SDK encodes
+    them its own way (urlencode, then fixes), the gateway RFC 3986's; in the query (POST and
+    GET) and in a form body."""
+    from aliyunsdkprivatelink.request.v20200415 import UpdateVpcEndpointServiceAttributeRequest
+
+    text = "a b*c~d/e+f&g=h%20 ü 中文 'x' (y)!"
+    service_id = make_service(simulator)["ServiceId"]
+    for method in ("POST", "GET"):
+        active(simulator, service_id)
+        update = legacy(
+            UpdateVpcEndpointServiceAttributeRequest,
+            simulator,
+            method=method,
+            ServiceId=service_id,
+            ServiceDescription=f"{text} {method}",
+        )
+        send(update)
+        assert active(simulator, service_id)["ServiceDescription"] == f"{text} {method}"
+    in_body = legacy(UpdateVpcEndpointServiceAttributeRequest, simulator, ServiceId=service_id)
+    in_body.add_body_params("ServiceDescription", f"{text} body")
+    send(in_body)
+    assert active(simulator, service_id)["ServiceDescription"] == f"{text} body"
