@@ -13,6 +13,8 @@ STEWARDSHIP = (
     ("managed", "management"),
     ("service_id", "ServiceId"),
     ("region_id", "region"),
+    # The account it lives in (absent before accounts): moved, the work would go elsewhere.
+    ("account", "cloud account"),
 )
 
 

@@ -298,3 +298,33 @@ def test_a_role_that_asks_for_an_external_id_is_assumed_with_it_only():
     )
     who, _record = cloud.caller_identity(account.reach())
     assert who["arn"].startswith(f"acs:ram::{PAYMENTS}:assumed-role/vendorportal/")
+
+
+def test_a_services_account_moved_in_the_database_is_named(requester, payments, simulator):
+    from django.db import connection
+
+    from portal.audit.services import audit_chain_verify
+    from portal.endpoint_services.integrity import service_events_problem
+
+    request = approved_in(payments, requester)
+    run(provisioning.service_request_provision, request.pk)
+    service = made_service(request)
+    assert service_events_problem(service) is None
+    other = CloudAccount.objects.create(
+        name="networking", uid=NETWORKING, role_arn=role(NETWORKING), regions=[SHANGHAI]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE endpoint_services_endpointservice SET cloud_account_id = %s WHERE id = %s",
+            [other.pk, service.pk],
+        )
+    service.refresh_from_db()
+    assert "cloud account" in service_events_problem(service)
+    report = audit_chain_verify()
+    assert not report.ok and "cloud account" in report.message
+
+
+def made_service(request):
+    request.refresh_from_db()
+    assert request.state == State.ACTIVE
+    return request.endpoint_service
